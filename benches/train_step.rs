@@ -1,0 +1,46 @@
+//! Criterion benchmark of one training step of the `mnist-mlp` preset (snnTorch tutorial 5:
+//! 784-1000-10 LIF, T = 25, B = 128): forward over all steps, BPTT backward, Adam update,
+//! on each CPU backend. Run with `cargo bench --bench train_step`.
+
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use criterion::{Criterion, criterion_group, criterion_main};
+use spikeburn::train::trainer::{compute_loss, optimizer};
+use spikeburn::train::{BackendKind, ExperimentConfig};
+use std::time::Duration;
+
+fn train_step(c: &mut Criterion) {
+    let config = ExperimentConfig::preset("mnist-mlp").expect("preset");
+    let (b, inputs) = (config.training.batch_size, config.model.inputs);
+    let mut group = c.benchmark_group("train_step");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for backend in BackendKind::ALL {
+        let device = backend.device().autodiff();
+        let mut model = Some(config.model.init(config.training.seed, &device));
+        let mut optim = optimizer(&config);
+        let images = Tensor::<2>::random(
+            [b, inputs],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let labels: Vec<i64> = (0..b as i64).map(|i| i % 10).collect();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &device);
+        group.bench_function(backend.name(), |bench| {
+            bench.iter(|| {
+                let m = model.take().expect("model");
+                let out = m.forward(images.clone());
+                let loss = compute_loss(config.training.loss, &out, targets.clone());
+                let grads = GradientsParams::from_grads(loss.backward(), &m);
+                let m = optim.step(config.training.lr, m, grads);
+                let _ = m.linears[1].weight.val().sum().into_scalar::<f32>();
+                model = Some(m);
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, train_step);
+criterion_main!(benches);

@@ -1,0 +1,282 @@
+//! `spikeburn`: train, evaluate and benchmark spiking neural networks from the command line.
+//!
+//! A thin layer over the library crates: it parses arguments (clap), resolves the experiment
+//! configuration and reports errors as one line naming the file or field, with a non-zero exit
+//! code.
+
+mod bench;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use spikeburn_data::DatasetKind;
+use spikeburn_train::config::PRESETS;
+use spikeburn_train::{BackendKind, Console, ExperimentConfig, trainer};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Spiking neural networks with surrogate gradients, on burn.
+#[derive(Parser, Debug)]
+#[command(name = "spikeburn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a spiking classifier (BPTT) and write weights, config and metrics to --out.
+    Train(TrainArgs),
+    /// Evaluate a trained run on its test set.
+    Eval(EvalArgs),
+    /// Time training steps of a preset on synthetic data.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Built-in experiment to start from.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["config", "resume"], value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
+    preset: Option<String>,
+    /// TOML file with the experiment (format: README, "Configuration file").
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the run in DIR from its last end-of-epoch checkpoint.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Output directory [default: runs/<preset or config name>, numbered if taken].
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+/// Settings that override the preset or config file.
+#[derive(Args, Debug, Default)]
+struct Overrides {
+    /// Passes over the training set (training.epochs).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Samples per step (training.batch_size).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Simulated time steps per sample (model.num_steps).
+    #[arg(long)]
+    num_steps: Option<usize>,
+    /// Adam learning rate (training.lr).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed of weights and data order (training.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// CPU backend (training.backend).
+    #[arg(long, value_parser = parse_backend)]
+    backend: Option<BackendKind>,
+    /// Data set (data.dataset): mnist or fashion-mnist.
+    #[arg(long, value_parser = parse_dataset)]
+    dataset: Option<DatasetKind>,
+    /// Directory with the IDX files (data.dir).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Train on the first N images only (data.limit_train; 0 = all).
+    #[arg(long, value_name = "N")]
+    limit_train: Option<usize>,
+    /// Test on the first N images only (data.limit_test; 0 = all).
+    #[arg(long, value_name = "N")]
+    limit_test: Option<usize>,
+}
+
+fn parse_backend(s: &str) -> Result<BackendKind, String> {
+    s.parse()
+}
+
+fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
+    match s {
+        "mnist" => Ok(DatasetKind::Mnist),
+        "fashion-mnist" => Ok(DatasetKind::FashionMnist),
+        _ => Err(format!(
+            "unknown data set {s:?}, expected mnist or fashion-mnist"
+        )),
+    }
+}
+
+impl Overrides {
+    fn apply(&self, c: &mut ExperimentConfig) {
+        if let Some(v) = self.epochs {
+            c.training.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            c.training.batch_size = v;
+        }
+        if let Some(v) = self.num_steps {
+            c.model.num_steps = v;
+        }
+        if let Some(v) = self.lr {
+            c.training.lr = v;
+        }
+        if let Some(v) = self.seed {
+            c.training.seed = v;
+        }
+        if let Some(v) = self.backend {
+            c.training.backend = v;
+        }
+        if let Some(v) = self.dataset {
+            c.data.dataset = v;
+        }
+        if let Some(v) = &self.data_dir {
+            c.data.dir = Some(v.clone());
+        }
+        if let Some(v) = self.limit_train {
+            c.data.limit_train = v;
+        }
+        if let Some(v) = self.limit_test {
+            c.data.limit_test = v;
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Run directory written by `spikeburn train`.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Directory with the IDX files [default: the run's data directory].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// CPU backend [default: the run's].
+    #[arg(long, value_parser = parse_backend)]
+    backend: Option<BackendKind>,
+    /// Evaluate the first N test images only (0 = all).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    limit_test: usize,
+    /// Samples per batch [default: the run's batch size].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `runs/NAME`, or `runs/NAME-2`, `-3`, … when taken.
+fn default_out(name: &str) -> PathBuf {
+    let base = Path::new("runs");
+    let free = |p: &Path| !p.exists();
+    let first = base.join(name);
+    if free(&first) {
+        return first;
+    }
+    (2..)
+        .map(|i| base.join(format!("{name}-{i}")))
+        .find(|p| free(p))
+        .unwrap_or(first)
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let mut progress = Console::default();
+    if let Some(dir) = &args.resume {
+        let outcome = trainer::resume(dir, args.overrides.epochs, &mut progress)
+            .with_context(|| format!("cannot resume {}", dir.display()))?;
+        report_trained(&outcome);
+        return Ok(());
+    }
+    let (mut config, name) = match (&args.config, &args.preset) {
+        (Some(path), _) => {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "run".to_string(), |s| s.to_string_lossy().into_owned());
+            (ExperimentConfig::load(path)?, stem)
+        }
+        (None, preset) => {
+            let name = preset.clone().unwrap_or_else(|| "mnist-mlp".to_string());
+            (ExperimentConfig::preset(&name)?, name)
+        }
+    };
+    args.overrides.apply(&mut config);
+    let out = args.out.clone().unwrap_or_else(|| default_out(&name));
+    let outcome = trainer::train(&config, &out, &mut progress)?;
+    report_trained(&outcome);
+    Ok(())
+}
+
+fn report_trained(outcome: &trainer::TrainOutcome) {
+    let dir = outcome.run_dir.display();
+    match outcome.epochs.last() {
+        Some(last) => println!(
+            "test accuracy {:.2}% after epoch {}; wrote {dir}/{{model.bpk, config.toml, metrics.jsonl, checkpoint.json}}",
+            100.0 * last.test_accuracy,
+            last.epoch
+        ),
+        None => println!("nothing to do: {dir} already finished its epochs (raise --epochs)"),
+    }
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let mut config = trainer::load_run_config(&args.model)?;
+    if let Some(dir) = &args.data_dir {
+        config.data.dir = Some(dir.clone());
+    }
+    if let Some(b) = args.backend {
+        config.training.backend = b;
+    }
+    config.data.limit_test = args.limit_test;
+    let batch_size = args.batch_size.unwrap_or(config.training.batch_size);
+    if batch_size == 0 {
+        bail!("--batch-size: expected a number > 0, got 0");
+    }
+    let device = config.training.backend.device();
+    let model = trainer::load_run_model(&args.model, &config, &device)?;
+    let test = trainer::load_split(&config, spikeburn_data::Split::Test)?;
+    let result = trainer::evaluate(
+        &model,
+        &test,
+        batch_size,
+        config.training.loss,
+        &device,
+        &mut Console::default(),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!(
+            "{}: test accuracy {:.2}% by spike count, {:.2}% by membrane, loss {:.4} ({} {} images)",
+            args.model.display(),
+            100.0 * result.accuracy,
+            100.0 * result.accuracy_membrane,
+            result.loss,
+            result.samples,
+            config.data.dataset,
+        );
+    }
+    Ok(())
+}
+
+/// The error and its causes on one line, skipping a cause whose text the line already holds
+/// (library errors include their source's message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

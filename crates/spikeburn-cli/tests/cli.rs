@@ -1,0 +1,207 @@
+//! The `spikeburn` binary end to end: a tiny training run, eval, resume, and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spikeburn(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spikeburn"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run spikeburn")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn mnist() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/mnist")
+        .display()
+        .to_string()
+}
+
+/// Asserts a failed run: non-zero exit, one `error:` line that mentions `needle`.
+fn assert_clean_failure(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        lines[0].contains(needle),
+        "error line does not mention {needle:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_no_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data = mnist();
+    let out_dir = d.join("out");
+    let out = out_dir.to_str().expect("utf-8 path");
+
+    let o = spikeburn(&["train", "--data-dir", "missing-dir", "--out", out], d);
+    assert_clean_failure(&o, "missing-dir");
+
+    std::fs::write(d.join("bad.toml"), "[model.neuron]\nbeta = 1.5\n").expect("write");
+    let o = spikeburn(
+        &[
+            "train",
+            "--config",
+            "bad.toml",
+            "--data-dir",
+            &data,
+            "--out",
+            out,
+        ],
+        d,
+    );
+    assert_clean_failure(&o, "model.neuron.beta");
+
+    let o = spikeburn(
+        &[
+            "train",
+            "--num-steps",
+            "0",
+            "--data-dir",
+            &data,
+            "--out",
+            out,
+        ],
+        d,
+    );
+    assert_clean_failure(&o, "model.num_steps");
+
+    let o = spikeburn(
+        &[
+            "train",
+            "--batch-size",
+            "0",
+            "--data-dir",
+            &data,
+            "--out",
+            out,
+        ],
+        d,
+    );
+    assert_clean_failure(&o, "training.batch_size");
+
+    std::fs::write(d.join("typo.toml"), "[training]\nepoch = 2\n").expect("write");
+    let o = spikeburn(&["train", "--config", "typo.toml", "--out", out], d);
+    assert_clean_failure(&o, "typo.toml");
+
+    let o = spikeburn(&["train", "--config", "absent.toml", "--out", out], d);
+    assert_clean_failure(&o, "absent.toml");
+
+    let o = spikeburn(&["eval", "--model", "not-a-run"], d);
+    assert_clean_failure(&o, "not-a-run");
+
+    assert!(!out_dir.exists(), "a failed run left {out} behind");
+    assert!(!d.join("runs").exists());
+}
+
+#[test]
+fn train_eval_and_resume_a_tiny_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data = mnist();
+    let common = [
+        "--data-dir",
+        &data,
+        "--limit-train",
+        "256",
+        "--limit-test",
+        "200",
+        "--num-steps",
+        "5",
+        "--batch-size",
+        "64",
+    ];
+    let mut args = vec![
+        "train",
+        "--preset",
+        "mnist-mlp",
+        "--epochs",
+        "1",
+        "--out",
+        "run",
+    ];
+    args.extend(common);
+    let o = spikeburn(&args, d);
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("test accuracy"), "{stdout}");
+    assert!(
+        stdout.contains("run"),
+        "output does not say where files went: {stdout}"
+    );
+    for f in [
+        "model.bpk",
+        "config.toml",
+        "metrics.jsonl",
+        "checkpoint.json",
+    ] {
+        assert!(d.join("run").join(f).is_file(), "{f} missing");
+    }
+
+    let o = spikeburn(
+        &["eval", "--model", "run", "--limit-test", "200", "--json"],
+        d,
+    );
+    assert!(o.status.success(), "eval failed: {}", stderr(&o));
+    let result: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("eval prints one JSON object");
+    assert_eq!(result["samples"], 200);
+    // `eval` scores the saved weights exactly as the end-of-epoch evaluation did.
+    let metrics = std::fs::read_to_string(d.join("run/metrics.jsonl")).expect("metrics");
+    let last: serde_json::Value =
+        serde_json::from_str(metrics.lines().last().expect("a line")).expect("JSON");
+    assert_eq!(result["accuracy"], last["test_accuracy"]);
+
+    let o = spikeburn(&["train", "--resume", "run", "--epochs", "2"], d);
+    assert!(o.status.success(), "resume failed: {}", stderr(&o));
+    let metrics = std::fs::read_to_string(d.join("run/metrics.jsonl")).expect("metrics");
+    assert_eq!(metrics.lines().count(), 2);
+
+    // The same output directory again is refused.
+    let mut again = vec!["train", "--out", "run"];
+    again.extend(common);
+    let o = spikeburn(&again, d);
+    assert_clean_failure(&o, "not empty");
+}
+
+#[test]
+fn help_lists_the_commands_and_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = spikeburn(&["--help"], dir.path());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for word in ["train", "eval", "bench"] {
+        assert!(text.contains(word), "--help lacks {word}: {text}");
+    }
+    let o = spikeburn(&["train", "--help"], dir.path());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for option in [
+        "--preset",
+        "--config",
+        "--resume",
+        "--epochs",
+        "--batch-size",
+        "--num-steps",
+        "--lr",
+        "--seed",
+        "--backend",
+        "--data-dir",
+        "--out",
+        "--limit-train",
+    ] {
+        assert!(text.contains(option), "train --help lacks {option}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Stateless layers applied to time-major sequences.
+//!
+//! A stateless layer gives the same result at every step, so the time axis is folded into
+//! the batch: `[T, B, N] → [T·B, N]`, one GEMM for the whole sequence, then unfolded again.
+
+use burn::nn::Linear;
+use burn::prelude::*;
+
+/// Applies `linear` to every step of a time-major sequence `[T, B, N_in] → [T, B, N_out]`
+/// with a single matrix product over `T·B` rows: `Y[t] = X[t]·W + b`.
+pub fn linear_over_time(linear: &Linear, input: Tensor<3>) -> Tensor<3> {
+    let [steps, batch, features] = input.dims();
+    let folded = linear.forward(input.reshape([steps * batch, features]));
+    let outputs = folded.dims()[1];
+    folded.reshape([steps, batch, outputs])
+}

@@ -1,0 +1,25 @@
+//! # spikeburn-core
+//!
+//! Spiking neurons as differentiable [burn](https://burn.dev) modules: the forward pass fires
+//! with a Heaviside step, the backward pass uses a surrogate gradient, and networks are
+//! unrolled over time for backpropagation through time (BPTT).
+//!
+//! Tensors are time-major, `[T, B, …]`. Modules:
+//! - [`surrogate`]: the spike function and its surrogate derivatives;
+//! - [`lif`]: the leaky integrate-and-fire layer (snnTorch `Leaky` semantics);
+//! - [`layers`]: stateless layers over sequences (time folded into the batch);
+//! - [`network`]: the serialisable network description and the model it builds;
+//! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier.
+
+pub mod error;
+pub mod layers;
+pub mod lif;
+pub mod loss;
+pub mod metrics;
+pub mod network;
+pub mod surrogate;
+
+pub use error::InvalidParameter;
+pub use lif::{Lif, LifConfig, LifOutput, LifState, Reset};
+pub use network::{NetworkConfig, SnnOutput, SpikingMlp};
+pub use surrogate::Surrogate;

@@ -1,0 +1,354 @@
+//! The leaky integrate-and-fire (LIF) neuron, snnTorch `Leaky` semantics.
+//!
+//! With input current `I[t]`, decay `β`, threshold `θ` and the surrogate spike function `S`
+//! (see [`crate::surrogate`]), one time step is
+//!
+//! ```text
+//! R[t] = H(U[t−1] − θ)                  reset signal (detached from the graph by default)
+//! U[t] = β·U[t−1] + I[t] − θ·R[t]       Reset::Subtract (default)
+//! U[t] = (1 − R[t])·(β·U[t−1] + I[t])   Reset::Zero
+//! U[t] = β·U[t−1] + I[t]                Reset::None
+//! S[t] = H(U[t] − θ)                    output spike, H(x) = 1 if x > 0 else 0
+//! ```
+//!
+//! starting from `U[−1] = 0`. This follows snnTorch's `snn.Leaky` (Eshraghian et al. 2023,
+//! "Training Spiking Neural Networks Using Lessons From Deep Learning", eq. 4), so a network
+//! trained here compares 1:1 with the same network in snnTorch. `β` is clamped to `[0, 1]`
+//! in the forward pass, as snnTorch does.
+//!
+//! Two entry points compute the same function:
+//! - [`Lif::step`] advances one step on `[B, N]` (streaming use, and the readable reference);
+//! - [`Lif::forward`] runs a whole time-major sequence `[T, B, N]`, and
+//!   [`Lif::forward_constant`] a sequence whose input is the same at every step (direct
+//!   encoding), without materialising the repeated input.
+//!
+//! Both give identical values and gradients (tested).
+
+use crate::error::InvalidParameter;
+use crate::surrogate::Surrogate;
+use burn::module::Param;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How the membrane is reset after a spike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reset {
+    /// Subtract the threshold: `U[t] = β·U[t−1] + I[t] − θ·R[t]` (snnTorch default).
+    #[default]
+    Subtract,
+    /// Reset to zero: `U[t] = (1 − R[t])·(β·U[t−1] + I[t])`.
+    Zero,
+    /// No reset: `U[t] = β·U[t−1] + I[t]`.
+    None,
+}
+
+/// Configuration of a [`Lif`] layer.
+///
+/// Deserialises from partial TOML/JSON (missing fields take the defaults below; unknown fields
+/// are rejected), and builds with `LifConfig::new().with_beta(0.9).init(1000, &device)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifConfig {
+    /// Membrane decay `β ∈ [0, 1]` per step (default 0.95).
+    pub beta: f32,
+    /// Firing threshold `θ > 0` (default 1.0).
+    pub threshold: f32,
+    /// Reset mechanism (default [`Reset::Subtract`]).
+    pub reset: Reset,
+    /// Stop the gradient through the reset signal `R[t]` (default true, as snnTorch).
+    pub detach_reset: bool,
+    /// Train `β` by gradient descent (default false).
+    pub learn_beta: bool,
+    /// Train `θ` by gradient descent (default false).
+    pub learn_threshold: bool,
+    /// One `β` and `θ` per neuron instead of one per layer (default false).
+    pub per_neuron: bool,
+    /// Surrogate derivative of the spike (default arctan, `α = 2`).
+    pub surrogate: Surrogate,
+}
+
+impl Default for LifConfig {
+    fn default() -> Self {
+        Self {
+            beta: 0.95,
+            threshold: 1.0,
+            reset: Reset::Subtract,
+            detach_reset: true,
+            learn_beta: false,
+            learn_threshold: false,
+            per_neuron: false,
+            surrogate: Surrogate::default(),
+        }
+    }
+}
+
+macro_rules! with_setters {
+    ($($(#[$doc:meta])* $fn:ident => $field:ident: $ty:ty),* $(,)?) => {
+        $($(#[$doc])* #[must_use] pub fn $fn(mut self, $field: $ty) -> Self {
+            self.$field = $field;
+            self
+        })*
+    };
+}
+
+impl LifConfig {
+    /// The snnTorch `snn.Leaky` defaults: `β = 0.95`, `θ = 1`, subtract reset (detached),
+    /// arctan surrogate with `α = 2`, nothing learnable.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    with_setters! {
+        /// Sets the decay `β`.
+        with_beta => beta: f32,
+        /// Sets the threshold `θ`.
+        with_threshold => threshold: f32,
+        /// Sets the reset mechanism.
+        with_reset => reset: Reset,
+        /// Sets whether the reset signal is detached from the graph.
+        with_detach_reset => detach_reset: bool,
+        /// Sets whether `β` is learnable.
+        with_learn_beta => learn_beta: bool,
+        /// Sets whether `θ` is learnable.
+        with_learn_threshold => learn_threshold: bool,
+        /// Sets whether `β` and `θ` are per neuron.
+        with_per_neuron => per_neuron: bool,
+        /// Sets the surrogate gradient.
+        with_surrogate => surrogate: Surrogate,
+    }
+
+    /// Checks every field's range: `β ∈ [0, 1]`, `θ` finite and `> 0`, a valid surrogate.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if !(0.0..=1.0).contains(&self.beta) {
+            return Err(InvalidParameter::new(
+                "beta",
+                format!("expected a decay in [0, 1], got {}", self.beta),
+            ));
+        }
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(InvalidParameter::new(
+                "threshold",
+                format!("expected a finite threshold > 0, got {}", self.threshold),
+            ));
+        }
+        self.surrogate
+            .validate()
+            .map_err(|message| InvalidParameter::new("surrogate", message))
+    }
+
+    /// Builds a layer of `num_neurons` LIF neurons on `device`. `β` and `θ` are tensors of
+    /// shape `[num_neurons]` when [`per_neuron`](Self::per_neuron) is set, else `[1]`.
+    pub fn init(&self, num_neurons: usize, device: &Device) -> Lif {
+        let n = if self.per_neuron { num_neurons } else { 1 };
+        let param = |value: f32, learn: bool| {
+            Param::from_tensor(Tensor::<1>::full([n], value, device)).set_require_grad(learn)
+        };
+        Lif {
+            beta: param(self.beta, self.learn_beta),
+            threshold: param(self.threshold, self.learn_threshold),
+            reset: self.reset,
+            detach_reset: self.detach_reset,
+            surrogate: self.surrogate,
+            num_neurons,
+        }
+    }
+}
+
+/// A layer of leaky integrate-and-fire neurons (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct Lif {
+    /// Decay `β`, shape `[1]` or `[N]`; clamped to `[0, 1]` when used.
+    pub beta: Param<Tensor<1>>,
+    /// Threshold `θ`, shape `[1]` or `[N]`.
+    pub threshold: Param<Tensor<1>>,
+    /// Reset mechanism.
+    #[module(skip)]
+    pub reset: Reset,
+    /// Whether the reset signal is detached from the graph.
+    pub detach_reset: bool,
+    /// Surrogate derivative of the spike.
+    #[module(skip)]
+    pub surrogate: Surrogate,
+    /// Number of neurons `N`.
+    pub num_neurons: usize,
+}
+
+/// The state a [`Lif`] layer carries between steps: the membrane potential `U`, `[B, N]`.
+#[derive(Clone, Debug)]
+pub struct LifState {
+    /// Membrane potential `U[t]`, `[B, N]`.
+    pub membrane: Tensor<2>,
+}
+
+impl LifState {
+    /// The resting state `U = 0` for a batch of `batch` samples of `neurons` neurons.
+    pub fn zeros(batch: usize, neurons: usize, device: &Device) -> Self {
+        Self {
+            membrane: Tensor::zeros([batch, neurons], device),
+        }
+    }
+}
+
+/// Output of a multi-step pass: spikes and (optionally) the membrane trace, both `[T, B, N]`.
+#[derive(Clone, Debug)]
+pub struct LifOutput {
+    /// Spikes `S[t]` in {0, 1}, `[T, B, N]`.
+    pub spikes: Tensor<3>,
+    /// Membrane potentials `U[t]`, `[T, B, N]`, when requested.
+    pub membrane: Option<Tensor<3>>,
+}
+
+/// The per-step input of a sequence pass.
+enum Current {
+    /// `[T, B, N]`: a different input at each step.
+    Sequence(Tensor<3>),
+    /// `[B, N]` repeated over `T` steps.
+    Constant(Tensor<2>, usize),
+}
+
+impl Current {
+    fn steps(&self) -> usize {
+        match self {
+            Current::Sequence(x) => x.dims()[0],
+            Current::Constant(_, t) => *t,
+        }
+    }
+
+    fn batch_neurons(&self) -> [usize; 2] {
+        match self {
+            Current::Sequence(x) => {
+                let [_, b, n] = x.dims();
+                [b, n]
+            }
+            Current::Constant(x, _) => x.dims(),
+        }
+    }
+}
+
+impl Lif {
+    /// `β` clamped to `[0, 1]` and `θ`, each as `[1, N]` or `[1, 1]` for broadcasting.
+    fn coefficients(&self) -> (Tensor<2>, Tensor<2>) {
+        let beta = self.beta.val().clamp(0.0, 1.0).unsqueeze::<2>();
+        let threshold = self.threshold.val().unsqueeze::<2>();
+        (beta, threshold)
+    }
+
+    /// The membrane update of one step given the reset signal `R[t]`.
+    fn integrate(
+        &self,
+        membrane: Tensor<2>,
+        input: Tensor<2>,
+        reset: Option<Tensor<2>>,
+        beta: &Tensor<2>,
+        threshold: &Tensor<2>,
+    ) -> Tensor<2> {
+        let leaky = membrane * beta.clone() + input;
+        let Some(reset) = reset else {
+            return leaky;
+        };
+        let reset = if self.detach_reset {
+            reset.detach()
+        } else {
+            reset
+        };
+        match self.reset {
+            Reset::Subtract => leaky - reset * threshold.clone(),
+            Reset::Zero => leaky.clone() - reset * leaky,
+            Reset::None => leaky,
+        }
+    }
+
+    /// The reset signal `R[t] = S(U[t−1] − θ)` computed from a membrane, or `None` without
+    /// reset.
+    fn reset_signal(&self, membrane: &Tensor<2>, threshold: &Tensor<2>) -> Option<Tensor<2>> {
+        (self.reset != Reset::None)
+            .then(|| self.surrogate.spike(membrane.clone() - threshold.clone()))
+    }
+
+    /// One time step: input current `[B, N]` and the previous state give the spikes `[B, N]`
+    /// and the next state.
+    pub fn step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
+        let (beta, threshold) = self.coefficients();
+        let reset = self.reset_signal(&state.membrane, &threshold);
+        let membrane = self.integrate(state.membrane, input, reset, &beta, &threshold);
+        let spikes = self.surrogate.spike(membrane.clone() - threshold);
+        (spikes, LifState { membrane })
+    }
+
+    /// Runs the sequence `[T, B, N]` from rest and returns the spikes `[T, B, N]`.
+    pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
+        self.run(Current::Sequence(input), None, false).0.spikes
+    }
+
+    /// Runs the sequence `[T, B, N]` from rest and returns spikes and membrane, `[T, B, N]`.
+    pub fn forward_with_membrane(&self, input: Tensor<3>) -> LifOutput {
+        self.run(Current::Sequence(input), None, true).0
+    }
+
+    /// Runs `num_steps` steps from rest with the same input `[B, N]` at every step (direct
+    /// encoding). Equals [`forward`](Self::forward) on the input repeated `num_steps` times,
+    /// in values and gradients, without building the repeated tensor.
+    pub fn forward_constant(
+        &self,
+        input: Tensor<2>,
+        num_steps: usize,
+        membrane: bool,
+    ) -> LifOutput {
+        self.run(Current::Constant(input, num_steps), None, membrane)
+            .0
+    }
+
+    /// Runs the sequence `[T, B, N]` from `state` and also returns the final state, for
+    /// streaming a long sequence in chunks.
+    pub fn forward_from(
+        &self,
+        input: Tensor<3>,
+        state: LifState,
+        membrane: bool,
+    ) -> (LifOutput, LifState) {
+        self.run(Current::Sequence(input), Some(state), membrane)
+    }
+
+    /// The multi-step loop. Identical to iterating [`step`](Self::step), except that the
+    /// reset signal `R[t] = S(U[t−1] − θ)` for `t > 0` reuses the spikes `S[t−1]` already
+    /// computed (the same expression, so the same values and gradients).
+    fn run(
+        &self,
+        current: Current,
+        state: Option<LifState>,
+        keep_membrane: bool,
+    ) -> (LifOutput, LifState) {
+        let steps = current.steps();
+        let [batch, neurons] = current.batch_neurons();
+        let device = match &current {
+            Current::Sequence(x) => x.device(),
+            Current::Constant(x, _) => x.device(),
+        };
+        let (beta, threshold) = self.coefficients();
+        let mut membrane = state
+            .map(|s| s.membrane)
+            .unwrap_or_else(|| Tensor::zeros([batch, neurons], &device));
+        let mut reset = self.reset_signal(&membrane, &threshold);
+        let mut spikes = Vec::with_capacity(steps);
+        let mut membranes = Vec::with_capacity(if keep_membrane { steps } else { 0 });
+        for t in 0..steps {
+            let input = match &current {
+                Current::Sequence(x) => x.clone().slice(s![t]).squeeze_dim::<2>(0),
+                Current::Constant(x, _) => x.clone(),
+            };
+            membrane = self.integrate(membrane, input, reset, &beta, &threshold);
+            let spike = self.surrogate.spike(membrane.clone() - threshold.clone());
+            reset = (self.reset != Reset::None).then(|| spike.clone());
+            spikes.push(spike);
+            if keep_membrane {
+                membranes.push(membrane.clone());
+            }
+        }
+        let output = LifOutput {
+            spikes: Tensor::stack(spikes, 0),
+            membrane: keep_membrane.then(|| Tensor::stack(membranes, 0)),
+        };
+        (output, LifState { membrane })
+    }
+}

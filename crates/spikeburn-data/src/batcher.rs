@@ -1,0 +1,69 @@
+//! Shuffling and batching of an [`ImageDataset`] into tensors.
+
+use crate::dataset::ImageDataset;
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// A batch ready for the network: images `[B, rows·cols]` scaled to `[0, 1]` (pixel / 255),
+/// and class indices `[B]`.
+#[derive(Clone, Debug)]
+pub struct ImageBatch {
+    /// Pixel intensities in `[0, 1]`, `[B, rows·cols]`.
+    pub images: Tensor<2>,
+    /// Class indices, `[B]`.
+    pub targets: Tensor<1, Int>,
+}
+
+/// The order in which epoch `epoch` visits `len` samples: a permutation drawn from
+/// ChaCha8 seeded with `seed`, on stream `epoch`. It depends on nothing but its arguments,
+/// so an interrupted run resumes with exactly the order it would have had.
+pub fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(epoch);
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Builds the batch of the samples `indices` on `device`.
+pub fn make_batch(data: &ImageDataset, indices: &[usize], device: &Device) -> ImageBatch {
+    let size = data.image_size();
+    let mut pixels = Vec::with_capacity(indices.len() * size);
+    let mut labels = Vec::with_capacity(indices.len());
+    for &i in indices {
+        pixels.extend(data.image(i).iter().map(|&p| f32::from(p) / 255.0));
+        labels.push(i64::from(data.labels[i]));
+    }
+    let b = indices.len();
+    ImageBatch {
+        images: Tensor::from_data(TensorData::new(pixels, [b, size]), device),
+        targets: Tensor::from_data(TensorData::new(labels, [b]), device),
+    }
+}
+
+/// Iterates over `data` in batches of `batch_size` samples, in `order`. With `drop_last`,
+/// a final incomplete batch is skipped (as for training); otherwise it is yielded.
+pub fn batches<'a>(
+    data: &'a ImageDataset,
+    order: &'a [usize],
+    batch_size: usize,
+    drop_last: bool,
+    device: &'a Device,
+) -> impl Iterator<Item = ImageBatch> + 'a {
+    order
+        .chunks(batch_size.max(1))
+        .filter(move |c| !drop_last || c.len() == batch_size)
+        .map(move |c| make_batch(data, c, device))
+}
+
+/// Number of batches [`batches`] yields.
+pub fn num_batches(len: usize, batch_size: usize, drop_last: bool) -> usize {
+    let batch_size = batch_size.max(1);
+    if drop_last {
+        len / batch_size
+    } else {
+        len.div_ceil(batch_size)
+    }
+}

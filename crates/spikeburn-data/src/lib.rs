@@ -1,0 +1,15 @@
+//! # spikeburn-data
+//!
+//! Data for spiking classifiers: a defensive reader for the IDX format ([`idx`]), the MNIST and
+//! Fashion-MNIST data sets ([`dataset`]), and seeded shuffling and batching ([`batcher`]).
+//!
+//! Malformed input never panics: every failure is a typed error naming the file and the
+//! problem.
+
+pub mod batcher;
+pub mod dataset;
+pub mod idx;
+
+pub use batcher::{ImageBatch, batches, epoch_order, make_batch, num_batches};
+pub use dataset::{DataError, DatasetKind, ImageDataset, Split};
+pub use idx::{IdxArray, IdxError, read_idx};

@@ -1,0 +1,257 @@
+//! The experiment description: data, model and training settings, read from TOML.
+//!
+//! Every field has a default, so a file only states what differs from the `mnist-mlp`
+//! preset; unknown keys are rejected with their name. Example (all keys shown):
+//!
+//! ```toml
+//! [data]
+//! dataset = "mnist"          # or "fashion-mnist"
+//! # dir = "datasets/mnist"   # default: the data set's usual place
+//! limit_train = 0            # 0 = all training images, else the first N
+//! limit_test = 0             # 0 = all test images
+//!
+//! [model]
+//! inputs = 784
+//! hidden = [1000]
+//! outputs = 10
+//! num_steps = 25
+//!
+//! [model.neuron]
+//! beta = 0.95
+//! threshold = 1.0
+//! reset = "subtract"         # "zero", "none"
+//! detach_reset = true
+//! learn_beta = false
+//! learn_threshold = false
+//! per_neuron = false
+//! surrogate = { kind = "atan", alpha = 2.0 }   # or { kind = "fast_sigmoid", slope = 25.0 }
+//!
+//! [training]
+//! epochs = 1
+//! batch_size = 128
+//! lr = 5e-4
+//! seed = 42
+//! loss = "ce_membrane"       # "ce_rate", "ce_count"
+//! backend = "flex"           # "ndarray"
+//! adam_beta1 = 0.9
+//! adam_beta2 = 0.999
+//! adam_epsilon = 1e-8
+//! ```
+
+use crate::backend::BackendKind;
+use serde::{Deserialize, Serialize};
+use spikeburn_core::{InvalidParameter, NetworkConfig};
+use spikeburn_data::DatasetKind;
+use std::path::{Path, PathBuf};
+
+/// Where the training data comes from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Which data set.
+    pub dataset: DatasetKind,
+    /// The directory holding its IDX files; `None` = [`DatasetKind::default_dir`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Use only the first N training images (0 = all).
+    pub limit_train: usize,
+    /// Use only the first N test images (0 = all).
+    pub limit_test: usize,
+}
+
+impl DataConfig {
+    /// The directory to read: [`dir`](Self::dir) or the data set's default.
+    pub fn resolved_dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| self.dataset.default_dir())
+    }
+}
+
+/// The training objective on the output layer (see [`spikeburn_core::loss`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Membrane cross-entropy summed over time ([`spikeburn_core::loss::ce_membrane`]).
+    #[default]
+    CeMembrane,
+    /// Per-step spike cross-entropy averaged over time ([`spikeburn_core::loss::ce_rate`]).
+    CeRate,
+    /// Cross-entropy of spike counts ([`spikeburn_core::loss::ce_count`]).
+    CeCount,
+}
+
+/// Optimisation settings (Adam).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per optimiser step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Seed of weight initialisation and data order.
+    pub seed: u64,
+    /// Loss on the output layer.
+    pub loss: LossKind,
+    /// CPU backend.
+    pub backend: BackendKind,
+    /// Adam `β1`.
+    pub adam_beta1: f32,
+    /// Adam `β2`.
+    pub adam_beta2: f32,
+    /// Adam `ε` (1e-8 as PyTorch; burn's own default is 1e-5).
+    pub adam_epsilon: f32,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            batch_size: 128,
+            lr: 5e-4,
+            seed: 42,
+            loss: LossKind::CeMembrane,
+            backend: BackendKind::default(),
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_epsilon: 1e-8,
+        }
+    }
+}
+
+/// A whole experiment: what `spikeburn train` runs and writes to `config.toml`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Data set and subset.
+    pub data: DataConfig,
+    /// The network.
+    pub model: NetworkConfig,
+    /// Optimisation.
+    pub training: TrainingConfig,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for an experiment.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, one line.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{origin}: {error}")]
+    Invalid {
+        /// Where the value came from (a file, or "command line").
+        origin: String,
+        /// The field and the problem.
+        error: InvalidParameter,
+    },
+    /// No preset of that name.
+    #[error("unknown preset {0:?} (available: {available})", available = PRESETS.join(", "))]
+    UnknownPreset(String),
+}
+
+/// Names of the built-in presets.
+pub const PRESETS: &[&str] = &["mnist-mlp", "fashion-mlp"];
+
+impl ExperimentConfig {
+    /// A built-in preset: `mnist-mlp` (snnTorch tutorial 5: 784-1000-10 LIF, `β = 0.95`,
+    /// 25 steps, arctan surrogate, membrane cross-entropy, Adam 5e-4, batch 128) or
+    /// `fashion-mlp` (the same network on Fashion-MNIST).
+    pub fn preset(name: &str) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        match name {
+            "mnist-mlp" => {}
+            "fashion-mlp" => config.data.dataset = DatasetKind::FashionMnist,
+            _ => return Err(ConfigError::UnknownPreset(name.to_string())),
+        }
+        Ok(config)
+    }
+
+    /// Parses TOML text; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: one_line(&e),
+        })
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# not serialisable: {e}\n"))
+    }
+
+    /// Checks every value's range; errors name the field as `section.key`.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        self.model.validate().map_err(|e| e.within("model"))?;
+        let t = &self.training;
+        let err = |field: &str, message: String| Err(InvalidParameter::new(field, message));
+        if t.epochs == 0 {
+            return err("training.epochs", "expected a number > 0, got 0".into());
+        }
+        if t.batch_size == 0 {
+            return err("training.batch_size", "expected a number > 0, got 0".into());
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return err(
+                "training.lr",
+                format!("expected a finite number > 0, got {}", t.lr),
+            );
+        }
+        for (field, value) in [
+            ("training.adam_beta1", t.adam_beta1),
+            ("training.adam_beta2", t.adam_beta2),
+        ] {
+            if !(0.0..1.0).contains(&value) {
+                return err(field, format!("expected a number in [0, 1), got {value}"));
+            }
+        }
+        if !(t.adam_epsilon.is_finite() && t.adam_epsilon > 0.0) {
+            return err(
+                "training.adam_epsilon",
+                format!("expected a finite number > 0, got {}", t.adam_epsilon),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A parser message folded to a single line.
+fn one_line(error: &impl std::fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l
+                    .chars()
+                    .all(|c| c == '|' || c == '^' || c.is_ascii_digit() || c == ' ')
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,22 @@
+//! # spikeburn-train
+//!
+//! Training of spiking classifiers by backpropagation through time: the experiment
+//! configuration ([`config`]), the backend choice ([`backend`]), the training and evaluation
+//! loop ([`trainer`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
+//! reporting ([`progress`]).
+
+pub mod backend;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod progress;
+pub mod trainer;
+
+pub use backend::BackendKind;
+pub use config::{ConfigError, DataConfig, ExperimentConfig, LossKind, TrainingConfig};
+pub use error::TrainError;
+pub use progress::{Console, Progress, Silent};
+pub use trainer::{
+    EpochRecord, Evaluation, TrainOutcome, evaluate, load_run_config, load_run_model, resume, train,
+};

@@ -1,0 +1,405 @@
+//! Backpropagation-through-time training and evaluation of a [`SpikingMlp`].
+//!
+//! We use our own loop rather than burn-train's `Learner`: a run must checkpoint the data
+//! order with the model and optimiser (so `--resume` continues bit-identically), log the
+//! per-layer spike rates as JSON lines, and show one progress bar per phase; the loop is
+//! short, and leaving out burn-train also keeps its dependencies out of the build.
+//!
+//! One training step on a batch `(x, y)`:
+//!
+//! ```text
+//! out  = model.forward(x)            unrolled over T steps (the whole graph is recorded)
+//! loss = L(out, y)                   e.g. Σ_t CE(U_out[t], y)
+//! g    = ∂loss/∂θ                    one backward pass through all T steps (BPTT)
+//! θ   ← Adam(θ, g, lr)
+//! ```
+
+use crate::checkpoint;
+use crate::config::{ExperimentConfig, LossKind};
+use crate::error::TrainError;
+use crate::fsutil::{write_atomically, write_bytes_atomically};
+use crate::progress::Progress;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use spikeburn_core::metrics::{correct, predict_by_membrane, predict_by_spike_count};
+use spikeburn_core::{SnnOutput, SpikingMlp, loss};
+use spikeburn_data::{ImageDataset, Split, batches, epoch_order, num_batches};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File names inside a run directory.
+pub mod files {
+    /// The resolved experiment configuration (TOML).
+    pub const CONFIG: &str = "config.toml";
+    /// The latest weights (burnpack), replaced at the end of every epoch.
+    pub const MODEL: &str = "model.bpk";
+    /// One JSON object per epoch ([`super::EpochRecord`]).
+    pub const METRICS: &str = "metrics.jsonl";
+}
+
+/// Metrics of one epoch; one line of `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// The epoch, 1-based.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Training accuracy by spike count, over the epoch's batches.
+    pub train_accuracy: f64,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy by spike count (argmax of Σ_t S).
+    pub test_accuracy: f64,
+    /// Test accuracy by membrane (argmax of Σ_t U).
+    pub test_accuracy_membrane: f64,
+    /// Mean firing rate per LIF layer during training (spikes per neuron per step).
+    pub spike_rates: Vec<f64>,
+    /// Mean firing rate per LIF layer on the test set.
+    pub test_spike_rates: Vec<f64>,
+    /// Optimiser steps in the epoch.
+    pub steps: usize,
+    /// Mean wall time of one training step (forward, backward, Adam), milliseconds.
+    pub step_ms: f64,
+    /// Wall time of the training part of the epoch, seconds.
+    pub train_seconds: f64,
+    /// Wall time of the test evaluation, seconds.
+    pub eval_seconds: f64,
+    /// The backend.
+    pub backend: String,
+}
+
+/// Result of evaluating a model on a data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Mean loss per batch (the configured loss).
+    pub loss: f64,
+    /// Accuracy by spike count.
+    pub accuracy: f64,
+    /// Accuracy by membrane.
+    pub accuracy_membrane: f64,
+    /// Mean firing rate per LIF layer.
+    pub spike_rates: Vec<f64>,
+}
+
+/// The loss `kind` on a forward pass.
+pub fn compute_loss(kind: LossKind, out: &SnnOutput, targets: Tensor<1, Int>) -> Tensor<1> {
+    match kind {
+        LossKind::CeMembrane => loss::ce_membrane(out.membrane.clone(), targets),
+        LossKind::CeRate => loss::ce_rate(out.spikes.clone(), targets),
+        LossKind::CeCount => loss::ce_count(out.spikes.clone(), targets),
+    }
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+/// Loads the split of the configured data set, cut to `limit` images (0 = all).
+pub fn load_split(config: &ExperimentConfig, split: Split) -> Result<ImageDataset, TrainError> {
+    let dir = config.data.resolved_dir();
+    let mut data = ImageDataset::load(config.data.dataset, &dir, split)?;
+    let limit = match split {
+        Split::Train => config.data.limit_train,
+        Split::Test => config.data.limit_test,
+    };
+    if limit > 0 {
+        data.truncate(limit);
+    }
+    Ok(data)
+}
+
+/// Evaluates `model` (on a device without autodiff) on `data`.
+pub fn evaluate(
+    model: &SpikingMlp,
+    data: &ImageDataset,
+    batch_size: usize,
+    loss_kind: LossKind,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Evaluation {
+    let order: Vec<usize> = (0..data.len()).collect();
+    let total = num_batches(data.len(), batch_size, false);
+    progress.begin("eval", total);
+    let (mut loss_sum, mut hits, mut hits_mem, mut count) = (0.0, 0usize, 0usize, 0usize);
+    let mut rates = vec![0.0; model.neurons.len()];
+    for (i, batch) in batches(data, &order, batch_size, false, device).enumerate() {
+        let b = batch.targets.dims()[0];
+        let out = model.forward(batch.images);
+        loss_sum += scalar(compute_loss(loss_kind, &out, batch.targets.clone()));
+        hits += correct(predict_by_spike_count(out.spikes), batch.targets.clone());
+        hits_mem += correct(predict_by_membrane(out.membrane), batch.targets);
+        for (r, t) in rates.iter_mut().zip(out.spike_rates) {
+            *r += scalar(t) * b as f64;
+        }
+        count += b;
+        progress.update(
+            i + 1,
+            &format!("acc {:.2}%", 100.0 * hits as f64 / count as f64),
+        );
+    }
+    progress.end();
+    let n = count.max(1) as f64;
+    Evaluation {
+        samples: count,
+        loss: loss_sum / total.max(1) as f64,
+        accuracy: hits as f64 / n,
+        accuracy_membrane: hits_mem as f64 / n,
+        spike_rates: rates.into_iter().map(|r| r / n).collect(),
+    }
+}
+
+/// What [`train`] returns.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The trained model (without autodiff).
+    pub model: SpikingMlp,
+    /// One record per epoch run in this call.
+    pub epochs: Vec<EpochRecord>,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+/// The Adam optimiser of `config`.
+pub fn optimizer(config: &ExperimentConfig) -> ModuleOptimizer {
+    let t = &config.training;
+    AdamConfig::new()
+        .with_beta_1(t.adam_beta1)
+        .with_beta_2(t.adam_beta2)
+        .with_epsilon(t.adam_epsilon)
+        .init()
+}
+
+/// Trains a new run of `config` into `run_dir`, which must not exist or be empty.
+///
+/// Everything that can be checked up front (config ranges, data files) is checked before
+/// `run_dir` is created, so a bad input leaves no directory behind.
+pub fn train(
+    config: &ExperimentConfig,
+    run_dir: &Path,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome, TrainError> {
+    config.validate()?;
+    let train_set = load_split(config, Split::Train)?;
+    let test_set = load_split(config, Split::Test)?;
+    if train_set.is_empty() {
+        return Err(TrainError::EmptyData);
+    }
+    let occupied = run_dir.exists()
+        && std::fs::read_dir(run_dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
+    if occupied {
+        return Err(TrainError::OutputExists {
+            dir: run_dir.to_path_buf(),
+        });
+    }
+    std::fs::create_dir_all(run_dir).map_err(|source| TrainError::Io {
+        path: run_dir.to_path_buf(),
+        source,
+    })?;
+    let config_path = run_dir.join(files::CONFIG);
+    write_bytes_atomically(&config_path, config.to_toml().as_bytes())?;
+    run_epochs(config, run_dir, None, &train_set, &test_set, progress)
+}
+
+/// Continues the run in `run_dir` from its last checkpoint up to `epochs` epochs (the
+/// configured number when `None`). A run without a checkpoint starts from the beginning.
+pub fn resume(
+    run_dir: &Path,
+    epochs: Option<usize>,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome, TrainError> {
+    let mut config = load_run_config(run_dir)?;
+    if let Some(epochs) = epochs {
+        config.training.epochs = epochs;
+    }
+    config.validate()?;
+    let train_set = load_split(&config, Split::Train)?;
+    let test_set = load_split(&config, Split::Test)?;
+    if train_set.is_empty() {
+        return Err(TrainError::EmptyData);
+    }
+    let info = checkpoint::read_info(run_dir)?;
+    run_epochs(&config, run_dir, info, &train_set, &test_set, progress)
+}
+
+/// Reads `config.toml` of a run directory.
+pub fn load_run_config(run_dir: &Path) -> Result<ExperimentConfig, TrainError> {
+    let path = run_dir.join(files::CONFIG);
+    if !path.is_file() {
+        return Err(TrainError::MissingRunFile { path });
+    }
+    Ok(ExperimentConfig::load(&path)?)
+}
+
+/// Loads the trained model of a run directory onto `device` (without autodiff).
+pub fn load_run_model(
+    run_dir: &Path,
+    config: &ExperimentConfig,
+    device: &Device,
+) -> Result<SpikingMlp, TrainError> {
+    let path = run_dir.join(files::MODEL);
+    if !path.is_file() {
+        return Err(TrainError::MissingRunFile { path });
+    }
+    config.validate()?;
+    config
+        .model
+        .init(config.training.seed, device)
+        .try_load_file(&path)
+        .map_err(|e| TrainError::record(&path, e))
+}
+
+fn run_epochs(
+    config: &ExperimentConfig,
+    run_dir: &Path,
+    from: Option<checkpoint::CheckpointInfo>,
+    train_set: &ImageDataset,
+    test_set: &ImageDataset,
+    progress: &mut dyn Progress,
+) -> Result<TrainOutcome, TrainError> {
+    let t = &config.training;
+    let device = t.backend.device();
+    let autodiff = device.clone().autodiff();
+    let mut model = config.model.init(t.seed, &autodiff);
+    let mut optim = optimizer(config);
+    let mut start = 0;
+    if let Some(info) = from {
+        (model, optim) = checkpoint::load(run_dir, &info, model, optim)?;
+        start = info.epochs_done;
+    }
+    progress.note(&format!(
+        "training {} on {} ({} train / {} test images), {} backend, epochs {}..{}, batch {}, {} time steps -> {}",
+        config.model.widths().iter().map(ToString::to_string).collect::<Vec<_>>().join("-"),
+        config.data.dataset,
+        train_set.len(),
+        test_set.len(),
+        t.backend,
+        start + 1,
+        t.epochs,
+        t.batch_size,
+        config.model.num_steps,
+        run_dir.display(),
+    ));
+    let mut records = Vec::new();
+    for epoch in start..t.epochs {
+        let train_started = Instant::now();
+        let order = epoch_order(train_set.len(), t.seed, epoch as u64);
+        // Drop an incomplete last batch (as snnTorch's tutorial does), unless that leaves none.
+        let drop_last = train_set.len() >= t.batch_size;
+        let total = num_batches(train_set.len(), t.batch_size, drop_last);
+        progress.begin(&format!("epoch {}/{}", epoch + 1, t.epochs), total);
+        let (mut loss_sum, mut hits, mut seen) = (0.0, 0usize, 0usize);
+        let mut rates = vec![0.0; model.neurons.len()];
+        for (i, batch) in batches(train_set, &order, t.batch_size, drop_last, &autodiff).enumerate()
+        {
+            let b = batch.targets.dims()[0];
+            let out = model.forward(batch.images);
+            let loss = compute_loss(t.loss, &out, batch.targets.clone());
+            let value = loss.clone().into_scalar::<f32>();
+            if !value.is_finite() {
+                progress.end();
+                return Err(TrainError::NonFiniteLoss {
+                    epoch: epoch + 1,
+                    batch: i + 1,
+                    value,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(t.lr, model, grads);
+            loss_sum += f64::from(value);
+            hits += correct(predict_by_spike_count(out.spikes.detach()), batch.targets);
+            for (r, rate) in rates.iter_mut().zip(out.spike_rates) {
+                *r += scalar(rate) * b as f64;
+            }
+            seen += b;
+            progress.update(
+                i + 1,
+                &format!(
+                    "loss {:.4} acc {:.2}%",
+                    loss_sum / (i + 1) as f64,
+                    100.0 * hits as f64 / seen as f64
+                ),
+            );
+        }
+        progress.end();
+        let train_seconds = train_started.elapsed().as_secs_f64();
+
+        let eval_started = Instant::now();
+        let eval_model = model.valid();
+        let eval = evaluate(
+            &eval_model,
+            test_set,
+            t.batch_size,
+            t.loss,
+            &device,
+            progress,
+        );
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss: loss_sum / total.max(1) as f64,
+            train_accuracy: hits as f64 / seen.max(1) as f64,
+            test_loss: eval.loss,
+            test_accuracy: eval.accuracy,
+            test_accuracy_membrane: eval.accuracy_membrane,
+            spike_rates: rates.iter().map(|r| r / seen.max(1) as f64).collect(),
+            test_spike_rates: eval.spike_rates,
+            steps: total,
+            step_ms: 1e3 * train_seconds / total.max(1) as f64,
+            train_seconds,
+            eval_seconds: eval_started.elapsed().as_secs_f64(),
+            backend: t.backend.name().to_string(),
+        };
+        save_epoch(run_dir, &model, &optim, &record, t.seed)?;
+        progress.note(&format!(
+            "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}% (membrane {:.2}%), {:.1} ms/step, {:.1}s",
+            record.epoch,
+            t.epochs,
+            record.train_loss,
+            100.0 * record.train_accuracy,
+            100.0 * record.test_accuracy,
+            100.0 * record.test_accuracy_membrane,
+            record.step_ms,
+            record.train_seconds + record.eval_seconds,
+        ));
+        records.push(record);
+    }
+    Ok(TrainOutcome {
+        model: model.valid(),
+        epochs: records,
+        run_dir: run_dir.to_path_buf(),
+    })
+}
+
+/// Writes the end-of-epoch outputs: the weights, the metrics line, the checkpoint.
+fn save_epoch(
+    run_dir: &Path,
+    model: &SpikingMlp,
+    optim: &ModuleOptimizer,
+    record: &EpochRecord,
+    seed: u64,
+) -> Result<(), TrainError> {
+    let model_path = run_dir.join(files::MODEL);
+    write_atomically(&model_path, |p| {
+        model
+            .clone()
+            .save_file(p)
+            .map_err(|e| TrainError::record(&model_path, e))
+    })?;
+    let metrics_path = run_dir.join(files::METRICS);
+    let line = serde_json::to_string(record).unwrap_or_default() + "\n";
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|source| TrainError::Io {
+            path: metrics_path.clone(),
+            source,
+        })?;
+    checkpoint::save(run_dir, model, optim, record.epoch, seed)
+}
