@@ -10,6 +10,7 @@ use spikeburn::train::{BackendKind, ExperimentConfig};
 use std::time::Duration;
 
 fn train_step(c: &mut Criterion) {
+    spikeburn::train::runtime::tune_allocator();
     let config = ExperimentConfig::preset("mnist-mlp").expect("preset");
     let (b, inputs) = (config.training.batch_size, config.model.inputs);
     let mut group = c.benchmark_group("train_step");

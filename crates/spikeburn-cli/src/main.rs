@@ -266,6 +266,7 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    spikeburn_train::runtime::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train(args),

@@ -7,11 +7,13 @@
 //! Tensors are time-major, `[T, B, …]`. Modules:
 //! - [`surrogate`]: the spike function and its surrogate derivatives;
 //! - [`lif`]: the leaky integrate-and-fire layer (snnTorch `Leaky` semantics);
+//! - [`fused`]: the LIF time loop as one operation with a hand-written BPTT backward (CPU);
 //! - [`layers`]: stateless layers over sequences (time folded into the batch);
 //! - [`network`]: the serialisable network description and the model it builds;
 //! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier.
 
 pub mod error;
+pub mod fused;
 pub mod layers;
 pub mod lif;
 pub mod loss;
@@ -20,6 +22,6 @@ pub mod network;
 pub mod surrogate;
 
 pub use error::InvalidParameter;
-pub use lif::{Lif, LifConfig, LifOutput, LifState, Reset};
+pub use lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
 pub use network::{NetworkConfig, SnnOutput, SpikingMlp};
 pub use surrogate::Surrogate;

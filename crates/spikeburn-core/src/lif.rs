@@ -25,6 +25,7 @@
 //! Both give identical values and gradients (tested).
 
 use crate::error::InvalidParameter;
+use crate::fused::{self, ScanSettings, lif_scan, lif_scan_constant};
 use crate::surrogate::Surrogate;
 use burn::module::Param;
 use burn::prelude::*;
@@ -41,6 +42,18 @@ pub enum Reset {
     Zero,
     /// No reset: `U[t] = β·U[t−1] + I[t]`.
     None,
+}
+
+/// Which implementation runs a multi-step pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kernel {
+    /// The fused operation ([`crate::fused`]) where the backend has it (burn-flex,
+    /// burn-ndarray), the reference path elsewhere.
+    #[default]
+    Auto,
+    /// Always the reference path built from standard tensor operations.
+    Reference,
 }
 
 /// Configuration of a [`Lif`] layer.
@@ -66,6 +79,8 @@ pub struct LifConfig {
     pub per_neuron: bool,
     /// Surrogate derivative of the spike (default arctan, `α = 2`).
     pub surrogate: Surrogate,
+    /// Implementation of the multi-step pass (default: fused where available).
+    pub kernel: Kernel,
 }
 
 impl Default for LifConfig {
@@ -79,6 +94,7 @@ impl Default for LifConfig {
             learn_threshold: false,
             per_neuron: false,
             surrogate: Surrogate::default(),
+            kernel: Kernel::Auto,
         }
     }
 }
@@ -116,6 +132,8 @@ impl LifConfig {
         with_per_neuron => per_neuron: bool,
         /// Sets the surrogate gradient.
         with_surrogate => surrogate: Surrogate,
+        /// Sets the implementation of the multi-step pass.
+        with_kernel => kernel: Kernel,
     }
 
     /// Checks every field's range: `β ∈ [0, 1]`, `θ` finite and `> 0`, a valid surrogate.
@@ -150,6 +168,7 @@ impl LifConfig {
             reset: self.reset,
             detach_reset: self.detach_reset,
             surrogate: self.surrogate,
+            kernel: self.kernel,
             num_neurons,
         }
     }
@@ -170,6 +189,9 @@ pub struct Lif {
     /// Surrogate derivative of the spike.
     #[module(skip)]
     pub surrogate: Surrogate,
+    /// Implementation of the multi-step pass.
+    #[module(skip)]
+    pub kernel: Kernel,
     /// Number of neurons `N`.
     pub num_neurons: usize,
 }
@@ -278,12 +300,12 @@ impl Lif {
 
     /// Runs the sequence `[T, B, N]` from rest and returns the spikes `[T, B, N]`.
     pub fn forward(&self, input: Tensor<3>) -> Tensor<3> {
-        self.run(Current::Sequence(input), None, false).0.spikes
+        self.run_from_rest(Current::Sequence(input), false).spikes
     }
 
     /// Runs the sequence `[T, B, N]` from rest and returns spikes and membrane, `[T, B, N]`.
     pub fn forward_with_membrane(&self, input: Tensor<3>) -> LifOutput {
-        self.run(Current::Sequence(input), None, true).0
+        self.run_from_rest(Current::Sequence(input), true)
     }
 
     /// Runs `num_steps` steps from rest with the same input `[B, N]` at every step (direct
@@ -295,8 +317,7 @@ impl Lif {
         num_steps: usize,
         membrane: bool,
     ) -> LifOutput {
-        self.run(Current::Constant(input, num_steps), None, membrane)
-            .0
+        self.run_from_rest(Current::Constant(input, num_steps), membrane)
     }
 
     /// Runs the sequence `[T, B, N]` from `state` and also returns the final state, for
@@ -308,6 +329,52 @@ impl Lif {
         membrane: bool,
     ) -> (LifOutput, LifState) {
         self.run(Current::Sequence(input), Some(state), membrane)
+    }
+
+    /// A multi-step pass from rest: fused where the backend has it (and [`Kernel::Auto`]),
+    /// else the reference loop.
+    fn run_from_rest(&self, current: Current, keep_membrane: bool) -> LifOutput {
+        let device = match &current {
+            Current::Sequence(x) => x.device(),
+            Current::Constant(x, _) => x.device(),
+        };
+        if self.kernel == Kernel::Auto && fused::supported(&device) {
+            self.run_fused(current, keep_membrane)
+        } else {
+            self.run(current, None, keep_membrane).0
+        }
+    }
+
+    /// The multi-step pass as one fused operation per output (spikes, and membrane if asked).
+    fn run_fused(&self, current: Current, keep_membrane: bool) -> LifOutput {
+        let beta = self.beta.val().clamp(0.0, 1.0);
+        let threshold = self.threshold.val();
+        let settings = |output_membrane| ScanSettings {
+            reset: self.reset,
+            detach_reset: self.detach_reset,
+            surrogate: self.surrogate,
+            output_membrane,
+            constant_steps: 0,
+        };
+        let scan = |output_membrane: bool| match &current {
+            Current::Sequence(x) => lif_scan(
+                x.clone(),
+                beta.clone(),
+                threshold.clone(),
+                settings(output_membrane),
+            ),
+            Current::Constant(x, steps) => lif_scan_constant(
+                x.clone(),
+                beta.clone(),
+                threshold.clone(),
+                *steps,
+                settings(output_membrane),
+            ),
+        };
+        LifOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 
     /// The multi-step loop. Identical to iterating [`step`](Self::step), except that the

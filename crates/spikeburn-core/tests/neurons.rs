@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::loss::{ce_count, ce_membrane, ce_rate};
 use spikeburn_core::metrics::{accuracy_by_membrane, accuracy_by_spike_count};
-use spikeburn_core::{LifConfig, LifState, NetworkConfig, Reset, Surrogate};
+use spikeburn_core::{Kernel, LifConfig, LifState, NetworkConfig, Reset, Surrogate};
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -159,8 +159,8 @@ struct Pass {
 
 /// Loss = Σ w₁·S + Σ w₂·U over a random sequence, through `forward` (multi-step) or a loop of
 /// `step`, from the same leaf tensors.
-fn pass(config: &LifConfig, multi: bool, shape: [usize; 3], seed: u64) -> Pass {
-    let dev = device();
+fn pass(config: &LifConfig, multi: bool, shape: [usize; 3], seed: u64, dev: &Device) -> Pass {
+    let dev = dev.clone();
     let [t, b, n] = shape;
     let lif = config.init(n, &dev);
     let input = uniform(shape, -0.5, 1.5, seed, &dev).require_grad();
@@ -193,61 +193,91 @@ fn pass(config: &LifConfig, multi: bool, shape: [usize; 3], seed: u64) -> Pass {
     }
 }
 
+#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+fn devices() -> [(&'static str, Device); 2] {
+    [
+        ("flex", Device::flex().autodiff()),
+        ("ndarray", Device::ndarray().autodiff()),
+    ]
+}
+
+/// `forward` (fused kernel and reference ops) equals the loop of `step`, in values and in
+/// gradients with respect to input, β and θ, for every reset × detach × surrogate × scalar or
+/// per-neuron parameters, on both CPU backends; shapes include T = 1 and N not a multiple of
+/// the SIMD width.
 #[test]
 fn forward_equals_step_loop_in_values_and_gradients() {
     let mut seed = 100;
-    for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
-        for detach_reset in [true, false] {
-            for surrogate in SURROGATES {
-                for per_neuron in [false, true] {
-                    seed += 10;
-                    let config = LifConfig::new()
-                        .with_beta(0.8)
-                        .with_threshold(0.9)
-                        .with_reset(reset)
-                        .with_detach_reset(detach_reset)
-                        .with_surrogate(surrogate)
-                        .with_learn_beta(true)
-                        .with_learn_threshold(true)
-                        .with_per_neuron(per_neuron);
-                    let what = format!("{config:?}");
-                    let shape = [7, 3, 5];
-                    let multi = pass(&config, true, shape, seed);
-                    let single = pass(&config, false, shape, seed);
-                    assert!(
-                        multi.spikes.iter().any(|&s| s > 0.0),
-                        "{what}: no spike at all"
-                    );
-                    assert_eq!(multi.spikes, single.spikes, "{what}: spikes");
-                    assert_close(
-                        &multi.membrane,
-                        &single.membrane,
-                        1e-6,
-                        &format!("{what}: membrane"),
-                    );
-                    assert_close(
-                        &multi.grad_input,
-                        &single.grad_input,
-                        1e-5,
-                        &format!("{what}: dL/dI"),
-                    );
-                    assert!(!multi.grad_beta.is_empty() && !multi.grad_threshold.is_empty());
-                    assert_close(
-                        &multi.grad_beta,
-                        &single.grad_beta,
-                        1e-5,
-                        &format!("{what}: dL/dβ"),
-                    );
-                    assert_close(
-                        &multi.grad_threshold,
-                        &single.grad_threshold,
-                        1e-5,
-                        &format!("{what}: dL/dθ"),
-                    );
+    let shapes = [[7, 3, 5], [1, 2, 9], [12, 5, 37]];
+    for (backend, dev) in devices() {
+        for kernel in [Kernel::Auto, Kernel::Reference] {
+            for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
+                for detach_reset in [true, false] {
+                    for surrogate in SURROGATES {
+                        for per_neuron in [false, true] {
+                            seed += 10;
+                            let shape = shapes[seed as usize % shapes.len()];
+                            let config = LifConfig::new()
+                                .with_beta(0.8)
+                                .with_threshold(0.9)
+                                .with_reset(reset)
+                                .with_detach_reset(detach_reset)
+                                .with_surrogate(surrogate)
+                                .with_learn_beta(true)
+                                .with_learn_threshold(true)
+                                .with_per_neuron(per_neuron)
+                                .with_kernel(kernel);
+                            check_multi_equals_single(&config, shape, seed, &dev, backend);
+                        }
+                    }
                 }
             }
         }
     }
+}
+
+fn check_multi_equals_single(
+    config: &LifConfig,
+    shape: [usize; 3],
+    seed: u64,
+    dev: &Device,
+    backend: &str,
+) {
+    let what = format!("{backend} {shape:?} {config:?}");
+    let multi = pass(config, true, shape, seed, dev);
+    let single = pass(config, false, shape, seed, dev);
+    if shape[0] > 1 {
+        assert!(
+            multi.spikes.iter().any(|&s| s > 0.0),
+            "{what}: no spike at all"
+        );
+    }
+    assert_eq!(multi.spikes, single.spikes, "{what}: spikes");
+    assert_close(
+        &multi.membrane,
+        &single.membrane,
+        1e-6,
+        &format!("{what}: membrane"),
+    );
+    assert_close(
+        &multi.grad_input,
+        &single.grad_input,
+        1e-5,
+        &format!("{what}: dL/dI"),
+    );
+    assert!(!multi.grad_beta.is_empty() && !multi.grad_threshold.is_empty());
+    assert_close(
+        &multi.grad_beta,
+        &single.grad_beta,
+        1e-5,
+        &format!("{what}: dL/dβ"),
+    );
+    assert_close(
+        &multi.grad_threshold,
+        &single.grad_threshold,
+        1e-5,
+        &format!("{what}: dL/dθ"),
+    );
 }
 
 #[test]
@@ -265,24 +295,67 @@ fn fixed_parameters_get_no_gradient() {
 fn constant_input_equals_repeated_sequence() {
     let dev = device();
     let (t, b, n) = (9, 4, 6);
-    let lif = LifConfig::new()
-        .with_learn_beta(true)
-        .with_learn_threshold(true)
-        .init(n, &dev);
-    let x = uniform([b, n], 0.0, 1.0, 3, &dev).require_grad();
-    let constant = lif.forward_constant(x.clone(), t, true);
-    let repeated = lif.forward_with_membrane(x.clone().unsqueeze::<3>().repeat_dim(0, t));
-    let loss_c = constant.membrane.clone().expect("membrane").sum() + constant.spikes.clone().sum();
-    let loss_r = repeated.membrane.clone().expect("membrane").sum() + repeated.spikes.clone().sum();
-    assert_eq!(values(constant.spikes), values(repeated.spikes));
-    let g_c = loss_c.backward();
-    let gx_c = values(x.grad(&g_c).expect("grad"));
-    let gb_c = values(lif.beta.val().grad(&g_c).expect("grad"));
-    let g_r = loss_r.backward();
-    let gx_r = values(x.grad(&g_r).expect("grad"));
-    let gb_r = values(lif.beta.val().grad(&g_r).expect("grad"));
-    assert_close(&gx_c, &gx_r, 1e-5, "dL/dx");
-    assert_close(&gb_c, &gb_r, 1e-5, "dL/dβ");
+    for kernel in [Kernel::Auto, Kernel::Reference] {
+        let lif = LifConfig::new()
+            .with_learn_beta(true)
+            .with_learn_threshold(true)
+            .with_kernel(kernel)
+            .init(n, &dev);
+        let x = uniform([b, n], 0.0, 1.0, 3, &dev).require_grad();
+        let constant = lif.forward_constant(x.clone(), t, true);
+        let repeated = lif.forward_with_membrane(x.clone().unsqueeze::<3>().repeat_dim(0, t));
+        let loss = |o: &spikeburn_core::LifOutput| {
+            o.membrane.clone().expect("membrane").sum() + o.spikes.clone().sum()
+        };
+        let (loss_c, loss_r) = (loss(&constant), loss(&repeated));
+        assert_eq!(
+            values(constant.spikes),
+            values(repeated.spikes),
+            "{kernel:?}"
+        );
+        let g_c = loss_c.backward();
+        let g_r = loss_r.backward();
+        let grad = |g: &burn::tensor::Gradients| {
+            (
+                values(x.grad(g).expect("grad")),
+                values(lif.beta.val().grad(g).expect("grad")),
+                values(lif.threshold.val().grad(g).expect("grad")),
+            )
+        };
+        let (gx_c, gb_c, gt_c) = grad(&g_c);
+        let (gx_r, gb_r, gt_r) = grad(&g_r);
+        assert_close(&gx_c, &gx_r, 1e-5, &format!("{kernel:?} dL/dx"));
+        assert_close(&gb_c, &gb_r, 1e-5, &format!("{kernel:?} dL/dβ"));
+        assert_close(&gt_c, &gt_r, 1e-5, &format!("{kernel:?} dL/dθ"));
+    }
+}
+
+/// Inference (no autodiff): the fused kernel gives the reference's spikes and membrane.
+#[test]
+fn fused_inference_equals_reference() {
+    for (backend, dev) in devices() {
+        let dev = dev.inner();
+        for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
+            let x = uniform([9, 4, 13], -0.5, 1.5, 11, &dev);
+            let run = |kernel| {
+                let lif = LifConfig::new()
+                    .with_reset(reset)
+                    .with_kernel(kernel)
+                    .init(13, &dev);
+                let out = lif.forward_with_membrane(x.clone());
+                (values(out.spikes), values(out.membrane.expect("membrane")))
+            };
+            let (s_fused, u_fused) = run(Kernel::Auto);
+            let (s_ref, u_ref) = run(Kernel::Reference);
+            assert_eq!(s_fused, s_ref, "{backend} {reset:?} spikes");
+            assert_close(
+                &u_fused,
+                &u_ref,
+                1e-6,
+                &format!("{backend} {reset:?} membrane"),
+            );
+        }
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Training of spiking classifiers by backpropagation through time: the experiment
 //! configuration ([`config`]), the backend choice ([`backend`]), the training and evaluation
 //! loop ([`trainer`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
-//! reporting ([`progress`]).
+//! reporting ([`progress`]), and allocator tuning for training programs ([`runtime`]).
 
 pub mod backend;
 pub mod checkpoint;
@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod progress;
+pub mod runtime;
 pub mod trainer;
 
 pub use backend::BackendKind;
