@@ -196,6 +196,9 @@ fn from_host<B: Backend>(values: Vec<f32>, dims: &[usize], device: &B::Device) -
     B::float_from_data(TensorData::new(values, dims.to_vec()), device)
 }
 
+/// One parallel task's share of a `[T, B, N]` buffer: its rows' slice at every step.
+type Block<'a> = Vec<&'a mut [f32]>;
+
 /// Geometry and inputs of one scan, on the host.
 struct Scan {
     x: Vec<f32>,
@@ -268,18 +271,17 @@ impl Scan {
         } else {
             self.blocks(&mut trace)
         };
-        let run =
-            |(first_row, out, trace): (usize, Vec<&mut [f32]>, Option<Vec<&mut [f32]>>)| match (
-                self.settings.reset,
-                membrane_out,
-            ) {
-                (Reset::Subtract, false) => self.forward_block::<0, false>(first_row, out, trace),
-                (Reset::Subtract, true) => self.forward_block::<0, true>(first_row, out, trace),
-                (Reset::Zero, false) => self.forward_block::<1, false>(first_row, out, trace),
-                (Reset::Zero, true) => self.forward_block::<1, true>(first_row, out, trace),
-                (Reset::None, false) => self.forward_block::<2, false>(first_row, out, trace),
-                (Reset::None, true) => self.forward_block::<2, true>(first_row, out, trace),
-            };
+        let run = |(first_row, out, trace): (usize, Block<'_>, Option<Block<'_>>)| match (
+            self.settings.reset,
+            membrane_out,
+        ) {
+            (Reset::Subtract, false) => self.forward_block::<0, false>(first_row, out, trace),
+            (Reset::Subtract, true) => self.forward_block::<0, true>(first_row, out, trace),
+            (Reset::Zero, false) => self.forward_block::<1, false>(first_row, out, trace),
+            (Reset::Zero, true) => self.forward_block::<1, true>(first_row, out, trace),
+            (Reset::None, false) => self.forward_block::<2, false>(first_row, out, trace),
+            (Reset::None, true) => self.forward_block::<2, true>(first_row, out, trace),
+        };
         let rows = self.rows_per_block();
         if trace_blocks.is_empty() {
             out_blocks
@@ -484,11 +486,7 @@ impl Scan {
                 &zeros[..]
             };
             let has_next = t + 1 < t_len;
-            let gx_t: &mut [f32] = if self.constant {
-                &mut gx[0]
-            } else {
-                &mut gx[t]
-            };
+            let gx_t: &mut [f32] = if self.constant { gx[0] } else { gx[t] };
             // This step's β and θ gradients, summed over the block's rows in f32, then added
             // to the f64 totals.
             let mut gbeta_t = vec![0.0f32; n];

@@ -75,10 +75,13 @@ fn surrogate_backward_equals_analytic_derivative() {
     }
 }
 
+/// A surrogate and the smooth function whose derivative it claims to be.
+type Primitive = (Surrogate, fn(f64) -> f64);
+
 #[test]
 fn surrogate_formulas_are_derivatives_of_their_smooth_functions() {
     // σ for each surrogate (module docs); its central difference must match `derivative`.
-    let primitives: [(Surrogate, fn(f64) -> f64); 4] = [
+    let primitives: [Primitive; 4] = [
         (Surrogate::Atan { alpha: 2.0 }, |x| {
             (std::f64::consts::PI * 2.0 * x / 2.0).atan() / std::f64::consts::PI
         }),
