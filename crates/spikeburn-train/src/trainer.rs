@@ -17,7 +17,7 @@
 use crate::checkpoint;
 use crate::config::{ExperimentConfig, LossKind};
 use crate::error::TrainError;
-use crate::fsutil::{write_atomically, write_bytes_atomically};
+use crate::fsutil::{io_error, write_atomically, write_bytes_atomically};
 use crate::progress::Progress;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -224,7 +224,29 @@ pub fn resume(
         return Err(TrainError::EmptyData);
     }
     let info = checkpoint::read_info(run_dir)?;
+    drop_metrics_after(run_dir, info.as_ref().map_or(0, |i| i.epochs_done))?;
     run_epochs(&config, run_dir, info, &train_set, &test_set, progress)
+}
+
+/// Removes the metrics lines of epochs after `epochs_done` (an epoch that logged its metrics
+/// but was interrupted before its checkpoint), so that the resumed run logs each epoch once.
+fn drop_metrics_after(run_dir: &Path, epochs_done: usize) -> Result<(), TrainError> {
+    let path = run_dir.join(files::METRICS);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+    let kept: String = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<EpochRecord>(line).is_ok_and(|r| r.epoch <= epochs_done)
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    if kept != text {
+        write_bytes_atomically(&path, kept.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Reads `config.toml` of a run directory.

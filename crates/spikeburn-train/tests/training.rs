@@ -104,7 +104,24 @@ fn same_seed_same_weights_and_resume_is_exact() {
     one.training.epochs = 1;
     train(&one, &c, &mut Silent).expect("run c");
     assert_ne!(weights(&a), weights(&c));
+    // As if epoch 2 had logged its metrics and then been killed before its checkpoint.
+    let metrics_path = c.join(files::METRICS);
+    let mut metrics = std::fs::read_to_string(&metrics_path).expect("metrics");
+    let stale = metrics.replace("\"epoch\":1", "\"epoch\":2");
+    metrics.push_str(&stale);
+    std::fs::write(&metrics_path, metrics).expect("write");
     let resumed = resume(&c, Some(2), &mut Silent).expect("resume");
+    let lines: Vec<String> = std::fs::read_to_string(&metrics_path)
+        .expect("metrics")
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the interrupted epoch is logged once: {lines:?}"
+    );
+    assert_ne!(lines[1], stale.trim_end(), "the stale line was kept");
     assert_eq!(resumed.epochs.len(), 1);
     assert_eq!(resumed.epochs[0].epoch, 2);
     assert_eq!(
