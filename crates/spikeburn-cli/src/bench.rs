@@ -1,43 +1,94 @@
-//! `spikeburn bench`: wall time of training steps on synthetic data.
+//! `spikeburn bench`: wall time of training steps and LIF layers on synthetic data.
 
 use anyhow::{Result, bail};
+use burn::nn::LinearConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use clap::Args;
+use burn::tensor::Distribution;
+use clap::{Args, ValueEnum};
+use spikeburn_core::LifConfig;
+use spikeburn_core::layers::linear_over_time;
 use spikeburn_train::config::PRESETS;
 use spikeburn_train::trainer::{compute_loss, optimizer};
 use spikeburn_train::{BackendKind, ExperimentConfig};
 use std::time::Instant;
 
+/// What `spikeburn bench` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// One training step of a preset (forward over T, backward, Adam).
+    TrainStep,
+    /// Linear(N, N) + LIF over [T, B, N], forward and backward of sum(spikes), with the share
+    /// of the time spent in the GEMMs and their GFLOP/s.
+    LifLayer,
+    /// Single-precision GEMM throughput of the backend (2048³ and 4096³).
+    Gemm,
+}
+
 /// Options of `spikeburn bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Experiment whose network and optimiser are timed.
+    /// What to time.
+    #[arg(long, value_enum, default_value_t = Workload::TrainStep)]
+    workload: Workload,
+    /// Experiment whose network and optimiser are timed (train-step).
     #[arg(long, default_value = "mnist-mlp", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
     preset: String,
     /// Backends to time, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = BackendKind::ALL, value_parser = |s: &str| s.parse::<BackendKind>())]
     backend: Vec<BackendKind>,
-    /// Timed training steps per backend.
-    #[arg(long, default_value_t = 20)]
+    /// Timed repetitions per case.
+    #[arg(long, default_value_t = 10)]
     steps: usize,
-    /// Untimed warm-up steps before.
-    #[arg(long, default_value_t = 3)]
+    /// Untimed warm-up repetitions before.
+    #[arg(long, default_value_t = 2)]
     warmup: usize,
-    /// Samples per step [default: the preset's].
+    /// Samples per batch [default: the preset's for train-step, 16 for lif-layer].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Time steps per sample [default: the preset's].
+    /// Time steps [default: the preset's for train-step, 100 for lif-layer].
     #[arg(long)]
     num_steps: Option<usize>,
-    /// Print one JSON object per backend instead of a table.
+    /// Layer widths N for lif-layer, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [512usize, 2048, 8192])]
+    sizes: Vec<usize>,
+    /// Print one JSON object per case instead of a table.
     #[arg(long)]
     json: bool,
 }
 
-/// Times `steps` full training steps (forward over T, backward, Adam) of the preset's network
-/// on random images and labels, after `warmup` steps; reports the mean and median per step.
+/// Median, mean and minimum of `times` (ms).
+fn summary(times: &mut [f64]) -> (f64, f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    (times[times.len() / 2], mean, times[0])
+}
+
+/// Runs `f` `warmup + steps` times and returns the timed durations in ms.
+fn time(warmup: usize, steps: usize, mut f: impl FnMut()) -> Vec<f64> {
+    (0..warmup + steps)
+        .filter_map(|i| {
+            let start = Instant::now();
+            f();
+            (i >= warmup).then(|| start.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect()
+}
+
+/// Dispatches to the chosen workload.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.steps == 0 {
+        bail!("--steps: expected a number > 0, got 0");
+    }
+    match args.workload {
+        Workload::TrainStep => train_step(&args),
+        Workload::LifLayer => lif_layer(&args),
+        Workload::Gemm => gemm(&args),
+    }
+}
+
+/// Times full training steps of the preset's network on random images and labels.
+fn train_step(args: &BenchArgs) -> Result<()> {
     let mut config = ExperimentConfig::preset(&args.preset)?;
     if let Some(b) = args.batch_size {
         config.training.batch_size = b;
@@ -46,75 +97,161 @@ pub fn run(args: BenchArgs) -> Result<()> {
         config.model.num_steps = t;
     }
     config.validate()?;
-    if args.steps == 0 {
-        bail!("--steps: expected a number > 0, got 0");
-    }
     let (b, t) = (config.training.batch_size, config.model.num_steps);
     if !args.json {
+        let widths: Vec<String> = config
+            .model
+            .widths()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         println!(
             "train step of {} ({}, T={t}, B={b}): forward + backward + Adam, {} timed steps after {} warm-up",
             args.preset,
-            config
-                .model
-                .widths()
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("-"),
+            widths.join("-"),
             args.steps,
             args.warmup
         );
         println!(
             "{:<10} {:>10} {:>10} {:>10}",
-            "backend", "mean ms", "median ms", "min ms"
+            "backend", "median ms", "mean ms", "min ms"
         );
     }
     for backend in &args.backend {
         let device = backend.device().autodiff();
-        let mut model = config.model.init(config.training.seed, &device);
+        let mut model = Some(config.model.init(config.training.seed, &device));
         let mut optim = optimizer(&config);
         let images = Tensor::<2>::random(
             [b, config.model.inputs],
-            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            Distribution::Uniform(0.0, 1.0),
             &device,
         );
         let labels: Vec<i64> = (0..b as i64)
             .map(|i| i % config.model.outputs as i64)
             .collect();
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &device);
-        let mut times = Vec::with_capacity(args.steps);
-        for i in 0..args.warmup + args.steps {
-            let start = Instant::now();
-            let out = model.forward(images.clone());
+        let mut times = time(args.warmup, args.steps, || {
+            let Some(m) = model.take() else { return };
+            let out = m.forward(images.clone());
             let loss = compute_loss(config.training.loss, &out, targets.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(config.training.lr, model, grads);
+            let grads = GradientsParams::from_grads(loss.backward(), &m);
+            let m = optim.step(config.training.lr, m, grads);
             // Reading a weight waits for the step to finish on asynchronous backends.
-            let _ = model.linears[0]
+            let _ = m.linears[0]
                 .bias
                 .as_ref()
                 .map(|b| b.val().sum().into_scalar::<f32>());
-            if i >= args.warmup {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        let mean = times.iter().sum::<f64>() / times.len() as f64;
-        let mut sorted = times.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        let min = sorted[0];
+            model = Some(m);
+        });
+        let (median, mean, min) = summary(&mut times);
         if args.json {
             println!(
                 "{}",
-                serde_json::json!({"bench": "train_step", "preset": args.preset, "backend": backend.name(),
-                    "batch_size": b, "num_steps": t, "steps": args.steps,
-                    "mean_ms": mean, "median_ms": median, "min_ms": min})
+                serde_json::json!({"framework": "spikeburn", "workload": "train_step",
+                    "backend": backend.name(), "b": b, "t": t, "steps": args.steps,
+                    "median_ms": median, "mean_ms": mean, "min_ms": min})
             );
         } else {
             println!(
-                "{:<10} {mean:>10.2} {median:>10.2} {min:>10.2}",
+                "{:<10} {median:>10.2} {mean:>10.2} {min:>10.2}",
                 backend.name()
             );
+        }
+    }
+    Ok(())
+}
+
+/// Times Linear(N, N) + LIF on `[T, B, N]`: forward, then backward of `sum(spikes)`; and the
+/// same Linear alone (its forward and weight-gradient GEMMs, `4·T·B·N²` FLOPs).
+fn lif_layer(args: &BenchArgs) -> Result<()> {
+    let (b, t) = (args.batch_size.unwrap_or(16), args.num_steps.unwrap_or(100));
+    if b == 0 || t == 0 || args.sizes.contains(&0) {
+        bail!("--batch-size, --num-steps and --sizes: expected numbers > 0");
+    }
+    if !args.json {
+        println!(
+            "Linear(N,N) + LIF, B={b}, T={t}: forward + backward of sum(spikes), {} timed runs after {} warm-up",
+            args.steps, args.warmup
+        );
+        println!(
+            "{:<10} {:>6} {:>11} {:>11} {:>10} {:>12}",
+            "backend", "N", "median ms", "GEMM ms", "GEMM %", "GEMM GFLOP/s"
+        );
+    }
+    for backend in &args.backend {
+        for &n in &args.sizes {
+            let device = backend.device().autodiff();
+            let linear = LinearConfig::new(n, n).init(&device);
+            let lif = LifConfig::new().init(n, &device);
+            let input = Tensor::<3>::random([t, b, n], Distribution::Uniform(0.0, 0.5), &device);
+            let weight_grad_sync = |grads: &burn::tensor::Gradients| {
+                let _ = linear
+                    .weight
+                    .val()
+                    .grad(grads)
+                    .map(|g| g.sum().into_scalar::<f32>());
+            };
+            let mut full = time(args.warmup, args.steps, || {
+                let spikes = lif.forward(linear_over_time(&linear, input.clone()));
+                weight_grad_sync(&spikes.sum().backward());
+            });
+            let mut gemm_only = time(args.warmup, args.steps, || {
+                let current = linear_over_time(&linear, input.clone());
+                weight_grad_sync(&current.sum().backward());
+            });
+            let (median, mean, min) = summary(&mut full);
+            let (gemm_ms, _, _) = summary(&mut gemm_only);
+            let flops = 4.0 * (t * b) as f64 * (n * n) as f64;
+            let gflops = flops / (gemm_ms * 1e-3) / 1e9;
+            let share = (gemm_ms / median).min(1.0);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"framework": "spikeburn", "workload": "lif_layer",
+                        "backend": backend.name(), "n": n, "b": b, "t": t, "steps": args.steps,
+                        "median_ms": median, "mean_ms": mean, "min_ms": min,
+                        "gemm_ms": gemm_ms, "gemm_share": share, "gemm_gflops": gflops})
+                );
+            } else {
+                println!(
+                    "{:<10} {n:>6} {median:>11.2} {gemm_ms:>11.2} {:>9.0}% {gflops:>12.1}",
+                    backend.name(),
+                    100.0 * share
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Times square single-precision matrix products (no autodiff).
+fn gemm(args: &BenchArgs) -> Result<()> {
+    for backend in &args.backend {
+        let device = backend.device();
+        for n in [2048usize, 4096] {
+            let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
+            let c = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
+            let mut times = time(1, args.steps.min(5), || {
+                let _ = a
+                    .clone()
+                    .matmul(c.clone())
+                    .slice([0..1, 0..1])
+                    .into_scalar::<f32>();
+            });
+            let (_, _, min) = summary(&mut times);
+            let gflops = 2.0 * (n as f64).powi(3) / (min * 1e-3) / 1e9;
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"framework": "spikeburn", "workload": "gemm_peak",
+                        "backend": backend.name(), "n": n, "min_ms": min, "gflops": gflops})
+                );
+            } else {
+                println!(
+                    "{:<10} GEMM {n}³: {min:.1} ms, {gflops:.1} GFLOP/s",
+                    backend.name()
+                );
+            }
         }
     }
     Ok(())

@@ -205,3 +205,50 @@ fn help_lists_the_commands_and_options() {
         assert!(text.contains(option), "train --help lacks {option}");
     }
 }
+
+#[test]
+fn bench_prints_one_json_object_per_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [&[&str]; 2] = [
+        &[
+            "bench",
+            "--batch-size",
+            "4",
+            "--num-steps",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+        ],
+        &[
+            "bench",
+            "--workload",
+            "lif-layer",
+            "--sizes",
+            "16,33",
+            "--num-steps",
+            "4",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    ];
+    for (args, expected) in cases.iter().zip([2, 4]) {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let o = spikeburn(&args, dir.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), expected, "{args:?}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["median_ms"].as_f64().is_some_and(|v| v > 0.0))
+        );
+    }
+}
