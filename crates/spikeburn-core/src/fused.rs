@@ -181,15 +181,23 @@ pub fn lif_scan_constant(
     lif_scan(input.unsqueeze::<3>(), beta, threshold, settings)
 }
 
-fn to_host<B: Backend>(t: FloatTensor<B>) -> (Vec<f32>, Vec<usize>) {
-    let data = read_sync(B::float_into_data(t))
-        .expect("reading a CPU tensor cannot fail")
-        .convert::<f32>();
-    let dims = data.shape().to_vec();
-    let values = data
-        .try_into_vec::<f32>()
-        .expect("converted to f32 just above");
-    (values, dims)
+/// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
+/// buffer (burn-flex does for a uniquely owned contiguous tensor).
+struct Host(TensorData);
+
+impl Host {
+    fn new<B: Backend>(t: FloatTensor<B>) -> Self {
+        let data = read_sync(B::float_into_data(t)).expect("reading a CPU tensor cannot fail");
+        Self(data.convert::<f32>())
+    }
+
+    fn dims(&self) -> Vec<usize> {
+        self.0.shape().to_vec()
+    }
+
+    fn values(&self) -> &[f32] {
+        self.0.as_slice::<f32>().expect("converted to f32 in Host::new")
+    }
 }
 
 fn from_host<B: Backend>(values: Vec<f32>, dims: &[usize], device: &B::Device) -> FloatTensor<B> {
@@ -201,7 +209,7 @@ type Block<'a> = Vec<&'a mut [f32]>;
 
 /// Geometry and inputs of one scan, on the host.
 struct Scan {
-    x: Vec<f32>,
+    x: Host,
     beta: Vec<f32>,
     threshold: Vec<f32>,
     steps: usize,
@@ -218,7 +226,8 @@ impl Scan {
         threshold: FloatTensor<B>,
         settings: ScanSettings,
     ) -> Self {
-        let (x, dims) = to_host::<B>(input);
+        let x = Host::new::<B>(input);
+        let dims = x.dims();
         let constant = settings.constant_steps > 0;
         let (steps, batch, neurons) = if constant {
             (settings.constant_steps, dims[1], dims[2])
@@ -234,8 +243,8 @@ impl Scan {
         };
         Self {
             x,
-            beta: expand(to_host::<B>(beta).0),
-            threshold: expand(to_host::<B>(threshold).0),
+            beta: expand(Host::new::<B>(beta).values().to_vec()),
+            threshold: expand(Host::new::<B>(threshold).values().to_vec()),
             steps,
             batch,
             neurons,
@@ -340,7 +349,7 @@ impl Scan {
         let mut u = vec![0.0f32; width];
         for t in 0..self.steps {
             let start = self.x_index(t, first_row);
-            let x = &self.x[start..start + width];
+            let x = &self.x.values()[start..start + width];
             let o = &mut out[t][..width];
             for (row_u, (row_x, row_o)) in u
                 .chunks_exact_mut(n)
@@ -479,9 +488,9 @@ impl Scan {
                 &zeros[..]
             };
             let g = &grad[at(t)..at(t) + width];
-            let x = &self.x[self.x_index(t, first_row)..][..width];
+            let x = &self.x.values()[self.x_index(t, first_row)..][..width];
             let x_next = if t + 1 < t_len {
-                &self.x[self.x_index(t + 1, first_row)..][..width]
+                &self.x.values()[self.x_index(t + 1, first_row)..][..width]
             } else {
                 &zeros[..]
             };
@@ -630,9 +639,9 @@ impl<B: Backend> Backward<B, 3> for ScanBackward {
         let threshold_dims = saved.threshold.shape().to_vec();
         let input_dims = saved.input.shape().to_vec();
         let scan = Scan::new::<B>(saved.input, saved.beta, saved.threshold, saved.settings);
-        let (grad, _) = to_host::<B>(grad_out);
-        let (trace, _) = to_host::<B>(saved.trace);
-        let (gx, gbeta, gtheta) = scan.backward(&grad, &trace);
+        let grad = Host::new::<B>(grad_out);
+        let trace = Host::new::<B>(saved.trace);
+        let (gx, gbeta, gtheta) = scan.backward(grad.values(), trace.values());
         let reduce = |g: Vec<f64>, dims: &[usize]| -> Vec<f32> {
             if dims.iter().product::<usize>() == g.len() {
                 g.into_iter().map(|v| v as f32).collect()
