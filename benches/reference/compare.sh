@@ -1,41 +1,64 @@
 #!/usr/bin/env bash
-# Times one training step of the tutorial-5 network (784-1000-10 LIF, T=25, B=128, Adam) in
-# spikeburn (flex and ndarray) and in snnTorch (plain, and with its first layer computed once
-# per batch), one after the other on the same machine, and prints each time and the ratio
-# spikeburn / snnTorch.
+# Runs spikeburn's and the Python reference frameworks' benchmarks one after the other on this
+# machine and prints one table per workload with each time and the ratio spikeburn / that:
+#   train_step  tutorial-5 MLP (784-1000-10 LIF, T=25, B=128), forward + backward + Adam
+#   lif_layer   Linear(N,N) + LIF, B=16, T=100, forward + backward of sum(spikes)
+# plus the GEMM share of spikeburn's lif_layer time, its GFLOP/s, and the machine's
+# single-precision GEMM peak measured with torch (2 threads).
 #
-#   bash benches/reference/setup_venv.sh      # once
-#   bash benches/reference/compare.sh [STEPS]
+#   bash benches/reference/setup_venv.sh                  # once (about 5 GB, PyPI only)
+#   bash benches/reference/compare.sh [--quick]           # --quick: N = 512, 2048 only
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-steps="${1:-40}"
 py="$here/.venv/bin/python"
 [ -x "$py" ] || { echo "error: $py not found: run bash benches/reference/setup_venv.sh first" >&2; exit 1; }
+sizes="512,2048,8192"
+[ "${1:-}" = "--quick" ] && sizes="512,2048"
 cd "$root"
 cargo build --release -q -p spikeburn-cli
 bin="${CARGO_TARGET_DIR:-$root/target}/release/spikeburn"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-echo "spikeburn: $steps timed steps per backend" >&2
-"$bin" bench --json --steps "$steps" --warmup 3 --backend flex,ndarray > "$out/ours.jsonl"
-for mode in plain once; do
-    flag=""; [ "$mode" = once ] && flag="--first-layer-once"
-    echo "snnTorch ($mode): $steps steps" >&2
-    "$py" "$here/snntorch_mnist.py" --max-steps $((steps + 3)) --json --threads 2 $flag --limit-train $(((steps + 3) * 128)) --log-every 1000 \
-        | tail -n 1 > "$out/snntorch-$mode.json"
-done
+echo "[1/5] spikeburn train_step" >&2
+"$bin" bench --json --steps 20 --warmup 3 --backend flex,ndarray > "$out/ours.jsonl"
+echo "[2/5] spikeburn lif_layer (N = $sizes)" >&2
+"$bin" bench --json --workload lif-layer --sizes "$sizes" --steps 3 --warmup 1 --backend flex,ndarray >> "$out/ours.jsonl"
+echo "[3/5] reference train_step" >&2
+"$py" "$here/frameworks_bench.py" --json --workload train_step --steps 10 > "$out/theirs.jsonl"
+echo "[4/5] reference lif_layer (snnTorch up to N = 2048: it takes minutes per step at 8192)" >&2
+"$py" "$here/frameworks_bench.py" --json --workload lif_layer --sizes 512,2048 --steps 3 --warmup 1 >> "$out/theirs.jsonl"
+if [ "$sizes" != "512,2048" ]; then
+    "$py" "$here/frameworks_bench.py" --json --workload lif_layer --frameworks spikingjelly,norse,spyx \
+        --sizes 8192 --steps 1 --warmup 1 >> "$out/theirs.jsonl"
+fi
+echo "[5/5] GEMM peak (torch)" >&2
+"$py" "$here/frameworks_bench.py" --json --gemm-peak > "$out/gemm.jsonl"
 
 python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
-ours = [json.loads(l) for l in (out / "ours.jsonl").read_text().splitlines() if l.strip()]
-ref = {m: json.loads((out / f"snntorch-{m}.json").read_text()) for m in ("plain", "once")}
-print(f"{'implementation':<40} {'ms/step':>9} {'vs snnTorch':>12} {'vs snnTorch (fc1 once)':>23}")
-for m, label in (("plain", "snnTorch 1.0 (torch, 2 threads)"), ("once", "snnTorch, fc1 once per batch")):
-    print(f"{label:<40} {ref[m]['step_ms']:>9.1f}")
-for o in ours:
-    ms = o["median_ms"]
-    print(f"{'spikeburn ' + o['backend']:<40} {ms:>9.1f} {ms / ref['plain']['step_ms']:>12.2f} {ms / ref['once']['step_ms']:>23.2f}")
+load = lambda f: [json.loads(l) for l in (out / f).read_text().splitlines() if l.strip().startswith("{")]
+ours, theirs = load("ours.jsonl"), [r for r in load("theirs.jsonl") if r.get("ok")]
+peak = load("gemm.jsonl")[0]["gflops"]
+for workload in ("train_step", "lif_layer"):
+    sizes = sorted({r.get("n", 0) for r in ours if r["workload"] == workload})
+    for n in sizes:
+        mine = [r for r in ours if r["workload"] == workload and r.get("n", 0) == n]
+        refs = [r for r in theirs if r["workload"] == workload and (workload == "train_step" or r["n"] == n)]
+        title = workload + ("" if workload == "train_step" else f" N={n}")
+        print(f"\n{title}")
+        print(f"  {'framework':<22} {'median ms':>10}")
+        for r in sorted(refs, key=lambda r: r["median_ms"]):
+            print(f"  {r['framework']:<22} {r['median_ms']:>10.1f}")
+        fastest = min(refs, key=lambda r: r["median_ms"]) if refs else None
+        for r in mine:
+            line = f"  {'spikeburn ' + r['backend']:<22} {r['median_ms']:>10.1f}"
+            for ref in sorted(refs, key=lambda r: r["median_ms"]):
+                line += f"  {ref['framework']} x{r['median_ms'] / ref['median_ms']:.2f}"
+            if "gemm_gflops" in r:
+                line += f"  | GEMM {100 * r['gemm_share']:.0f}% of time, {r['gemm_gflops']:.0f} GFLOP/s = {100 * r['gemm_gflops'] / peak:.0f}% of peak"
+            print(line)
+print(f"\nsingle-precision GEMM peak (torch, 2 threads): {peak:.1f} GFLOP/s")
 PY
