@@ -196,7 +196,9 @@ impl Host {
     }
 
     fn values(&self) -> &[f32] {
-        self.0.as_slice::<f32>().expect("converted to f32 in Host::new")
+        self.0
+            .as_slice::<f32>()
+            .expect("converted to f32 in Host::new")
     }
 }
 
