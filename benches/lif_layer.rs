@@ -16,7 +16,9 @@ fn lif_layer(c: &mut Criterion) {
     spikeburn::train::runtime::tune_allocator();
     let (t, b) = (100, 16);
     let mut group = c.benchmark_group("lif_layer");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     for backend in BackendKind::ALL {
         for n in [512usize, 2048] {
             let device = backend.device().autodiff();
@@ -27,7 +29,11 @@ fn lif_layer(c: &mut Criterion) {
                 bench.iter(|| {
                     let spikes = lif.forward(linear_over_time(&linear, input.clone()));
                     let grads = spikes.sum().backward();
-                    linear.weight.val().grad(&grads).map(|g| g.sum().into_scalar::<f32>())
+                    linear
+                        .weight
+                        .val()
+                        .grad(&grads)
+                        .map(|g| g.sum().into_scalar::<f32>())
                 });
             });
         }

@@ -314,10 +314,12 @@ impl Scan {
         (out, trace)
     }
 
-    /// Batch rows handled by one parallel task.
+    /// Batch rows handled by one parallel task: about 4k neurons of state per task, and at
+    /// least two tasks per thread where the batch allows.
     fn rows_per_block(&self) -> usize {
-        // About 16k neuron-steps of state per task, at least one row.
-        (16_384 / self.neurons.max(1)).clamp(1, self.batch.max(1))
+        let by_size = 4_096 / self.neurons.max(1);
+        let by_threads = self.batch.div_ceil(2 * rayon::current_num_threads());
+        by_size.min(by_threads).clamp(1, self.batch.max(1))
     }
 
     /// Splits a time-major `[T, B, N]` buffer into blocks of rows: block `i` holds, for every
