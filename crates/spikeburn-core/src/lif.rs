@@ -321,7 +321,8 @@ impl Lif {
     }
 
     /// Runs the sequence `[T, B, N]` from `state` and also returns the final state, for
-    /// streaming a long sequence in chunks.
+    /// streaming a long sequence in chunks. This always takes the reference path (the fused
+    /// operation starts from rest).
     pub fn forward_from(
         &self,
         input: Tensor<3>,
