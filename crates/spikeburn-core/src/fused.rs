@@ -65,7 +65,9 @@ pub struct ScanSettings {
 }
 
 impl ScanSettings {
-    fn encode(&self) -> (u8, bool, u8, f32, bool, usize) {
+    /// Packs reset (bits 0–1), detach (bit 2), membrane output (bit 3) and surrogate kind
+    /// (bits 4–5) into one code; the surrogate's parameter and the step count travel apart.
+    fn encode(&self) -> (u32, f32) {
         let reset = match self.reset {
             Reset::Subtract => 0,
             Reset::Zero => 1,
@@ -77,30 +79,21 @@ impl ScanSettings {
             Surrogate::Sigmoid { slope } => (2, slope),
             Surrogate::StraightThrough => (3, 0.0),
         };
-        (
-            reset,
-            self.detach_reset,
-            kind,
-            param,
-            self.output_membrane,
-            self.constant_steps,
-        )
+        let code = reset
+            | u32::from(self.detach_reset) << 2
+            | u32::from(self.output_membrane) << 3
+            | kind << 4;
+        (code, param)
     }
 
-    fn decode(
-        reset: u8,
-        detach_reset: bool,
-        kind: u8,
-        param: f32,
-        output_membrane: bool,
-        constant_steps: usize,
-    ) -> Self {
-        let reset = match reset {
+    /// The inverse of [`encode`](Self::encode).
+    fn decode(code: u32, param: f32, constant_steps: usize) -> Self {
+        let reset = match code & 3 {
             0 => Reset::Subtract,
             1 => Reset::Zero,
             _ => Reset::None,
         };
-        let surrogate = match kind {
+        let surrogate = match (code >> 4) & 3 {
             0 => Surrogate::Atan { alpha: param },
             1 => Surrogate::FastSigmoid { slope: param },
             2 => Surrogate::Sigmoid { slope: param },
@@ -108,9 +101,9 @@ impl ScanSettings {
         };
         Self {
             reset,
-            detach_reset,
+            detach_reset: code & 4 != 0,
             surrogate,
-            output_membrane,
+            output_membrane: code & 8 != 0,
             constant_steps,
         }
     }
@@ -121,18 +114,14 @@ impl ScanSettings {
 #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait LifScanBackend: Backend {
-    /// Runs a LIF layer over time from rest (see [`lif_scan`]); the settings are
-    /// [`ScanSettings`] in encoded form.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs a LIF layer over time from rest (see [`lif_scan`]); `settings` and
+    /// `surrogate_param` are [`ScanSettings`] in encoded form.
     fn lif_scan(
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
-        reset: u8,
-        detach_reset: bool,
-        surrogate: u8,
+        settings: u32,
         surrogate_param: f32,
-        output_membrane: bool,
         constant_steps: usize,
     ) -> FloatTensor<Self>;
 }
@@ -155,17 +144,14 @@ pub fn lif_scan(
     threshold: Tensor<1>,
     settings: ScanSettings,
 ) -> Tensor<3> {
-    let (reset, detach, kind, param, membrane, steps) = settings.encode();
+    let (code, param) = settings.encode();
     Tensor::from_dispatch(<Dispatch as LifScanBackend>::lif_scan(
         input.into_dispatch(),
         beta.into_dispatch(),
         threshold.into_dispatch(),
-        reset,
-        detach,
-        kind,
+        code,
         param,
-        membrane,
-        steps,
+        settings.constant_steps,
     ))
 }
 
@@ -183,6 +169,7 @@ pub fn lif_scan_constant(
 
 /// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
 /// buffer (burn-flex does for a uniquely owned contiguous tensor).
+#[derive(Clone, Debug)]
 struct Host(TensorData);
 
 impl Host {
@@ -210,6 +197,7 @@ fn from_host<B: Backend>(values: Vec<f32>, dims: &[usize], device: &B::Device) -
 type Block<'a> = Vec<&'a mut [f32]>;
 
 /// Geometry and inputs of one scan, on the host.
+#[derive(Clone, Debug)]
 struct Scan {
     x: Host,
     beta: Vec<f32>,
@@ -269,9 +257,9 @@ impl Scan {
         [self.steps, self.batch, self.neurons]
     }
 
-    /// Runs the forward recurrence; returns the output and, when `keep_trace`, `U[t]`, both
-    /// time-major `[T, B, N]`.
-    fn forward(&self, keep_trace: bool) -> (Vec<f32>, Option<Vec<f32>>) {
+    /// Runs the forward recurrence; returns the output and, when `keep_trace`, `U[t]` (else an
+    /// empty trace), both time-major `[T, B, N]`.
+    fn forward(&self, keep_trace: bool) -> (Vec<f32>, Vec<f32>) {
         let size = self.steps * self.batch * self.neurons;
         let membrane_out = self.settings.output_membrane;
         let mut out = vec![0.0f32; size];
@@ -306,11 +294,9 @@ impl Scan {
                 .enumerate()
                 .for_each(|(i, (o, t))| run((i * rows, o, Some(t))));
         }
-        let trace = match (keep_trace, membrane_out) {
-            (false, _) => None,
-            (true, true) => Some(out.clone()),
-            (true, false) => Some(trace),
-        };
+        if keep_trace && membrane_out {
+            trace = out.clone();
+        }
         (out, trace)
     }
 
@@ -590,21 +576,11 @@ macro_rules! impl_cpu_scan {
                 input: FloatTensor<Self>,
                 beta: FloatTensor<Self>,
                 threshold: FloatTensor<Self>,
-                reset: u8,
-                detach_reset: bool,
-                surrogate: u8,
+                settings: u32,
                 surrogate_param: f32,
-                output_membrane: bool,
                 constant_steps: usize,
             ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(
-                    reset,
-                    detach_reset,
-                    surrogate,
-                    surrogate_param,
-                    output_membrane,
-                    constant_steps,
-                );
+                let settings = ScanSettings::decode(settings, surrogate_param, constant_steps);
                 forward_host::<Self>(input, beta, threshold, settings)
             }
         }
@@ -618,34 +594,34 @@ mod ndarray_impl {
     impl_cpu_scan!(burn::backend::NdArray);
 }
 
-/// What the backward pass keeps: the inputs (shared buffers, not copies) and `U[t]`.
+/// What the backward pass keeps: the scan's host inputs (read once, in the forward pass), the
+/// membrane trace `U[t]`, and the shapes of the parameters to give their gradients.
 #[derive(Clone, Debug)]
-struct SavedScan<B: Backend> {
-    input: FloatTensor<B>,
-    beta: FloatTensor<B>,
-    threshold: FloatTensor<B>,
-    trace: FloatTensor<B>,
-    settings: ScanSettings,
+struct SavedScan {
+    scan: Scan,
+    trace: Vec<f32>,
+    beta_dims: Vec<usize>,
+    threshold_dims: Vec<usize>,
 }
 
 #[derive(Debug)]
 struct ScanBackward;
 
 impl<B: Backend> Backward<B, 3> for ScanBackward {
-    type State = SavedScan<B>;
+    type State = SavedScan;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_input, node_beta, node_threshold] = ops.parents;
         let grad_out = grads.consume::<B>(&ops.node);
-        let saved = ops.state;
-        let device = saved.input.device();
-        let beta_dims = saved.beta.shape().to_vec();
-        let threshold_dims = saved.threshold.shape().to_vec();
-        let input_dims = saved.input.shape().to_vec();
-        let scan = Scan::new::<B>(saved.input, saved.beta, saved.threshold, saved.settings);
+        let device = grad_out.device();
+        let SavedScan {
+            scan,
+            trace,
+            beta_dims,
+            threshold_dims,
+        } = ops.state;
         let grad = Host::new::<B>(grad_out);
-        let trace = Host::new::<B>(saved.trace);
-        let (gx, gbeta, gtheta) = scan.backward(grad.values(), trace.values());
+        let (gx, gbeta, gtheta) = scan.backward(grad.values(), &trace);
         let reduce = |g: Vec<f64>, dims: &[usize]| -> Vec<f32> {
             if dims.iter().product::<usize>() == g.len() {
                 g.into_iter().map(|v| v as f32).collect()
@@ -654,7 +630,7 @@ impl<B: Backend> Backward<B, 3> for ScanBackward {
             }
         };
         if let Some(node) = node_input {
-            grads.register::<B>(node.id, from_host::<B>(gx, &input_dims, &device));
+            grads.register::<B>(node.id, from_host::<B>(gx, &scan.x.dims(), &device));
         }
         if let Some(node) = node_beta {
             let g = reduce(gbeta, &beta_dims);
@@ -672,43 +648,31 @@ impl<B: Backend, C: CheckpointStrategy> LifScanBackend for Autodiff<B, C> {
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
-        reset: u8,
-        detach_reset: bool,
-        surrogate: u8,
+        settings: u32,
         surrogate_param: f32,
-        output_membrane: bool,
         constant_steps: usize,
     ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(
-            reset,
-            detach_reset,
-            surrogate,
-            surrogate_param,
-            output_membrane,
-            constant_steps,
-        );
+        let settings = ScanSettings::decode(settings, surrogate_param, constant_steps);
         let (input, input_node) = input.into_parts();
         let (beta, beta_node) = beta.into_parts();
         let (threshold, threshold_node) = threshold.into_parts();
-        let device = input.device();
         match ScanBackward
             .prepare::<C>([input_node, beta_node, threshold_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let scan = Scan::new::<B>(input.clone(), beta.clone(), threshold.clone(), settings);
+                let device = input.device();
+                let beta_dims = beta.shape().to_vec();
+                let threshold_dims = threshold.shape().to_vec();
+                let scan = Scan::new::<B>(input, beta, threshold, settings);
                 let (out, trace) = scan.forward(true);
-                let dims = scan.out_dims();
-                let trace = trace.expect("requested above");
-                let out = from_host::<B>(out, &dims, &device);
-                let trace = from_host::<B>(trace, &dims, &device);
+                let out = from_host::<B>(out, &scan.out_dims(), &device);
                 let saved = SavedScan {
-                    input,
-                    beta,
-                    threshold,
+                    scan,
                     trace,
-                    settings,
+                    beta_dims,
+                    threshold_dims,
                 };
                 prep.finish(saved, out)
             }
