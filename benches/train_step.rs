@@ -2,14 +2,13 @@
 //! 784-1000-10 LIF, T = 25, B = 128): forward over all steps, BPTT backward, Adam update,
 //! on each CPU backend. Run with `cargo bench --bench train_step`.
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
-use spikeburn::train::trainer::{compute_loss, optimizer};
+use spikeburn::train::trainer::{optimizer, train_step};
 use spikeburn::train::{BackendKind, ExperimentConfig};
 use std::time::Duration;
 
-fn train_step(c: &mut Criterion) {
+fn bench_train_step(c: &mut Criterion) {
     spikeburn::train::runtime::tune_allocator();
     let config = ExperimentConfig::preset("mnist-mlp").expect("preset");
     let (b, inputs) = (config.training.batch_size, config.model.inputs);
@@ -31,10 +30,13 @@ fn train_step(c: &mut Criterion) {
         group.bench_function(backend.name(), |bench| {
             bench.iter(|| {
                 let m = model.take().expect("model");
-                let out = m.forward(images.clone());
-                let loss = compute_loss(config.training.loss, &out, targets.clone());
-                let grads = GradientsParams::from_grads(loss.backward(), &m);
-                let m = optim.step(config.training.lr, m, grads);
+                let (m, _, _) = train_step(
+                    m,
+                    &mut optim,
+                    &config.training,
+                    images.clone(),
+                    targets.clone(),
+                );
                 let _ = m.linears[1].weight.val().sum().into_scalar::<f32>();
                 model = Some(m);
             });
@@ -43,5 +45,5 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train_step);
+criterion_group!(benches, bench_train_step);
 criterion_main!(benches);

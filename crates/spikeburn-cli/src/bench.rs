@@ -2,14 +2,13 @@
 
 use anyhow::{Result, bail};
 use burn::nn::LinearConfig;
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::{Args, ValueEnum};
 use spikeburn_core::LifConfig;
 use spikeburn_core::layers::linear_over_time;
 use spikeburn_train::config::PRESETS;
-use spikeburn_train::trainer::{compute_loss, optimizer};
+use spikeburn_train::trainer::{self, optimizer};
 use spikeburn_train::{BackendKind, ExperimentConfig};
 use std::time::Instant;
 
@@ -132,10 +131,13 @@ fn train_step(args: &BenchArgs) -> Result<()> {
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &device);
         let mut times = time(args.warmup, args.steps, || {
             let Some(m) = model.take() else { return };
-            let out = m.forward(images.clone());
-            let loss = compute_loss(config.training.loss, &out, targets.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &m);
-            let m = optim.step(config.training.lr, m, grads);
+            let (m, _, _) = trainer::train_step(
+                m,
+                &mut optim,
+                &config.training,
+                images.clone(),
+                targets.clone(),
+            );
             // Reading a weight waits for the step to finish on asynchronous backends.
             let _ = m.linears[0]
                 .bias

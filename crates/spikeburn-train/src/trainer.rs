@@ -15,7 +15,7 @@
 //! ```
 
 use crate::checkpoint;
-use crate::config::{ExperimentConfig, LossKind};
+use crate::config::{ExperimentConfig, LossKind, TrainingConfig};
 use crate::error::TrainError;
 use crate::fsutil::{io_error, write_atomically, write_bytes_atomically};
 use crate::progress::Progress;
@@ -161,6 +161,23 @@ pub struct TrainOutcome {
     pub epochs: Vec<EpochRecord>,
     /// The run directory.
     pub run_dir: PathBuf,
+}
+
+/// One training step on a batch: forward over all time steps, the configured loss, backward
+/// through time, an optimiser update at `training.lr`. Returns the updated model, the loss
+/// before the update, and the forward pass (for metrics).
+pub fn train_step(
+    model: SpikingMlp,
+    optim: &mut ModuleOptimizer,
+    training: &TrainingConfig,
+    images: Tensor<2>,
+    targets: Tensor<1, Int>,
+) -> (SpikingMlp, f32, SnnOutput) {
+    let out = model.forward(images);
+    let loss = compute_loss(training.loss, &out, targets);
+    let value = loss.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(training.lr, model, grads), value, out)
 }
 
 /// The Adam optimiser of `config`.
@@ -320,9 +337,9 @@ fn run_epochs(
         for (i, batch) in batches(train_set, &order, t.batch_size, drop_last, &autodiff).enumerate()
         {
             let b = batch.targets.dims()[0];
-            let out = model.forward(batch.images);
-            let loss = compute_loss(t.loss, &out, batch.targets.clone());
-            let value = loss.clone().into_scalar::<f32>();
+            let (next, value, out) =
+                train_step(model, &mut optim, t, batch.images, batch.targets.clone());
+            model = next;
             if !value.is_finite() {
                 progress.end();
                 return Err(TrainError::NonFiniteLoss {
@@ -331,8 +348,6 @@ fn run_epochs(
                     value,
                 });
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(t.lr, model, grads);
             loss_sum += f64::from(value);
             hits += correct(predict_by_spike_count(out.spikes.detach()), batch.targets);
             for (r, rate) in rates.iter_mut().zip(out.spike_rates) {
