@@ -11,7 +11,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-py="$here/.venv/bin/python"
+py="${SPIKEBURN_VENV:-$HOME/.cache/spikeburn/venv}/bin/python"
 [ -x "$py" ] || { echo "error: $py not found: run bash benches/reference/setup_venv.sh first" >&2; exit 1; }
 sizes="512,2048,8192"
 [ "${1:-}" = "--quick" ] && sizes="512,2048"

@@ -24,10 +24,10 @@ a crash cannot disturb the next; a framework that cannot be imported or run yiel
 
 Examples (from the repo root):
 
-    benches/reference/.venv/bin/python benches/reference/frameworks_bench.py --json
-    benches/reference/.venv/bin/python benches/reference/frameworks_bench.py \\
+    ~/.cache/spikeburn/venv/bin/python benches/reference/frameworks_bench.py --json
+    ~/.cache/spikeburn/venv/bin/python benches/reference/frameworks_bench.py \\
         --workload lif_layer --frameworks snntorch,spyx --sizes 512 --steps 3 --json
-    benches/reference/.venv/bin/python benches/reference/frameworks_bench.py --gemm-peak --json
+    ~/.cache/spikeburn/venv/bin/python benches/reference/frameworks_bench.py --gemm-peak --json
 
 See benches/reference/README.md for the parameter mapping used in each framework.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates benches/reference/.venv with the pinned snnTorch reference stack
+# Creates the venv $SPIKEBURN_VENV (default ~/.cache/spikeburn/venv, outside the clone so CI reuses it) with the pinned snnTorch reference stack
 # (requirements.txt beside this script). Idempotent: does nothing if the venv
 # already exists and can import snntorch, torch and numpy.
 #
@@ -8,7 +8,7 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENV_DIR="$SCRIPT_DIR/.venv"
+VENV_DIR="${SPIKEBURN_VENV:-$HOME/.cache/spikeburn/venv}"
 REQS="$SCRIPT_DIR/requirements.txt"
 PYTHON="${PYTHON:-python3}"
 

@@ -22,7 +22,7 @@ identical (gradients of fc1 sum over steps either way), only faster.
 MNIST is read straight from the IDX gzip files (gzip + numpy, no torchvision).
 
 Run via the venv made by setup_venv.sh, e.g.:
-    benches/reference/.venv/bin/python benches/reference/snntorch_mnist.py --max-steps 60 --json
+    ~/.cache/spikeburn/venv/bin/python benches/reference/snntorch_mnist.py --max-steps 60 --json
 """
 
 import argparse
