@@ -11,7 +11,7 @@ use std::time::Duration;
 fn bench_train_step(c: &mut Criterion) {
     spikeburn::train::runtime::tune_allocator();
     let config = ExperimentConfig::preset("mnist-mlp").expect("preset");
-    let (b, inputs) = (config.training.batch_size, config.model.inputs);
+    let (b, inputs) = (config.training.batch_size, config.model.input_size());
     let mut group = c.benchmark_group("train_step");
     group
         .sample_size(10)
@@ -37,7 +37,7 @@ fn bench_train_step(c: &mut Criterion) {
                     images.clone(),
                     targets.clone(),
                 );
-                let _ = m.linears[1].weight.val().sum().into_scalar::<f32>();
+                let _ = m.sync();
                 model = Some(m);
             });
         });

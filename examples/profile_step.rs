@@ -35,13 +35,13 @@ fn main() {
         let out = model.forward(images.clone());
         let _ = out.spikes.clone().sum().into_scalar::<f32>();
         let t1 = Instant::now();
-        let loss = compute_loss(config.training.loss, &out, targets.clone());
+        let loss = compute_loss(&config.training, &out, targets.clone());
         let _ = loss.clone().into_scalar::<f32>();
         let t2 = Instant::now();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let t3 = Instant::now();
         model = optim.step(config.training.lr, model, grads);
-        let _ = model.linears[1].weight.val().sum().into_scalar::<f32>();
+        let _ = model.sync();
         let t4 = Instant::now();
         if i >= 2 {
             for (acc, d) in totals.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) {

@@ -98,16 +98,10 @@ fn train_step(args: &BenchArgs) -> Result<()> {
     config.validate()?;
     let (b, t) = (config.training.batch_size, config.model.num_steps);
     if !args.json {
-        let widths: Vec<String> = config
-            .model
-            .widths()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
         println!(
             "train step of {} ({}, T={t}, B={b}): forward + backward + Adam, {} timed steps after {} warm-up",
             args.preset,
-            widths.join("-"),
+            config.model.summary(),
             args.steps,
             args.warmup
         );
@@ -121,12 +115,12 @@ fn train_step(args: &BenchArgs) -> Result<()> {
         let mut model = Some(config.model.init(config.training.seed, &device));
         let mut optim = optimizer(&config);
         let images = Tensor::<2>::random(
-            [b, config.model.inputs],
+            [b, config.model.input_size()],
             Distribution::Uniform(0.0, 1.0),
             &device,
         );
         let labels: Vec<i64> = (0..b as i64)
-            .map(|i| i % config.model.outputs as i64)
+            .map(|i| i % config.model.output_size() as i64)
             .collect();
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &device);
         let mut times = time(args.warmup, args.steps, || {
@@ -139,10 +133,7 @@ fn train_step(args: &BenchArgs) -> Result<()> {
                 targets.clone(),
             );
             // Reading a weight waits for the step to finish on asynchronous backends.
-            let _ = m.linears[0]
-                .bias
-                .as_ref()
-                .map(|b| b.val().sum().into_scalar::<f32>());
+            let _ = m.sync();
             model = Some(m);
         });
         let (median, mean, min) = summary(&mut times);

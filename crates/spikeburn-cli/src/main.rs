@@ -229,7 +229,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         &model,
         &test,
         batch_size,
-        config.training.loss,
+        &config.training,
         &device,
         &mut Console::default(),
     );

@@ -35,7 +35,7 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use crate::lif::Reset;
-use crate::surrogate::Surrogate;
+use crate::surrogate::{CustomSurrogate, Surrogate};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -65,38 +65,50 @@ pub struct ScanSettings {
 }
 
 impl ScanSettings {
-    /// Packs reset (bits 0–1), detach (bit 2), membrane output (bit 3) and surrogate kind
-    /// (bits 4–5) into one code; the surrogate's parameter and the step count travel apart.
-    fn encode(&self) -> (u32, f32) {
+    /// Packs reset (bits 0–1), detach (bit 2), membrane output (bit 3), surrogate kind
+    /// (bits 4–7) and the index of a custom surrogate (bits 8–31) into one code; the
+    /// surrogate's two parameters travel apart.
+    fn encode(&self) -> (u32, [f32; 2]) {
         let reset = match self.reset {
             Reset::Subtract => 0,
             Reset::Zero => 1,
             Reset::None => 2,
         };
-        let (kind, param) = match self.surrogate {
-            Surrogate::Atan { alpha } => (0, alpha),
-            Surrogate::FastSigmoid { slope } => (1, slope),
-            Surrogate::Sigmoid { slope } => (2, slope),
-            Surrogate::StraightThrough => (3, 0.0),
+        let (kind, params) = match self.surrogate {
+            Surrogate::Atan { alpha } => (0, [alpha, 0.0]),
+            Surrogate::FastSigmoid { slope } => (1, [slope, 0.0]),
+            Surrogate::Sigmoid { slope } => (2, [slope, 0.0]),
+            Surrogate::StraightThrough => (3, [0.0, 0.0]),
+            Surrogate::Triangular { alpha } => (4, [alpha, 0.0]),
+            Surrogate::Gaussian { slope } => (5, [slope, 0.0]),
+            Surrogate::SpikeRateEscape { beta, slope } => (6, [beta, slope]),
+            Surrogate::Custom { name, slope } => (7 | name.index() << 4, [slope, 0.0]),
         };
         let code = reset
             | u32::from(self.detach_reset) << 2
             | u32::from(self.output_membrane) << 3
             | kind << 4;
-        (code, param)
+        (code, params)
     }
 
     /// The inverse of [`encode`](Self::encode).
-    fn decode(code: u32, param: f32, constant_steps: usize) -> Self {
+    fn decode(code: u32, [a, b]: [f32; 2], constant_steps: usize) -> Self {
         let reset = match code & 3 {
             0 => Reset::Subtract,
             1 => Reset::Zero,
             _ => Reset::None,
         };
-        let surrogate = match (code >> 4) & 3 {
-            0 => Surrogate::Atan { alpha: param },
-            1 => Surrogate::FastSigmoid { slope: param },
-            2 => Surrogate::Sigmoid { slope: param },
+        let surrogate = match (code >> 4) & 15 {
+            0 => Surrogate::Atan { alpha: a },
+            1 => Surrogate::FastSigmoid { slope: a },
+            2 => Surrogate::Sigmoid { slope: a },
+            4 => Surrogate::Triangular { alpha: a },
+            5 => Surrogate::Gaussian { slope: a },
+            6 => Surrogate::SpikeRateEscape { beta: a, slope: b },
+            7 => match CustomSurrogate::from_index(code >> 8) {
+                Some(name) => Surrogate::Custom { name, slope: a },
+                None => Surrogate::StraightThrough,
+            },
             _ => Surrogate::StraightThrough,
         };
         Self {
@@ -115,13 +127,13 @@ impl ScanSettings {
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait LifScanBackend: Backend {
     /// Runs a LIF layer over time from rest (see [`lif_scan`]); `settings` and
-    /// `surrogate_param` are [`ScanSettings`] in encoded form.
+    /// `surrogate_params` are [`ScanSettings`] in encoded form.
     fn lif_scan(
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
         settings: u32,
-        surrogate_param: f32,
+        surrogate_params: [f32; 2],
         constant_steps: usize,
     ) -> FloatTensor<Self>;
 }
@@ -144,13 +156,13 @@ pub fn lif_scan(
     threshold: Tensor<1>,
     settings: ScanSettings,
 ) -> Tensor<3> {
-    let (code, param) = settings.encode();
+    let (code, params) = settings.encode();
     Tensor::from_dispatch(<Dispatch as LifScanBackend>::lif_scan(
         input.into_dispatch(),
         beta.into_dispatch(),
         threshold.into_dispatch(),
         code,
-        param,
+        params,
         settings.constant_steps,
     ))
 }
@@ -396,10 +408,16 @@ impl Scan {
                 let d = 1.0 + slope * x.abs();
                 1.0 / (d * d)
             }),
-            s @ Surrogate::Sigmoid { .. } => {
-                self.backward_with(grad, trace, move |x| s.derivative(x))
+            Surrogate::Triangular { alpha } => {
+                self.backward_with(grad, trace, move |x| alpha * (1.0 - x.abs()).max(0.0))
             }
             Surrogate::StraightThrough => self.backward_with(grad, trace, |_| 1.0),
+            Surrogate::Custom { name, slope } => match name.function() {
+                // Looked up once, not per element.
+                Some(f) => self.backward_with(grad, trace, move |x| f.derivative(x, slope)),
+                None => self.backward_with(grad, trace, |_| 0.0),
+            },
+            s => self.backward_with(grad, trace, move |x| s.derivative(x)),
         }
     }
 
@@ -577,10 +595,10 @@ macro_rules! impl_cpu_scan {
                 beta: FloatTensor<Self>,
                 threshold: FloatTensor<Self>,
                 settings: u32,
-                surrogate_param: f32,
+                surrogate_params: [f32; 2],
                 constant_steps: usize,
             ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_param, constant_steps);
+                let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
                 forward_host::<Self>(input, beta, threshold, settings)
             }
         }
@@ -649,10 +667,10 @@ impl<B: Backend, C: CheckpointStrategy> LifScanBackend for Autodiff<B, C> {
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
         settings: u32,
-        surrogate_param: f32,
+        surrogate_params: [f32; 2],
         constant_steps: usize,
     ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_param, constant_steps);
+        let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
         let (input, input_node) = input.into_parts();
         let (beta, beta_node) = beta.into_parts();
         let (threshold, threshold_node) = threshold.into_parts();

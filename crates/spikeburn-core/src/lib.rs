@@ -12,16 +12,28 @@
 //! - [`network`]: the serialisable network description and the model it builds;
 //! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier.
 
+pub mod adaptive;
+pub mod alpha;
+pub mod conductance;
+pub mod encoding;
 pub mod error;
 pub mod fused;
+pub mod integrator;
 pub mod layers;
 pub mod lif;
 pub mod loss;
 pub mod metrics;
 pub mod network;
+pub mod neuron;
+pub mod recurrent;
+pub mod refractory;
+pub mod stochastic;
 pub mod surrogate;
+pub mod synaptic;
 
+pub use encoding::Encoder;
 pub use error::InvalidParameter;
 pub use lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
-pub use network::{NetworkConfig, SnnOutput, SpikingMlp};
+pub use network::{LayerConfig, NetworkConfig, SnnOutput, SpikingMlp, SpikingNetwork};
+pub use neuron::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
 pub use surrogate::Surrogate;

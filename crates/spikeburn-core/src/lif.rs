@@ -250,14 +250,14 @@ impl Current {
 
 impl Lif {
     /// `β` clamped to `[0, 1]` and `θ`, each as `[1, N]` or `[1, 1]` for broadcasting.
-    fn coefficients(&self) -> (Tensor<2>, Tensor<2>) {
+    pub(crate) fn coefficients(&self) -> (Tensor<2>, Tensor<2>) {
         let beta = self.beta.val().clamp(0.0, 1.0).unsqueeze::<2>();
         let threshold = self.threshold.val().unsqueeze::<2>();
         (beta, threshold)
     }
 
     /// The membrane update of one step given the reset signal `R[t]`.
-    fn integrate(
+    pub(crate) fn integrate(
         &self,
         membrane: Tensor<2>,
         input: Tensor<2>,
@@ -283,7 +283,11 @@ impl Lif {
 
     /// The reset signal `R[t] = S(U[t−1] − θ)` computed from a membrane, or `None` without
     /// reset.
-    fn reset_signal(&self, membrane: &Tensor<2>, threshold: &Tensor<2>) -> Option<Tensor<2>> {
+    pub(crate) fn reset_signal(
+        &self,
+        membrane: &Tensor<2>,
+        threshold: &Tensor<2>,
+    ) -> Option<Tensor<2>> {
         (self.reset != Reset::None)
             .then(|| self.surrogate.spike(membrane.clone() - threshold.clone()))
     }

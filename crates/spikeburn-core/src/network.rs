@@ -1,170 +1,779 @@
-//! The network description (a serialisable config) and the model it builds.
+//! The network description (a serialisable config: a list of layers) and the model it builds.
 //!
-//! A [`SpikingMlp`] is a stack of fully connected layers, each followed by a LIF layer:
+//! A network maps a static sample `[B, …input]` (an image) to the output layer's spikes and
+//! membrane over `T = num_steps` steps:
 //!
 //! ```text
-//! x [B, inputs] ─ Linear ─ LIF ─ Linear ─ LIF ─ … ─ Linear ─ LIF → spikes, membrane [T, B, outputs]
+//! x ─ encoder ─ layer ─ layer ─ … ─ neuron layer → spikes, membrane [T, B, classes]
 //! ```
 //!
-//! The input is a static sample fed as input current at every one of the `T = num_steps`
-//! steps (direct encoding). Because that input does not change over time, neither does the
-//! first layer's output: it is computed once per batch on `[B, inputs]` and fed to the first
-//! LIF layer at every step (`T` times fewer FLOPs than per-step application, same result).
-//! Every later Linear layer runs once on the whole spike sequence with `T` folded into the
-//! batch ([`crate::layers::linear_over_time`]).
+//! Layers ([`LayerConfig`]): `linear`, `conv2d`, `max_pool2d`, `avg_pool2d`, `flatten`,
+//! `dropout` (the same mask at every step), `batch_norm` (statistics over `T×B`) and `neuron`
+//! (any model of [`crate::neuron`]). In TOML:
 //!
-//! With the defaults this is the network of snnTorch's tutorial 5 (784-1000-10, `β = 0.95`,
-//! 25 steps).
+//! ```toml
+//! [model]
+//! input = [1, 28, 28]
+//! num_steps = 25
+//! layers = [
+//!   { type = "conv2d", channels = 12, kernel = 5 },
+//!   { type = "max_pool2d", kernel = 2 },
+//!   { type = "neuron" },                       # the network-wide [model.neuron]
+//!   { type = "flatten" },
+//!   { type = "linear", size = 10 },
+//!   { type = "neuron", neuron = { kind = "lif", beta = 0.9 } },   # its own neuron
+//! ]
+//! ```
+//!
+//! Without `layers`, `hidden` and `outputs` describe an MLP: `linear(h) → neuron` for each
+//! hidden size, then `linear(outputs) → neuron` (snnTorch tutorial 5 with the defaults:
+//! 784-1000-10, `β = 0.95`, 25 steps).
+//!
+//! ## Where the speed comes from
+//! Stateless layers are applied to all steps at once by folding `T` into the batch
+//! (`[T, B, …] → [T·B, …]`, one GEMM or convolution). With direct encoding the input is the
+//! same at every step, and so is the output of every stateless layer before the first neuron
+//! layer: those run once on `[B, …]` (`T` times fewer FLOPs, identical results), and the first
+//! neuron layer takes the constant input without materialising its repetition.
 
+use crate::encoding::Encoder;
 use crate::error::InvalidParameter;
-use crate::layers::linear_over_time;
-use crate::lif::{Lif, LifConfig};
+use crate::neuron::{NeuronConfig, NeuronLayer};
 use burn::module::Param;
-use burn::nn::Linear;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Description of a [`SpikingMlp`]; every field has a default (snnTorch tutorial 5).
+fn yes() -> bool {
+    true
+}
+fn three() -> usize {
+    3
+}
+fn two() -> usize {
+    2
+}
+fn one() -> usize {
+    1
+}
+fn half() -> f32 {
+    0.5
+}
+
+/// One layer of a network description (`type` in configuration files).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LayerConfig {
+    /// Fully connected: `y = x·Wᵀ + b` (a multi-dimensional input is flattened first).
+    Linear {
+        /// Output features.
+        size: usize,
+        /// With a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// 2-D convolution over `[C, H, W]` samples (PyTorch `Conv2d` semantics).
+    Conv2d {
+        /// Output channels.
+        channels: usize,
+        /// Square kernel size (default 3).
+        #[serde(default = "three")]
+        kernel: usize,
+        /// Stride (default 1).
+        #[serde(default = "one")]
+        stride: usize,
+        /// Zero padding on each side (default `kernel / 2`, "same" for odd kernels).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        padding: Option<usize>,
+        /// With a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
+    /// Max pooling over square windows.
+    MaxPool2d {
+        /// Window size (default 2).
+        #[serde(default = "two")]
+        kernel: usize,
+        /// Stride (default: the window size).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<usize>,
+    },
+    /// Average pooling over square windows.
+    AvgPool2d {
+        /// Window size (default 2).
+        #[serde(default = "two")]
+        kernel: usize,
+        /// Stride (default: the window size).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<usize>,
+    },
+    /// Flattens `[C, H, W]` to `[C·H·W]`.
+    Flatten,
+    /// Dropout with one mask per sample shared by every time step (Lee et al. 2020): a dropped
+    /// unit stays dropped for the whole sequence. Only while training (on an autodiff device).
+    Dropout {
+        /// Drop probability (default 0.5).
+        #[serde(default = "half")]
+        prob: f32,
+    },
+    /// Batch normalisation over channels (or features), statistics over `T×B` (and space)
+    /// — "batch norm through time" with shared statistics (Ioffe & Szegedy 2015 applied to the
+    /// folded sequence, as SpikingJelly's `layer.BatchNorm2d` in multi-step mode).
+    BatchNorm,
+    /// A layer of spiking neurons (or the leaky-integrator readout).
+    Neuron {
+        /// This layer's neuron; absent: the network-wide `neuron`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        neuron: Option<NeuronConfig>,
+    },
+}
+
+/// Description of a [`SpikingNetwork`]; every field has a default (snnTorch tutorial 5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// Input features per sample (784 for 28×28 images).
-    pub inputs: usize,
-    /// Sizes of the hidden LIF layers, in order (default `[1000]`).
+    /// Shape of one input sample (default `[1, 28, 28]`; `[784]` works for an MLP too).
+    pub input: Vec<usize>,
+    /// Hidden sizes of the MLP used when `layers` is empty (default `[1000]`).
     pub hidden: Vec<usize>,
-    /// Output neurons, one per class (default 10).
+    /// Output neurons of that MLP, one per class (default 10).
     pub outputs: usize,
     /// Simulated time steps `T` per sample (default 25).
     pub num_steps: usize,
-    /// The LIF neurons of every layer.
-    pub neuron: LifConfig,
+    /// How a static sample becomes input over time (default direct).
+    pub encoder: Encoder,
+    /// The neuron of every `neuron` layer that does not name its own.
+    pub neuron: NeuronConfig,
+    /// The layers, input to output (default: the MLP of `hidden` and `outputs`).
+    pub layers: Vec<LayerConfig>,
 }
 
 impl Default for NetworkConfig {
     fn default() -> Self {
         Self {
-            inputs: 784,
+            input: vec![1, 28, 28],
             hidden: vec![1000],
             outputs: 10,
             num_steps: 25,
-            neuron: LifConfig::default(),
+            encoder: Encoder::Direct,
+            neuron: NeuronConfig::default(),
+            layers: Vec::new(),
         }
     }
+}
+
+/// A layer with the shapes it maps between, as [`NetworkConfig::plan`] resolves them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedLayer {
+    /// The layer.
+    pub layer: LayerConfig,
+    /// Sample shape going in.
+    pub input: Vec<usize>,
+    /// Sample shape coming out.
+    pub output: Vec<usize>,
 }
 
 impl NetworkConfig {
-    /// Checks sizes (all `> 0`), `num_steps > 0` and the neuron parameters.
-    pub fn validate(&self) -> Result<(), InvalidParameter> {
-        let positive = |field: String, value: usize| {
-            if value == 0 {
-                Err(InvalidParameter::new(field, "expected a number > 0, got 0"))
-            } else {
-                Ok(())
-            }
-        };
-        positive("inputs".into(), self.inputs)?;
-        for (i, &size) in self.hidden.iter().enumerate() {
-            positive(format!("hidden[{i}]"), size)?;
+    /// The layers to build: [`layers`](Self::layers), or the MLP of `hidden` and `outputs`.
+    pub fn resolved_layers(&self) -> Vec<LayerConfig> {
+        if !self.layers.is_empty() {
+            return self.layers.clone();
         }
-        positive("outputs".into(), self.outputs)?;
-        positive("num_steps".into(), self.num_steps)?;
-        self.neuron.validate().map_err(|e| e.within("neuron"))
-    }
-
-    /// Layer widths from input to output: `[inputs, hidden…, outputs]`.
-    pub fn widths(&self) -> Vec<usize> {
-        std::iter::once(self.inputs)
-            .chain(self.hidden.iter().copied())
-            .chain(std::iter::once(self.outputs))
+        self.hidden
+            .iter()
+            .chain(std::iter::once(&self.outputs))
+            .flat_map(|&size| {
+                [
+                    LayerConfig::Linear { size, bias: true },
+                    LayerConfig::Neuron { neuron: None },
+                ]
+            })
             .collect()
     }
 
-    /// Builds the model on `device`, weights and biases drawn uniformly from `±1/√fan_in`
-    /// (PyTorch's `nn.Linear` default, also burn's) by ChaCha8 seeded with `seed`. The same
-    /// seed gives the same weights on every backend and thread, independent of burn's global
-    /// RNG. Call [`Self::validate`] first.
-    pub fn init(&self, seed: u64, device: &Device) -> SpikingMlp {
-        let widths = self.widths();
+    /// The neuron configuration of a `neuron` layer.
+    pub fn neuron_of<'a>(&'a self, layer: &'a Option<NeuronConfig>) -> &'a NeuronConfig {
+        layer.as_ref().unwrap_or(&self.neuron)
+    }
+
+    /// Resolves every layer's input and output sample shape, checking that they fit.
+    pub fn plan(&self) -> Result<Vec<PlannedLayer>, InvalidParameter> {
+        let mut shape = self.input.clone();
+        if shape.is_empty() || shape.contains(&0) {
+            return Err(InvalidParameter::new(
+                "input",
+                format!("expected a sample shape of sizes > 0, got {shape:?}"),
+            ));
+        }
+        let mut plan = Vec::new();
+        for (i, layer) in self.resolved_layers().into_iter().enumerate() {
+            let field = |name: &str| format!("layers[{i}].{name}");
+            let err = |name: &str, message: String| InvalidParameter::new(field(name), message);
+            let positive = |name: &str, value: usize| {
+                if value == 0 {
+                    Err(err(name, "expected a number > 0, got 0".into()))
+                } else {
+                    Ok(())
+                }
+            };
+            let image = |shape: &[usize]| -> Result<[usize; 3], InvalidParameter> {
+                match *shape {
+                    [c, h, w] => Ok([c, h, w]),
+                    _ => Err(err(
+                        "type",
+                        format!(
+                            "expected an image input [C, H, W], got {shape:?} (put it before flatten/linear)"
+                        ),
+                    )),
+                }
+            };
+            let output = match &layer {
+                LayerConfig::Linear { size, .. } => {
+                    positive("size", *size)?;
+                    vec![*size]
+                }
+                LayerConfig::Conv2d {
+                    channels,
+                    kernel,
+                    stride,
+                    padding,
+                    ..
+                } => {
+                    positive("channels", *channels)?;
+                    positive("kernel", *kernel)?;
+                    positive("stride", *stride)?;
+                    let [_, h, w] = image(&shape)?;
+                    let pad = padding.unwrap_or(kernel / 2);
+                    let out = |x: usize| (x + 2 * pad).checked_sub(*kernel).map(|v| v / stride + 1);
+                    match (out(h), out(w)) {
+                        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => vec![*channels, oh, ow],
+                        _ => {
+                            return Err(err(
+                                "kernel",
+                                format!(
+                                    "kernel {kernel} (padding {pad}) does not fit the {h}×{w} input"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                LayerConfig::MaxPool2d { kernel, stride }
+                | LayerConfig::AvgPool2d { kernel, stride } => {
+                    positive("kernel", *kernel)?;
+                    let stride = stride.unwrap_or(*kernel);
+                    positive("stride", stride)?;
+                    let [c, h, w] = image(&shape)?;
+                    if h < *kernel || w < *kernel {
+                        return Err(err(
+                            "kernel",
+                            format!("pooling window {kernel} is larger than the {h}×{w} input"),
+                        ));
+                    }
+                    vec![c, (h - kernel) / stride + 1, (w - kernel) / stride + 1]
+                }
+                LayerConfig::Flatten => vec![shape.iter().product()],
+                LayerConfig::Dropout { prob } => {
+                    if !(0.0..1.0).contains(prob) {
+                        return Err(err(
+                            "prob",
+                            format!("expected a probability in [0, 1), got {prob}"),
+                        ));
+                    }
+                    shape.clone()
+                }
+                LayerConfig::BatchNorm => shape.clone(),
+                LayerConfig::Neuron { neuron } => {
+                    self.neuron_of(neuron)
+                        .validate()
+                        .map_err(|e| e.within(&field("neuron")))?;
+                    shape.clone()
+                }
+            };
+            plan.push(PlannedLayer {
+                layer,
+                input: shape,
+                output: output.clone(),
+            });
+            shape = output;
+        }
+        match plan.last() {
+            Some(PlannedLayer {
+                layer: LayerConfig::Neuron { .. },
+                ..
+            }) => Ok(plan),
+            _ => Err(InvalidParameter::new(
+                "layers",
+                "the last layer must be a neuron layer (its spikes/membrane are the output)",
+            )),
+        }
+    }
+
+    /// Checks sizes, shapes, `num_steps > 0`, the encoder and every neuron's parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if self.num_steps == 0 {
+            return Err(InvalidParameter::new(
+                "num_steps",
+                "expected a number > 0, got 0",
+            ));
+        }
+        if self.layers.is_empty() {
+            for (i, &size) in self.hidden.iter().enumerate() {
+                if size == 0 {
+                    return Err(InvalidParameter::new(
+                        format!("hidden[{i}]"),
+                        "expected a number > 0, got 0",
+                    ));
+                }
+            }
+            if self.outputs == 0 {
+                return Err(InvalidParameter::new(
+                    "outputs",
+                    "expected a number > 0, got 0",
+                ));
+            }
+        }
+        self.encoder.validate().map_err(|e| e.within("encoder"))?;
+        self.neuron.validate().map_err(|e| e.within("neuron"))?;
+        self.plan().map(|_| ())
+    }
+
+    /// Number of input features per sample (the product of [`input`](Self::input)).
+    pub fn input_size(&self) -> usize {
+        self.input.iter().product()
+    }
+
+    /// Number of output neurons (classes).
+    pub fn output_size(&self) -> usize {
+        self.plan()
+            .ok()
+            .and_then(|p| p.last().map(|l| l.output.iter().product()))
+            .unwrap_or(self.outputs)
+    }
+
+    /// A short text of the architecture, e.g. `784-1000-10` or `1x28x28-c12k5-mp2-…`.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![
+            self.input
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("x"),
+        ];
+        for layer in self.resolved_layers() {
+            parts.push(match layer {
+                LayerConfig::Linear { size, .. } => size.to_string(),
+                LayerConfig::Conv2d {
+                    channels, kernel, ..
+                } => format!("c{channels}k{kernel}"),
+                LayerConfig::MaxPool2d { kernel, .. } => format!("mp{kernel}"),
+                LayerConfig::AvgPool2d { kernel, .. } => format!("ap{kernel}"),
+                LayerConfig::Flatten => "flat".into(),
+                LayerConfig::Dropout { prob } => format!("drop{prob}"),
+                LayerConfig::BatchNorm => "bn".into(),
+                LayerConfig::Neuron { neuron } => {
+                    format!("{:?}", self.neuron_of(&neuron).kind).to_lowercase()
+                }
+            });
+        }
+        parts.join("-")
+    }
+
+    /// Builds the model on `device`. Weights and biases are drawn uniformly from
+    /// `±1/√fan_in` (PyTorch's default for `Linear` and `Conv2d`) by ChaCha8 seeded with
+    /// `seed`: the same seed gives the same weights on every backend and thread. Call
+    /// [`Self::validate`] first (a config that does not validate panics here).
+    pub fn init(&self, seed: u64, device: &Device) -> SpikingNetwork {
+        let plan = self
+            .plan()
+            .expect("NetworkConfig::init needs a valid config (call validate)");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let linears = widths
-            .windows(2)
-            .map(|w| seeded_linear(w[0], w[1], &mut rng, device))
-            .collect();
-        let neurons = widths[1..]
-            .iter()
-            .map(|&n| self.neuron.init(n, device))
-            .collect();
-        SpikingMlp {
-            linears,
-            neurons,
+        let mut layers = Vec::with_capacity(plan.len());
+        for (i, planned) in plan.iter().enumerate() {
+            let fan_in: usize = planned.input.iter().product();
+            let layer = match &planned.layer {
+                LayerConfig::Linear { size, bias } => {
+                    Layer::Linear(seeded_linear(fan_in, *size, *bias, &mut rng, device))
+                }
+                LayerConfig::Conv2d {
+                    channels,
+                    kernel,
+                    stride,
+                    padding,
+                    bias,
+                } => {
+                    let in_channels = planned.input[0];
+                    let pad = padding.unwrap_or(kernel / 2);
+                    let mut conv = Conv2dConfig::new([in_channels, *channels], [*kernel, *kernel])
+                        .with_stride([*stride, *stride])
+                        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                        .with_bias(*bias)
+                        .init(device);
+                    let fan_in = in_channels * kernel * kernel;
+                    conv.weight = uniform_param(
+                        [*channels, in_channels, *kernel, *kernel],
+                        fan_in,
+                        &mut rng,
+                        device,
+                    );
+                    conv.bias = bias.then(|| uniform_param([*channels], fan_in, &mut rng, device));
+                    Layer::Conv2d(conv)
+                }
+                LayerConfig::MaxPool2d { kernel, stride } => Layer::MaxPool2d(
+                    MaxPool2dConfig::new([*kernel, *kernel])
+                        .with_strides([stride.unwrap_or(*kernel); 2])
+                        .init(),
+                ),
+                LayerConfig::AvgPool2d { kernel, stride } => Layer::AvgPool2d(
+                    AvgPool2dConfig::new([*kernel, *kernel])
+                        .with_strides([stride.unwrap_or(*kernel); 2])
+                        .init(),
+                ),
+                LayerConfig::Flatten => Layer::Flatten(Flatten {
+                    dims: planned.output.clone(),
+                }),
+                LayerConfig::Dropout { prob } => Layer::Dropout(TimeDropout {
+                    prob: *prob,
+                    seed: seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1)),
+                    passes: Arc::new(AtomicU64::new(0)),
+                }),
+                LayerConfig::BatchNorm => {
+                    Layer::BatchNorm(BatchNormConfig::new(planned.input[0]).init(device))
+                }
+                LayerConfig::Neuron { neuron } => {
+                    let neurons = planned.input.iter().product();
+                    Layer::Neuron(self.neuron_of(neuron).init(neurons, &mut rng, device))
+                }
+            };
+            layers.push(layer);
+        }
+        SpikingNetwork {
+            layers,
+            input: self.input.clone(),
             num_steps: self.num_steps,
+            encoder: self.encoder.seeded(seed ^ 0x656e_636f_6465),
         }
     }
 }
 
+fn uniform_values(n: usize, fan_in: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+    (0..n).map(|_| rng.random_range(-bound..=bound)).collect()
+}
+
+fn uniform_param<const D: usize>(
+    dims: [usize; D],
+    fan_in: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let n = dims.iter().product();
+    let data = TensorData::new(uniform_values(n, fan_in, rng), dims);
+    Param::from_tensor(Tensor::from_data(data, device))
+}
+
 /// A `Linear(fan_in, fan_out)` with weights and bias uniform in `±1/√fan_in`, drawn from `rng`.
-fn seeded_linear(fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
-    let bound = 1.0 / (fan_in as f32).sqrt();
-    let mut draw =
-        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..=bound)).collect() };
-    let weight = TensorData::new(draw(fan_in * fan_out), [fan_in, fan_out]);
-    let bias = TensorData::new(draw(fan_out), [fan_out]);
+fn seeded_linear(
+    fan_in: usize,
+    fan_out: usize,
+    bias: bool,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Linear {
     Linear {
-        weight: Param::from_tensor(Tensor::from_data(weight, device)),
-        bias: Some(Param::from_tensor(Tensor::from_data(bias, device))),
+        weight: uniform_param([fan_in, fan_out], fan_in, rng, device),
+        bias: bias.then(|| uniform_param([fan_out], fan_in, rng, device)),
     }
 }
 
-/// A feed-forward spiking classifier: Linear + LIF layers (see the [module docs](self)).
+/// Flattens `[C, H, W]` samples to `[C·H·W]`; `dims` is the output sample shape.
 #[derive(Module, Debug)]
-pub struct SpikingMlp {
-    /// Fully connected layers, `linears[i]` feeds `neurons[i]`.
-    pub linears: Vec<Linear>,
-    /// LIF layers, the last one is the output layer.
-    pub neurons: Vec<Lif>,
-    /// Simulated time steps `T`.
-    pub num_steps: usize,
+pub struct Flatten {
+    /// Output sample shape (`[C·H·W]`).
+    pub dims: Vec<usize>,
 }
 
-/// What a forward pass of a [`SpikingMlp`] returns.
+/// Dropout with one mask per sample for the whole sequence (see [`LayerConfig::Dropout`]).
+/// The mask is drawn by ChaCha8 from the layer's seed, pass `k` using stream `k`.
+#[derive(Module, Debug)]
+pub struct TimeDropout {
+    /// Drop probability.
+    pub prob: f32,
+    /// Seed of the masks.
+    pub seed: u64,
+    /// Masks drawn so far.
+    #[module(skip)]
+    pub passes: Arc<AtomicU64>,
+}
+
+impl TimeDropout {
+    /// A mask `[B, F]` of 0 and `1/(1 − p)` (inverted dropout).
+    fn mask(&self, batch: usize, features: usize, device: &Device) -> Tensor<2> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(self.passes.fetch_add(1, Ordering::Relaxed));
+        let keep = 1.0 - self.prob;
+        let values = (0..batch * features)
+            .map(|_| {
+                if rng.random::<f32>() < keep {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(values, [batch, features]), device)
+    }
+}
+
+/// One layer of a [`SpikingNetwork`].
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Layer {
+    /// Fully connected.
+    Linear(Linear),
+    /// 2-D convolution.
+    Conv2d(Conv2d),
+    /// Max pooling.
+    MaxPool2d(MaxPool2d),
+    /// Average pooling.
+    AvgPool2d(AvgPool2d),
+    /// Flatten.
+    Flatten(Flatten),
+    /// Dropout, one mask per sequence.
+    Dropout(TimeDropout),
+    /// Batch normalisation over `T×B`.
+    BatchNorm(BatchNorm),
+    /// Spiking neurons.
+    Neuron(NeuronLayer),
+}
+
+/// A feed-forward spiking network (see the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct SpikingNetwork {
+    /// The layers, input to output.
+    pub layers: Vec<Layer>,
+    /// Shape of one input sample.
+    #[module(skip)]
+    pub input: Vec<usize>,
+    /// Simulated time steps `T`.
+    pub num_steps: usize,
+    /// How the static input becomes a sequence.
+    #[module(skip)]
+    pub encoder: crate::encoding::EncoderState,
+}
+
+/// The former name of [`SpikingNetwork`] (it was an MLP only).
+pub type SpikingMlp = SpikingNetwork;
+
+/// What a forward pass of a [`SpikingNetwork`] returns.
 #[derive(Clone, Debug)]
 pub struct SnnOutput {
     /// Output spikes, `[T, B, outputs]`.
     pub spikes: Tensor<3>,
     /// Output membrane potentials, `[T, B, outputs]`.
     pub membrane: Tensor<3>,
-    /// Mean firing rate (spikes per neuron per step) of each LIF layer, detached, `[1]` each.
+    /// Mean firing rate (spikes per neuron per step) of each neuron layer, `[1]` each, *not*
+    /// detached (spike-rate regularisers use them).
     pub spike_rates: Vec<Tensor<1>>,
+    /// Each neuron layer's spikes `[T, B, N]` (flattened features), for rasters,
+    /// regularisers and diagnostics (not detached).
+    pub layer_spikes: Vec<Tensor<3>>,
 }
 
-impl SpikingMlp {
-    /// Runs `T` steps on a batch of static samples `[B, inputs]` (direct encoding).
+/// Activations between layers: rows are `B` (a time-invariant activation) or `T·B`
+/// (time-major), features flat or as images.
+enum Features {
+    Flat(Tensor<2>),
+    Image(Tensor<4>),
+}
+
+impl Features {
+    fn rows(&self) -> usize {
+        match self {
+            Features::Flat(x) => x.dims()[0],
+            Features::Image(x) => x.dims()[0],
+        }
+    }
+
+    fn flat(self) -> Tensor<2> {
+        match self {
+            Features::Flat(x) => x,
+            Features::Image(x) => x.flatten(1, 3),
+        }
+    }
+
+    fn image(self, shape: &[usize]) -> Tensor<4> {
+        match self {
+            Features::Image(x) => x,
+            Features::Flat(x) => {
+                let rows = x.dims()[0];
+                x.reshape([rows, shape[0], shape[1], shape[2]])
+            }
+        }
+    }
+
+    /// Same kind of features with new data of the same layout as `[rows, F]`.
+    fn like(&self, flat: Tensor<2>) -> Features {
+        match self {
+            Features::Flat(_) => Features::Flat(flat),
+            Features::Image(x) => {
+                let [_, c, h, w] = x.dims();
+                let rows = flat.dims()[0];
+                Features::Image(flat.reshape([rows, c, h, w]))
+            }
+        }
+    }
+}
+
+impl SpikingNetwork {
+    /// Runs `T` steps on a batch of static samples `[B, input features]` (flat; reshaped to
+    /// the configured sample shape).
     pub fn forward(&self, input: Tensor<2>) -> SnnOutput {
+        self.run(input)
+    }
+
+    /// Waits until pending work on the first weight is done and returns its sum (asynchronous
+    /// backends run lazily; benchmarks call this before reading the clock).
+    pub fn sync(&self) -> f32 {
+        for layer in &self.layers {
+            match layer {
+                Layer::Linear(l) => return l.weight.val().sum().into_scalar::<f32>(),
+                Layer::Conv2d(c) => return c.weight.val().sum().into_scalar::<f32>(),
+                _ => {}
+            }
+        }
+        0.0
+    }
+
+    /// The fully connected layers, input to output.
+    pub fn linears(&self) -> Vec<&Linear> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Linear(linear) => Some(linear),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The neuron layers, input to output.
+    pub fn neurons(&self) -> Vec<&NeuronLayer> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Neuron(n) => Some(n),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Number of neuron layers.
+    pub fn neuron_layers(&self) -> usize {
+        self.layers
+            .iter()
+            .filter(|l| matches!(l, Layer::Neuron(_)))
+            .count()
+    }
+
+    fn run(&self, input: Tensor<2>) -> SnnOutput {
         let steps = self.num_steps;
-        let last = self.neurons.len() - 1;
-        let rate = |spikes: &Tensor<3>| spikes.clone().detach().mean();
-        // The input is the same at every step, so the first layer runs once on [B, inputs].
-        let current = self.linears[0].forward(input);
-        let mut out = self.neurons[0].forward_constant(current, steps, last == 0);
-        let mut spike_rates = vec![rate(&out.spikes)];
-        for (i, (linear, lif)) in self.linears.iter().zip(&self.neurons).enumerate().skip(1) {
-            let current = linear_over_time(linear, out.spikes);
-            out = if i == last {
-                lif.forward_with_membrane(current)
-            } else {
-                crate::lif::LifOutput {
-                    spikes: lif.forward(current),
-                    membrane: None,
+        let batch = input.dims()[0];
+        let (x, mut constant) = match self.encoder.encode(input, steps) {
+            crate::encoding::Encoded::Constant(x) => (x, true),
+            crate::encoding::Encoded::Sequence(seq) => {
+                let [t, b, f] = seq.dims();
+                (seq.reshape([t * b, f]), false)
+            }
+        };
+        let mut features = if self.input.len() == 3 {
+            Features::Image(x.clone().reshape([
+                x.dims()[0],
+                self.input[0],
+                self.input[1],
+                self.input[2],
+            ]))
+        } else {
+            Features::Flat(x.clone())
+        };
+        let last_neuron = self
+            .layers
+            .iter()
+            .rposition(|l| matches!(l, Layer::Neuron(_)))
+            .unwrap_or(0);
+        let mut spike_rates = Vec::new();
+        let mut layer_spikes = Vec::new();
+        let mut output = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            features = match layer {
+                Layer::Linear(linear) => Features::Flat(linear.forward(features.flat())),
+                Layer::Conv2d(conv) => {
+                    let image = features.image(&[]);
+                    Features::Image(conv.forward(image))
+                }
+                Layer::MaxPool2d(pool) => Features::Image(pool.forward(features.image(&[]))),
+                Layer::AvgPool2d(pool) => Features::Image(pool.forward(features.image(&[]))),
+                Layer::Flatten(_) => Features::Flat(features.flat()),
+                Layer::Dropout(dropout) => {
+                    if !features_flat_ref(&features).device().is_autodiff() {
+                        features
+                    } else {
+                        let rows = features.rows();
+                        let flat = features_flat_ref(&features);
+                        let f = flat.dims()[1];
+                        let mask = dropout.mask(batch, f, &flat.device());
+                        let mask = if constant || rows == batch {
+                            mask
+                        } else {
+                            mask.unsqueeze::<3>()
+                                .expand([steps, batch, f])
+                                .reshape([steps * batch, f])
+                        };
+                        features.like(flat * mask)
+                    }
+                }
+                Layer::BatchNorm(norm) => match features {
+                    Features::Flat(x) => Features::Flat(norm.forward(x)),
+                    Features::Image(x) => Features::Image(norm.forward(x)),
+                },
+                Layer::Neuron(neuron) => {
+                    let keep_membrane = i == last_neuron;
+                    let template = features;
+                    let flat = features_flat_ref(&template);
+                    let f = flat.dims()[1];
+                    let out = if constant {
+                        neuron.forward_constant(flat, steps, keep_membrane)
+                    } else {
+                        neuron.forward(flat.reshape([steps, batch, f]), keep_membrane)
+                    };
+                    constant = false;
+                    spike_rates.push(out.spikes.clone().mean());
+                    layer_spikes.push(out.spikes.clone());
+                    let next = template.like(out.spikes.clone().reshape([steps * batch, f]));
+                    if keep_membrane {
+                        output = Some(out);
+                    }
+                    next
                 }
             };
-            spike_rates.push(rate(&out.spikes));
         }
+        let out = output.expect("a validated network ends with a neuron layer");
         SnnOutput {
             membrane: out.membrane.expect("the output layer keeps its membrane"),
             spikes: out.spikes,
             spike_rates,
+            layer_spikes,
         }
+    }
+}
+
+fn features_flat_ref(features: &Features) -> Tensor<2> {
+    match features {
+        Features::Flat(x) => x.clone(),
+        Features::Image(x) => x.clone().flatten(1, 3),
     }
 }

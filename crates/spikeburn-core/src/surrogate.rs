@@ -18,13 +18,17 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::f32::consts::PI;
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// The surrogate derivative used in place of `dH/dx` in the backward pass.
 ///
 /// Serialised with a `kind` tag, e.g. `{ kind = "atan", alpha = 2.0 }` in TOML. Default
-/// parameters follow snnTorch (`snntorch.surrogate`), so results compare 1:1.
+/// parameters follow the anchor frameworks (snnTorch `snntorch.surrogate`, Norse
+/// `norse.torch.functional.threshold`), so results compare 1:1. Every steepness parameter
+/// also accepts the name `slope` in configuration files, so that a sweep can vary
+/// "the slope" across surrogate shapes with one key.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Surrogate {
@@ -32,7 +36,7 @@ pub enum Surrogate {
     /// `σ(x) = (1/π)·atan(π·α·x/2)`, `σ'(x) = (α/2) / (1 + (π·α·x/2)²)`.
     Atan {
         /// Steepness `α`; the peak of `σ'` is `α/2` at `x = 0`.
-        #[serde(default = "default_alpha")]
+        #[serde(default = "default_alpha", alias = "slope")]
         alpha: f32,
     },
     /// Fast sigmoid / SuperSpike (Zenke & Ganguli 2018; snnTorch `surrogate.fast_sigmoid`,
@@ -49,9 +53,46 @@ pub enum Surrogate {
         #[serde(default = "default_slope")]
         slope: f32,
     },
+    /// Triangular / piecewise-linear (Bellec et al. 2018, "Long short-term memory and
+    /// learning-to-learn in networks of spiking neurons"; Norse `triangle`, default
+    /// `alpha = 0.3`): `σ'(x) = α·max(0, 1 − |x|)`.
+    Triangular {
+        /// Height `α` of the triangle (its half-width is 1).
+        #[serde(default = "default_triangle", alias = "slope")]
+        alpha: f32,
+    },
+    /// Gaussian (the derivative of the Gaussian CDF; e.g. Yin, Corradi & Bohté 2021 use
+    /// `σ_g = 0.5`): `σ'(x) = k/√(2π) · exp(−(k·x)²/2)`, i.e. a normal density of standard
+    /// deviation `1/k` (default `slope = 2`).
+    Gaussian {
+        /// Slope `k = 1/σ_g`.
+        #[serde(default = "default_gaussian")]
+        slope: f32,
+    },
     /// Straight-through estimator (Bengio et al. 2013; snnTorch
     /// `surrogate.straight_through_estimator`): `σ'(x) = 1`.
     StraightThrough,
+    /// Spike-rate escape (Gerstner & Kistler 2002, "Spiking Neuron Models", escape noise;
+    /// snnTorch `surrogate.spike_rate_escape`, defaults `beta = 1`, `slope = 25`):
+    /// `σ'(x) = k·exp(−β·|x − 1|)`, exactly as snnTorch computes it (note the peak at `x = 1`).
+    SpikeRateEscape {
+        /// Decay `β` of the exponential.
+        #[serde(default = "default_escape_beta")]
+        beta: f32,
+        /// Scale `k`.
+        #[serde(default = "default_slope")]
+        slope: f32,
+    },
+    /// A user-supplied derivative registered with [`register`] under a name, with one
+    /// steepness parameter passed to it. In TOML: `{ kind = "custom", name = "my_surrogate",
+    /// slope = 4.0 }`.
+    Custom {
+        /// The registered name.
+        name: CustomSurrogate,
+        /// The parameter handed to [`SurrogateFunction::derivative`].
+        #[serde(default = "default_custom")]
+        slope: f32,
+    },
 }
 
 fn default_alpha() -> f32 {
@@ -62,10 +103,158 @@ fn default_slope() -> f32 {
     25.0
 }
 
+fn default_triangle() -> f32 {
+    0.3
+}
+
+fn default_gaussian() -> f32 {
+    2.0
+}
+
+fn default_escape_beta() -> f32 {
+    1.0
+}
+
+fn default_custom() -> f32 {
+    1.0
+}
+
 impl Default for Surrogate {
     /// Arctangent with `α = 2`, snnTorch's default for `snn.Leaky`.
     fn default() -> Self {
         Surrogate::Atan { alpha: 2.0 }
+    }
+}
+
+/// A surrogate derivative written outside the library.
+///
+/// Implement it (or pass a closure `Fn(x, slope) -> f32`) and [`register`] it under a name;
+/// configuration files then select it with `{ kind = "custom", name = "...", slope = ... }`,
+/// and the fused kernels, the reference path, sweeps and diagnostics use it like a built-in
+/// one.
+///
+/// ```
+/// use spikeburn_core::surrogate::{self, Surrogate};
+/// // The derivative of a rectangular window of width 1/slope ("rectangular" surrogate,
+/// // Wu et al. 2018): slope inside |x| < 1/(2·slope), 0 outside.
+/// let rect = surrogate::register("rectangle", |x: f32, slope: f32| {
+///     if x.abs() < 0.5 / slope { slope } else { 0.0 }
+/// });
+/// assert_eq!(rect.derivative(0.0), 1.0);
+/// let parsed: Surrogate =
+///     serde_json::from_str(r#"{"kind":"custom","name":"rectangle","slope":2.0}"#).unwrap();
+/// assert_eq!(parsed.derivative(0.2), 2.0);
+/// ```
+pub trait SurrogateFunction: Send + Sync + 'static {
+    /// `σ'(x)` for the steepness parameter `slope`.
+    fn derivative(&self, x: f32, slope: f32) -> f32;
+
+    /// `σ'(x)` element-wise on a tensor. The default reads the tensor to the host and applies
+    /// [`derivative`](Self::derivative); override it with tensor operations for speed on a GPU.
+    fn derivative_tensor(&self, x: Tensor<1>, slope: f32) -> Tensor<1> {
+        let device = x.device();
+        let values: Vec<f32> = x
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| self.derivative(v, slope))
+            .collect();
+        let n = values.len();
+        Tensor::from_data(TensorData::new(values, [n]), &device)
+    }
+}
+
+impl<F: Fn(f32, f32) -> f32 + Send + Sync + 'static> SurrogateFunction for F {
+    fn derivative(&self, x: f32, slope: f32) -> f32 {
+        self(x, slope)
+    }
+}
+
+type Registry = RwLock<Vec<(String, Arc<dyn SurrogateFunction>)>>;
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| RwLock::new(Vec::new()));
+
+/// A handle to a surrogate registered with [`register`]; serialises as its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CustomSurrogate(u32);
+
+impl CustomSurrogate {
+    /// The name it was registered under.
+    pub fn name(&self) -> String {
+        registry_read()
+            .get(self.0 as usize)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Looks a registered surrogate up by name.
+    pub fn find(name: &str) -> Option<Self> {
+        registry_read()
+            .iter()
+            .position(|(n, _)| n == name)
+            .map(|i| CustomSurrogate(i as u32))
+    }
+
+    /// The registry index (used by the fused kernels).
+    pub fn index(&self) -> u32 {
+        self.0
+    }
+
+    /// The handle with registry index `index`, if one exists.
+    pub fn from_index(index: u32) -> Option<Self> {
+        (index < registry_read().len() as u32).then_some(CustomSurrogate(index))
+    }
+
+    pub(crate) fn function(&self) -> Option<Arc<dyn SurrogateFunction>> {
+        registry_read().get(self.0 as usize).map(|(_, f)| f.clone())
+    }
+}
+
+fn registry_read() -> std::sync::RwLockReadGuard<'static, Vec<(String, Arc<dyn SurrogateFunction>)>>
+{
+    REGISTRY
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Registers a user-supplied surrogate derivative under `name` (replacing an earlier one of
+/// the same name) and returns it as a [`Surrogate`] with `slope = 1`.
+pub fn register(name: &str, function: impl SurrogateFunction) -> Surrogate {
+    let mut registry = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
+    let function: Arc<dyn SurrogateFunction> = Arc::new(function);
+    let index = match registry.iter().position(|(n, _)| n == name) {
+        Some(i) => {
+            registry[i].1 = function;
+            i
+        }
+        None => {
+            registry.push((name.to_string(), function));
+            registry.len() - 1
+        }
+    };
+    Surrogate::Custom {
+        name: CustomSurrogate(index as u32),
+        slope: 1.0,
+    }
+}
+
+impl Serialize for CustomSurrogate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomSurrogate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        CustomSurrogate::find(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown custom surrogate `{name}`: register it first with \
+                 spikeburn_core::surrogate::register"
+            ))
+        })
     }
 }
 
@@ -85,34 +274,93 @@ impl Surrogate {
         Surrogate::Sigmoid { slope }
     }
 
-    /// The short name used in configuration files (`"atan"`, `"fast_sigmoid"`, ...).
-    pub fn name(&self) -> &'static str {
+    /// Triangular surrogate of height `alpha` (see [`Surrogate::Triangular`]).
+    pub fn triangular(alpha: f32) -> Self {
+        Surrogate::Triangular { alpha }
+    }
+
+    /// Gaussian surrogate with `slope` (see [`Surrogate::Gaussian`]).
+    pub fn gaussian(slope: f32) -> Self {
+        Surrogate::Gaussian { slope }
+    }
+
+    /// Spike-rate-escape surrogate (see [`Surrogate::SpikeRateEscape`]).
+    pub fn spike_rate_escape(beta: f32, slope: f32) -> Self {
+        Surrogate::SpikeRateEscape { beta, slope }
+    }
+
+    /// Every built-in surrogate with its default parameters.
+    pub fn builtins() -> [Surrogate; 7] {
+        [
+            Surrogate::Atan { alpha: 2.0 },
+            Surrogate::FastSigmoid { slope: 25.0 },
+            Surrogate::Sigmoid { slope: 25.0 },
+            Surrogate::Triangular { alpha: 0.3 },
+            Surrogate::Gaussian { slope: 2.0 },
+            Surrogate::StraightThrough,
+            Surrogate::SpikeRateEscape {
+                beta: 1.0,
+                slope: 25.0,
+            },
+        ]
+    }
+
+    /// The same shape with its steepness parameter set to `slope` (the parameter that
+    /// configuration files also accept as `slope`); unchanged for the straight-through
+    /// estimator.
+    #[must_use]
+    pub fn with_slope(self, slope: f32) -> Self {
         match self {
-            Surrogate::Atan { .. } => "atan",
-            Surrogate::FastSigmoid { .. } => "fast_sigmoid",
-            Surrogate::Sigmoid { .. } => "sigmoid",
-            Surrogate::StraightThrough => "straight_through",
+            Surrogate::Atan { .. } => Surrogate::Atan { alpha: slope },
+            Surrogate::FastSigmoid { .. } => Surrogate::FastSigmoid { slope },
+            Surrogate::Sigmoid { .. } => Surrogate::Sigmoid { slope },
+            Surrogate::Triangular { .. } => Surrogate::Triangular { alpha: slope },
+            Surrogate::Gaussian { .. } => Surrogate::Gaussian { slope },
+            Surrogate::StraightThrough => Surrogate::StraightThrough,
+            Surrogate::SpikeRateEscape { beta, .. } => Surrogate::SpikeRateEscape { beta, slope },
+            Surrogate::Custom { name, .. } => Surrogate::Custom { name, slope },
         }
     }
 
-    /// Checks that the parameter is finite and positive.
-    pub fn validate(&self) -> Result<(), String> {
-        let (name, value) = match *self {
-            Surrogate::Atan { alpha } => ("alpha", alpha),
-            Surrogate::FastSigmoid { slope } | Surrogate::Sigmoid { slope } => ("slope", slope),
-            Surrogate::StraightThrough => return Ok(()),
-        };
-        if value.is_finite() && value > 0.0 {
-            Ok(())
-        } else {
-            Err(format!(
-                "surrogate {} {name} must be a finite number > 0, got {value}",
-                self.name()
-            ))
+    /// The short name used in configuration files (`"atan"`, `"fast_sigmoid"`, ...; the
+    /// registered name for a custom one).
+    pub fn name(&self) -> String {
+        match self {
+            Surrogate::Atan { .. } => "atan".into(),
+            Surrogate::FastSigmoid { .. } => "fast_sigmoid".into(),
+            Surrogate::Sigmoid { .. } => "sigmoid".into(),
+            Surrogate::Triangular { .. } => "triangular".into(),
+            Surrogate::Gaussian { .. } => "gaussian".into(),
+            Surrogate::StraightThrough => "straight_through".into(),
+            Surrogate::SpikeRateEscape { .. } => "spike_rate_escape".into(),
+            Surrogate::Custom { name, .. } => name.name(),
         }
+    }
+
+    /// Checks that the parameters are finite and positive.
+    pub fn validate(&self) -> Result<(), String> {
+        let params: &[(&str, f32)] = match *self {
+            Surrogate::Atan { alpha } | Surrogate::Triangular { alpha } => &[("alpha", alpha)],
+            Surrogate::FastSigmoid { slope }
+            | Surrogate::Sigmoid { slope }
+            | Surrogate::Gaussian { slope }
+            | Surrogate::Custom { slope, .. } => &[("slope", slope)],
+            Surrogate::SpikeRateEscape { beta, slope } => &[("beta", beta), ("slope", slope)],
+            Surrogate::StraightThrough => &[],
+        };
+        for &(name, value) in params {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!(
+                    "surrogate {} {name} must be a finite number > 0, got {value}",
+                    self.name()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The surrogate derivative `σ'(x)` at one point (the formula of the variant's docs).
+    #[inline]
     pub fn derivative(&self, x: f32) -> f32 {
         match *self {
             Surrogate::Atan { alpha } => {
@@ -127,7 +375,16 @@ impl Surrogate {
                 let s = 1.0 / (1.0 + (-slope * x).exp());
                 slope * s * (1.0 - s)
             }
+            Surrogate::Triangular { alpha } => alpha * (1.0 - x.abs()).max(0.0),
+            Surrogate::Gaussian { slope } => {
+                let z = slope * x;
+                slope * FRAC_1_SQRT_2PI * (-0.5 * z * z).exp()
+            }
             Surrogate::StraightThrough => 1.0,
+            Surrogate::SpikeRateEscape { beta, slope } => slope * (-beta * (x - 1.0).abs()).exp(),
+            Surrogate::Custom { name, slope } => {
+                name.function().map_or(0.0, |f| f.derivative(x, slope))
+            }
         }
     }
 
@@ -144,7 +401,24 @@ impl Surrogate {
                 let s = sigmoid(x * slope);
                 (s.clone() * (s.neg() + 1.0)) * slope
             }
+            Surrogate::Triangular { alpha } => (x.abs().neg() + 1.0).clamp_min(0.0) * alpha,
+            Surrogate::Gaussian { slope } => {
+                (x * slope).square().mul_scalar(-0.5).exp() * (slope * FRAC_1_SQRT_2PI)
+            }
             Surrogate::StraightThrough => x.ones_like(),
+            Surrogate::SpikeRateEscape { beta, slope } => {
+                (x - 1.0).abs().mul_scalar(-beta).exp() * slope
+            }
+            Surrogate::Custom { name, slope } => {
+                let shape = x.shape();
+                let n = shape.num_elements();
+                let flat = x.reshape([n]);
+                let d = match name.function() {
+                    Some(f) => f.derivative_tensor(flat, slope),
+                    None => flat.zeros_like(),
+                };
+                d.reshape(shape)
+            }
         }
     }
 
@@ -162,3 +436,6 @@ impl Surrogate {
         heaviside + (x - fixed) * slope
     }
 }
+
+/// `1/√(2π)`.
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;

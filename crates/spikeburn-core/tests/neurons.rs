@@ -417,7 +417,7 @@ fn losses_match_their_formulas() {
 fn network_is_seeded_and_runs_direct_encoding() {
     let dev = Device::flex();
     let config = NetworkConfig {
-        inputs: 12,
+        input: vec![12],
         hidden: vec![8, 6],
         outputs: 3,
         num_steps: 5,
@@ -426,7 +426,7 @@ fn network_is_seeded_and_runs_direct_encoding() {
     let a = config.init(9, &dev);
     let b = config.init(9, &dev);
     let c = config.init(10, &dev);
-    let w = |m: &spikeburn_core::SpikingMlp| values(m.linears[1].weight.val());
+    let w = |m: &spikeburn_core::SpikingMlp| values(m.linears()[1].weight.val());
     assert_eq!(w(&a), w(&b));
     assert_ne!(w(&a), w(&c));
     let bound = 1.0 / 8f32.sqrt();

@@ -79,6 +79,17 @@ pub enum LossKind {
     CeRate,
     /// Cross-entropy of spike counts ([`spikeburn_core::loss::ce_count`]).
     CeCount,
+    /// Mean squared error of spike counts against `correct_rate·T` / `incorrect_rate·T`
+    /// ([`spikeburn_core::loss::mse_count`]).
+    MseCount,
+    /// Cross-entropy of the maximum membrane over time
+    /// ([`spikeburn_core::loss::ce_max_membrane`]).
+    CeMaxMembrane,
+    /// Mean squared error of the membrane against 1 (correct class) / 0
+    /// ([`spikeburn_core::loss::mse_membrane`]).
+    MseMembrane,
+    /// Cross-entropy of negative first-spike times ([`spikeburn_core::loss::ce_temporal`]).
+    CeTemporal,
 }
 
 /// Optimisation settings (Adam).
@@ -103,6 +114,19 @@ pub struct TrainingConfig {
     pub adam_beta2: f32,
     /// Adam `ε` (1e-8 as PyTorch; burn's own default is 1e-5).
     pub adam_epsilon: f32,
+    /// `mse_count`: target firing rate of the correct class (default 1, snnTorch's).
+    pub correct_rate: f32,
+    /// `mse_count`: target firing rate of the other classes (default 0).
+    pub incorrect_rate: f32,
+    /// Weight of the L1 spike-rate regulariser, summed over neuron layers (default 0).
+    pub rate_l1: f32,
+    /// Weight of the L2 (per-neuron) spike-rate regulariser, summed over layers (default 0).
+    pub rate_l2: f32,
+    /// Target mean firing rate of every hidden neuron layer for `rate_target_weight`.
+    pub rate_target: f32,
+    /// Weight of the target-rate regulariser `(rate − rate_target)²` per hidden layer
+    /// (default 0).
+    pub rate_target_weight: f32,
 }
 
 impl Default for TrainingConfig {
@@ -117,6 +141,12 @@ impl Default for TrainingConfig {
             adam_beta1: 0.9,
             adam_beta2: 0.999,
             adam_epsilon: 1e-8,
+            correct_rate: 1.0,
+            incorrect_rate: 0.0,
+            rate_l1: 0.0,
+            rate_l2: 0.0,
+            rate_target: 0.05,
+            rate_target_weight: 0.0,
         }
     }
 }

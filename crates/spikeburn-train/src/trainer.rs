@@ -22,7 +22,9 @@ use crate::progress::Progress;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use spikeburn_core::metrics::{correct, predict_by_membrane, predict_by_spike_count};
+use spikeburn_core::metrics::{
+    correct, predict_by_first_spike, predict_by_membrane, predict_by_spike_count,
+};
 use spikeburn_core::{SnnOutput, SpikingMlp, loss};
 use spikeburn_data::{ImageDataset, Split, batches, epoch_order, num_batches};
 use std::io::Write;
@@ -54,6 +56,9 @@ pub struct EpochRecord {
     pub test_accuracy: f64,
     /// Test accuracy by membrane (argmax of Σ_t U).
     pub test_accuracy_membrane: f64,
+    /// Test accuracy by first spike (the class that fires first).
+    #[serde(default)]
+    pub test_accuracy_first_spike: f64,
     /// Mean firing rate per LIF layer during training (spikes per neuron per step).
     pub spike_rates: Vec<f64>,
     /// Mean firing rate per LIF layer on the test set.
@@ -81,17 +86,54 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Accuracy by membrane.
     pub accuracy_membrane: f64,
-    /// Mean firing rate per LIF layer.
+    /// Accuracy by first spike.
+    pub accuracy_first_spike: f64,
+    /// Mean firing rate per neuron layer.
     pub spike_rates: Vec<f64>,
 }
 
-/// The loss `kind` on a forward pass.
-pub fn compute_loss(kind: LossKind, out: &SnnOutput, targets: Tensor<1, Int>) -> Tensor<1> {
-    match kind {
-        LossKind::CeMembrane => loss::ce_membrane(out.membrane.clone(), targets),
-        LossKind::CeRate => loss::ce_rate(out.spikes.clone(), targets),
-        LossKind::CeCount => loss::ce_count(out.spikes.clone(), targets),
+/// The configured loss on a forward pass (without regularisers).
+pub fn compute_loss(
+    training: &TrainingConfig,
+    out: &SnnOutput,
+    targets: Tensor<1, Int>,
+) -> Tensor<1> {
+    let (spikes, membrane) = (out.spikes.clone(), out.membrane.clone());
+    match training.loss {
+        LossKind::CeMembrane => loss::ce_membrane(membrane, targets),
+        LossKind::CeRate => loss::ce_rate(spikes, targets),
+        LossKind::CeCount => loss::ce_count(spikes, targets),
+        LossKind::MseCount => loss::mse_count(
+            spikes,
+            targets,
+            training.correct_rate,
+            training.incorrect_rate,
+        ),
+        LossKind::CeMaxMembrane => loss::ce_max_membrane(membrane, targets),
+        LossKind::MseMembrane => loss::mse_membrane(membrane, targets, 1.0, 0.0),
+        LossKind::CeTemporal => loss::ce_temporal(spikes, targets),
     }
+}
+
+/// The training objective: the loss plus the spike-rate regularisers of `training` (L1 and L2
+/// over every neuron layer, the target rate over the hidden ones).
+pub fn objective(training: &TrainingConfig, out: &SnnOutput, targets: Tensor<1, Int>) -> Tensor<1> {
+    let mut total = compute_loss(training, out, targets);
+    let hidden = out.layer_spikes.len().saturating_sub(1);
+    for (i, spikes) in out.layer_spikes.iter().enumerate() {
+        if training.rate_l1 > 0.0 {
+            total = total + loss::l1_rate(spikes.clone()) * training.rate_l1;
+        }
+        if training.rate_l2 > 0.0 {
+            total = total + loss::l2_rate(spikes.clone()) * training.rate_l2;
+        }
+        if training.rate_target_weight > 0.0 && i < hidden {
+            total = total
+                + loss::target_rate(spikes.clone(), training.rate_target)
+                    * training.rate_target_weight;
+        }
+    }
+    total
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -117,7 +159,7 @@ pub fn evaluate(
     model: &SpikingMlp,
     data: &ImageDataset,
     batch_size: usize,
-    loss_kind: LossKind,
+    training: &TrainingConfig,
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Evaluation {
@@ -125,11 +167,16 @@ pub fn evaluate(
     let total = num_batches(data.len(), batch_size, false);
     progress.begin("eval", total);
     let (mut loss_sum, mut hits, mut hits_mem, mut count) = (0.0, 0usize, 0usize, 0usize);
-    let mut rates = vec![0.0; model.neurons.len()];
+    let mut hits_first = 0usize;
+    let mut rates = vec![0.0; model.neuron_layers()];
     for (i, batch) in batches(data, &order, batch_size, false, device).enumerate() {
         let b = batch.targets.dims()[0];
         let out = model.forward(batch.images);
-        loss_sum += scalar(compute_loss(loss_kind, &out, batch.targets.clone()));
+        loss_sum += scalar(compute_loss(training, &out, batch.targets.clone()));
+        hits_first += correct(
+            predict_by_first_spike(out.spikes.clone()),
+            batch.targets.clone(),
+        );
         hits += correct(predict_by_spike_count(out.spikes), batch.targets.clone());
         hits_mem += correct(predict_by_membrane(out.membrane), batch.targets);
         for (r, t) in rates.iter_mut().zip(out.spike_rates) {
@@ -148,6 +195,7 @@ pub fn evaluate(
         loss: loss_sum / total.max(1) as f64,
         accuracy: hits as f64 / n,
         accuracy_membrane: hits_mem as f64 / n,
+        accuracy_first_spike: hits_first as f64 / n,
         spike_rates: rates.into_iter().map(|r| r / n).collect(),
     }
 }
@@ -174,7 +222,7 @@ pub fn train_step(
     targets: Tensor<1, Int>,
 ) -> (SpikingMlp, f32, SnnOutput) {
     let out = model.forward(images);
-    let loss = compute_loss(training.loss, &out, targets);
+    let loss = objective(training, &out, targets);
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(training.lr, model, grads), value, out)
@@ -313,7 +361,7 @@ fn run_epochs(
     }
     progress.note(&format!(
         "training {} on {} ({} train / {} test images), {} backend, epochs {}..{}, batch {}, {} time steps -> {}",
-        config.model.widths().iter().map(ToString::to_string).collect::<Vec<_>>().join("-"),
+        config.model.summary(),
         config.data.dataset,
         train_set.len(),
         test_set.len(),
@@ -333,7 +381,7 @@ fn run_epochs(
         let total = num_batches(train_set.len(), t.batch_size, drop_last);
         progress.begin(&format!("epoch {}/{}", epoch + 1, t.epochs), total);
         let (mut loss_sum, mut hits, mut seen) = (0.0, 0usize, 0usize);
-        let mut rates = vec![0.0; model.neurons.len()];
+        let mut rates = vec![0.0; model.neuron_layers()];
         for (i, batch) in batches(train_set, &order, t.batch_size, drop_last, &autodiff).enumerate()
         {
             let b = batch.targets.dims()[0];
@@ -351,6 +399,7 @@ fn run_epochs(
             loss_sum += f64::from(value);
             hits += correct(predict_by_spike_count(out.spikes.detach()), batch.targets);
             for (r, rate) in rates.iter_mut().zip(out.spike_rates) {
+                let rate = rate.detach();
                 *r += scalar(rate) * b as f64;
             }
             seen += b;
@@ -368,14 +417,7 @@ fn run_epochs(
 
         let eval_started = Instant::now();
         let eval_model = model.valid();
-        let eval = evaluate(
-            &eval_model,
-            test_set,
-            t.batch_size,
-            t.loss,
-            &device,
-            progress,
-        );
+        let eval = evaluate(&eval_model, test_set, t.batch_size, t, &device, progress);
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / total.max(1) as f64,
@@ -383,6 +425,7 @@ fn run_epochs(
             test_loss: eval.loss,
             test_accuracy: eval.accuracy,
             test_accuracy_membrane: eval.accuracy_membrane,
+            test_accuracy_first_spike: eval.accuracy_first_spike,
             spike_rates: rates.iter().map(|r| r / seen.max(1) as f64).collect(),
             test_spike_rates: eval.spike_rates,
             steps: total,

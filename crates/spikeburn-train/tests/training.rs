@@ -22,8 +22,8 @@ fn weights(run: &Path) -> Vec<f32> {
     let config = spikeburn_train::load_run_config(run).expect("config");
     let model = load_run_model(run, &config, &Device::flex()).expect("model");
     model
-        .linears
-        .iter()
+        .linears()
+        .into_iter()
         .flat_map(|l| {
             l.weight
                 .val()

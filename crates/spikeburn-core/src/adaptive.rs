@@ -1,0 +1,89 @@
+//! Adaptive LIF: a threshold that rises with each spike and relaxes with its own time
+//! constant (Bellec et al. 2018, "Long short-term memory and learning-to-learn in networks
+//! of spiking neurons", the LSNN neuron; Norse `LSNNCell`).
+//!
+//! With the base threshold `θ`, adaptation decay `ρ` and strength `γ`:
+//!
+//! ```text
+//! ϑ[t−1] = θ + γ·a[t−1]                      adaptive threshold
+//! R[t]   = H(U[t−1] − ϑ[t−1])                 = S[t−1]
+//! a[t]   = ρ·a[t−1] + (1 − ρ)·R[t]            (Bellec et al. eq. 3, discrete)
+//! U[t]   = β·U[t−1] + X[t] − ϑ[t−1]·R[t]      subtract reset (zero / none as in crate::lif)
+//! S[t]   = H(U[t] − ϑ[t]),  ϑ[t] = θ + γ·a[t]
+//! ```
+//!
+//! Gradients flow through the adaptation variable `a` (as in BPTT for LSNNs); the reset term
+//! is detached when `detach_reset` is set. No fused kernel: the threshold is a second state
+//! variable coupled to the spikes.
+
+use crate::lif::{Lif, Reset};
+use crate::neuron::{Neuron, row};
+use burn::module::Param;
+use burn::prelude::*;
+
+/// A layer of adaptive LIF neurons (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct AdaptiveLif {
+    /// Decay `β`, base threshold `θ`, reset and surrogate.
+    pub lif: Lif,
+    /// Adaptation decay `ρ`, `[1]` (fixed).
+    pub adapt_decay: Param<Tensor<1>>,
+    /// Adaptation strength `γ`, `[1]` (fixed).
+    pub adapt_strength: Param<Tensor<1>>,
+}
+
+/// The state of an [`AdaptiveLif`] layer (each `[B, N]`).
+#[derive(Clone, Debug)]
+pub struct AdaptiveState {
+    /// Membrane `U`.
+    pub membrane: Tensor<2>,
+    /// Adaptation `a`.
+    pub adaptation: Tensor<2>,
+}
+
+impl Neuron for AdaptiveLif {
+    type State = AdaptiveState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> AdaptiveState {
+        AdaptiveState {
+            membrane: Tensor::zeros([batch, neurons], device),
+            adaptation: Tensor::zeros([batch, neurons], device),
+        }
+    }
+
+    fn step(&self, input: Tensor<2>, state: AdaptiveState) -> (Tensor<2>, AdaptiveState) {
+        let (beta, threshold) = self.lif.coefficients();
+        let rho = row(&self.adapt_decay).clamp(0.0, 1.0);
+        let gamma = row(&self.adapt_strength);
+        let previous = threshold.clone() + state.adaptation.clone() * gamma.clone();
+        let fired = self
+            .lif
+            .surrogate
+            .spike(state.membrane.clone() - previous.clone());
+        let adaptation = state.adaptation * rho.clone() + fired.clone() * (rho.neg() + 1.0);
+        let r = if self.lif.detach_reset {
+            fired.detach()
+        } else {
+            fired
+        };
+        let leaky = state.membrane * beta + input;
+        let membrane = match self.lif.reset {
+            Reset::Subtract => leaky - r * previous,
+            Reset::Zero => leaky.clone() - r * leaky,
+            Reset::None => leaky,
+        };
+        let now = threshold + adaptation.clone() * gamma;
+        let spikes = self.lif.surrogate.spike(membrane.clone() - now);
+        (
+            spikes,
+            AdaptiveState {
+                membrane,
+                adaptation,
+            },
+        )
+    }
+
+    fn membrane(state: &AdaptiveState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+}

@@ -1,0 +1,89 @@
+//! The alpha neuron, snnTorch `Alpha`: two exponentially decaying synaptic currents of
+//! opposite sign whose sum has the shape of an alpha function.
+//!
+//! With `R[t] = H(U[t−1] − θ)` (detached by default), `α > β` the two decays and
+//! `τ_α = ln α / (ln β − ln α) + 1`, one step is (snnTorch `Alpha._base_state_function` and
+//! its reset functions, reproduced term by term):
+//!
+//! ```text
+//! E[t] = α·E[t−1] + X[t]          I[t] = β·I[t−1] − X[t]          U' = τ_α·(E[t] + I[t])
+//! subtract reset:  E[t] −= R·θ     I[t] −= R·(β·I[t−1] − X[t])      U[t] = U' + R·I[t−1]
+//! zero reset:      E[t], I[t], U[t] multiplied by (1 − R)
+//! S[t] = H(U[t] − θ)
+//! ```
+
+use crate::lif::{Lif, Reset};
+use crate::neuron::{Neuron, decay_row};
+use burn::module::Param;
+use burn::prelude::*;
+
+/// A layer of alpha neurons (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct Alpha {
+    /// Decay `α` of the excitatory current, `[1]` or `[N]`.
+    pub alpha: Param<Tensor<1>>,
+    /// Threshold, inhibitory decay `β`, reset and surrogate.
+    pub lif: Lif,
+}
+
+/// The state of an [`Alpha`] layer (each `[B, N]`).
+#[derive(Clone, Debug)]
+pub struct AlphaState {
+    /// Excitatory current `E`.
+    pub excitatory: Tensor<2>,
+    /// Inhibitory current `I`.
+    pub inhibitory: Tensor<2>,
+    /// Membrane `U`.
+    pub membrane: Tensor<2>,
+}
+
+impl Neuron for Alpha {
+    type State = AlphaState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> AlphaState {
+        let zeros = || Tensor::zeros([batch, neurons], device);
+        AlphaState {
+            excitatory: zeros(),
+            inhibitory: zeros(),
+            membrane: zeros(),
+        }
+    }
+
+    fn step(&self, input: Tensor<2>, state: AlphaState) -> (Tensor<2>, AlphaState) {
+        let (beta, threshold) = self.lif.coefficients();
+        let alpha = decay_row(&self.alpha);
+        let tau = alpha.clone().log() / (beta.clone().log() - alpha.clone().log()) + 1.0;
+        let exc = state.excitatory * alpha + input.clone();
+        let inh = state.inhibitory.clone() * beta - input;
+        let mem = tau * (exc.clone() + inh.clone());
+        let reset = self
+            .lif
+            .reset_signal(&state.membrane, &threshold)
+            .map(|r| if self.lif.detach_reset { r.detach() } else { r });
+        let (exc, inh, mem) = match (reset, self.lif.reset) {
+            (Some(r), Reset::Subtract) => (
+                exc - r.clone() * threshold.clone(),
+                inh.clone() - r.clone() * inh,
+                mem + r * state.inhibitory,
+            ),
+            (Some(r), Reset::Zero) => {
+                let keep = r.neg() + 1.0;
+                (exc * keep.clone(), inh * keep.clone(), mem * keep)
+            }
+            _ => (exc, inh, mem),
+        };
+        let spikes = self.lif.surrogate.spike(mem.clone() - threshold);
+        (
+            spikes,
+            AlphaState {
+                excitatory: exc,
+                inhibitory: inh,
+                membrane: mem,
+            },
+        )
+    }
+
+    fn membrane(state: &AlphaState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+}

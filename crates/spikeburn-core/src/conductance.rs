@@ -1,0 +1,85 @@
+//! Conductance-based LIF: the input opens excitatory and inhibitory conductances whose
+//! effect depends on the distance of the membrane from their reversal potentials.
+//!
+//! The forward-Euler step (time step `dt`, `β = 1 − dt/τ_m`) of
+//! `τ_m·dU/dt = −U + g_e·(E_e − U) + g_i·(E_i − U)` with exponentially decaying conductances
+//! driven by the positive and negative parts of the input (Dayan & Abbott 2001, ch. 5;
+//! Gerstner et al. 2014, "Neuronal Dynamics", §1.3):
+//!
+//! ```text
+//! g_e[t] = α·g_e[t−1] + max(X[t], 0)          g_i[t] = α·g_i[t−1] + max(−X[t], 0)
+//! R[t]   = H(U[t−1] − θ)
+//! U[t]   = β·U[t−1] + (1 − β)·(g_e[t]·(E_e − U[t−1]) + g_i[t]·(E_i − U[t−1])) − θ·R[t]
+//! S[t]   = H(U[t] − θ)
+//! ```
+//!
+//! (rest potential 0, other resets as in [`crate::lif`]). The Euler step is stable while
+//! `(1 − β)·(1 + g_e + g_i) < 1`. No fused kernel: three coupled state variables.
+
+use crate::lif::Lif;
+use crate::neuron::{Neuron, decay_row};
+use burn::module::Param;
+use burn::prelude::*;
+
+/// A layer of conductance-based LIF neurons (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct ConductanceLif {
+    /// Conductance decay `α`, `[1]` or `[N]`.
+    pub alpha: Param<Tensor<1>>,
+    /// Excitatory reversal potential `E_e`.
+    pub reversal_exc: f32,
+    /// Inhibitory reversal potential `E_i`.
+    pub reversal_inh: f32,
+    /// Membrane decay `β`, threshold, reset, surrogate.
+    pub lif: Lif,
+}
+
+/// The state of a [`ConductanceLif`] layer (each `[B, N]`).
+#[derive(Clone, Debug)]
+pub struct ConductanceState {
+    /// Excitatory conductance `g_e`.
+    pub excitatory: Tensor<2>,
+    /// Inhibitory conductance `g_i`.
+    pub inhibitory: Tensor<2>,
+    /// Membrane `U`.
+    pub membrane: Tensor<2>,
+}
+
+impl Neuron for ConductanceLif {
+    type State = ConductanceState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> ConductanceState {
+        let zeros = || Tensor::zeros([batch, neurons], device);
+        ConductanceState {
+            excitatory: zeros(),
+            inhibitory: zeros(),
+            membrane: zeros(),
+        }
+    }
+
+    fn step(&self, input: Tensor<2>, state: ConductanceState) -> (Tensor<2>, ConductanceState) {
+        let (beta, threshold) = self.lif.coefficients();
+        let alpha = decay_row(&self.alpha);
+        let g_e = state.excitatory * alpha.clone() + input.clone().clamp_min(0.0);
+        let g_i = state.inhibitory * alpha + input.neg().clamp_min(0.0);
+        let u = state.membrane;
+        let drive = (g_e.clone() * (u.clone().neg() + self.reversal_exc)
+            + g_i.clone() * (u.clone().neg() + self.reversal_inh))
+            * (beta.clone().neg() + 1.0);
+        let reset = self.lif.reset_signal(&u, &threshold);
+        let membrane = self.lif.integrate(u, drive, reset, &beta, &threshold);
+        let spikes = self.lif.surrogate.spike(membrane.clone() - threshold);
+        (
+            spikes,
+            ConductanceState {
+                excitatory: g_e,
+                inhibitory: g_i,
+                membrane,
+            },
+        )
+    }
+
+    fn membrane(state: &ConductanceState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+}

@@ -1,0 +1,121 @@
+//! Recurrent LIF, snnTorch `RLeaky`: the previous step's spikes feed back through a learnable
+//! recurrent connection.
+//!
+//! ```text
+//! R[t] = H(U[t−1] − θ)
+//! U[t] = β·U[t−1] + X[t] + V(S[t−1]) − θ·R[t]      (other resets as in crate::lif)
+//! S[t] = H(U[t] − θ)
+//! ```
+//!
+//! with `V(S) = S·Wᵀ + b` (all-to-all, `N×N` weights and a bias, snnTorch's default) or
+//! `V(S) = v ⊙ S` (one-to-one, one weight per neuron). There is no fused kernel: every step
+//! needs a matrix product with the previous step's spikes, which the element-wise LIF scan
+//! cannot do; the reference loop runs it with burn's GEMM.
+
+use crate::lif::Lif;
+use crate::neuron::Neuron;
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The recurrent connection of a [`RecurrentLif`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecurrentKind {
+    /// A dense `N×N` weight matrix plus bias.
+    #[default]
+    AllToAll,
+    /// One weight per neuron (each neuron feeds back to itself only).
+    OneToOne,
+}
+
+/// A layer of recurrent LIF neurons (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct RecurrentLif {
+    /// The LIF neurons.
+    pub lif: Lif,
+    /// All-to-all recurrent weights, when that is the connection.
+    pub dense: Option<Linear>,
+    /// One-to-one recurrent weights `v`, `[N]`, when that is the connection.
+    pub diagonal: Option<Param<Tensor<1>>>,
+}
+
+/// The state of a [`RecurrentLif`] layer (each `[B, N]`).
+#[derive(Clone, Debug)]
+pub struct RecurrentState {
+    /// Membrane `U`.
+    pub membrane: Tensor<2>,
+    /// The previous step's spikes `S[t−1]`.
+    pub spikes: Tensor<2>,
+}
+
+impl RecurrentLif {
+    /// A recurrent layer of `neurons` neurons; weights uniform in `±1/√N` drawn from `rng`.
+    pub fn new(
+        lif: Lif,
+        kind: RecurrentKind,
+        neurons: usize,
+        rng: &mut impl rand::Rng,
+        device: &Device,
+    ) -> Self {
+        let bound = 1.0 / (neurons.max(1) as f32).sqrt();
+        let mut draw =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..=bound)).collect() };
+        let (dense, diagonal) = match kind {
+            RecurrentKind::AllToAll => {
+                let weight = TensorData::new(draw(neurons * neurons), [neurons, neurons]);
+                let bias = TensorData::new(draw(neurons), [neurons]);
+                let linear = Linear {
+                    weight: Param::from_tensor(Tensor::from_data(weight, device)),
+                    bias: Some(Param::from_tensor(Tensor::from_data(bias, device))),
+                };
+                (Some(linear), None)
+            }
+            RecurrentKind::OneToOne => {
+                let v = TensorData::new(draw(neurons), [neurons]);
+                (None, Some(Param::from_tensor(Tensor::from_data(v, device))))
+            }
+        };
+        Self {
+            lif,
+            dense,
+            diagonal,
+        }
+    }
+
+    /// The recurrent input `V(S[t−1])`.
+    fn feedback(&self, spikes: Tensor<2>) -> Tensor<2> {
+        match (&self.dense, &self.diagonal) {
+            (Some(linear), _) => linear.forward(spikes),
+            (None, Some(v)) => spikes * v.val().unsqueeze::<2>(),
+            (None, None) => spikes.zeros_like(),
+        }
+    }
+}
+
+impl Neuron for RecurrentLif {
+    type State = RecurrentState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> RecurrentState {
+        RecurrentState {
+            membrane: Tensor::zeros([batch, neurons], device),
+            spikes: Tensor::zeros([batch, neurons], device),
+        }
+    }
+
+    fn step(&self, input: Tensor<2>, state: RecurrentState) -> (Tensor<2>, RecurrentState) {
+        let (beta, threshold) = self.lif.coefficients();
+        let reset = self.lif.reset_signal(&state.membrane, &threshold);
+        let input = input + self.feedback(state.spikes);
+        let membrane = self
+            .lif
+            .integrate(state.membrane, input, reset, &beta, &threshold);
+        let spikes = self.lif.surrogate.spike(membrane.clone() - threshold);
+        (spikes.clone(), RecurrentState { membrane, spikes })
+    }
+
+    fn membrane(state: &RecurrentState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+}

@@ -1,0 +1,87 @@
+//! LIF with a refractory period (Norse `LIFRefrac`: no integration for a number of steps
+//! after a spike).
+//!
+//! With the LIF update of [`crate::lif`], a counter `c` and period `k ≥ 1`:
+//!
+//! ```text
+//! R[t] = H(U[t−1] − θ)
+//! c[t] = R[t]·(k + 1) + (1 − R[t])·max(c[t−1] − 1, 0)
+//! U[t] = β·U[t−1] + [c[t] = 0]·X[t] − θ·R[t]      (the input is ignored at the reset step
+//!                                                    and the k steps after it)
+//! S[t] = H(U[t] − θ)
+//! ```
+//!
+//! The counter and the gate are piecewise constant (no gradient flows through them). There is
+//! no fused kernel for this model: the counter is a second state variable that the LIF scan
+//! does not carry, and the model is not on the hot path of the presets.
+
+use crate::lif::{Lif, LifState};
+use crate::neuron::Neuron;
+use burn::prelude::*;
+
+/// A layer of LIF neurons with a refractory period (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct RefractoryLif {
+    /// The LIF neurons.
+    pub lif: Lif,
+    /// The refractory period `k` in steps.
+    pub period: usize,
+}
+
+/// The state of a [`RefractoryLif`] layer.
+#[derive(Clone, Debug)]
+pub struct RefractoryState {
+    /// Membrane `U`, `[B, N]`.
+    pub membrane: Tensor<2>,
+    /// Steps left until the input is integrated again, `[B, N]`.
+    pub counter: Tensor<2>,
+}
+
+impl RefractoryLif {
+    /// A refractory layer over `lif` with period `period ≥ 1`.
+    pub fn new(lif: Lif, period: usize) -> Self {
+        Self { lif, period }
+    }
+}
+
+impl Neuron for RefractoryLif {
+    type State = RefractoryState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> RefractoryState {
+        RefractoryState {
+            membrane: Tensor::zeros([batch, neurons], device),
+            counter: Tensor::zeros([batch, neurons], device),
+        }
+    }
+
+    fn step(&self, input: Tensor<2>, state: RefractoryState) -> (Tensor<2>, RefractoryState) {
+        let (beta, threshold) = self.lif.coefficients();
+        let fired = (state.membrane.clone() - threshold.clone())
+            .detach()
+            .greater_elem(0.0)
+            .float();
+        let counter = fired.clone() * (self.period as f32 + 1.0)
+            + (fired.neg() + 1.0) * (state.counter - 1.0).clamp_min(0.0);
+        let open = counter.clone().equal_elem(0.0).float();
+        let reset = self.lif.reset_signal(&state.membrane, &threshold);
+        let membrane = self
+            .lif
+            .integrate(state.membrane, input * open, reset, &beta, &threshold);
+        let spikes = self.lif.surrogate.spike(membrane.clone() - threshold);
+        (spikes, RefractoryState { membrane, counter })
+    }
+
+    fn membrane(state: &RefractoryState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+}
+
+impl From<LifState> for RefractoryState {
+    fn from(state: LifState) -> Self {
+        let counter = state.membrane.zeros_like();
+        Self {
+            membrane: state.membrane,
+            counter,
+        }
+    }
+}

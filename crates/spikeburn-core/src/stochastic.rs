@@ -1,0 +1,116 @@
+//! LIF with escape noise: the neuron fires at random with a probability that is a smooth
+//! function of the membrane (Gerstner & Kistler 2002, "Spiking Neuron Models", §5.3; the
+//! stochastic neurons of Ma et al. 2023 and snnTorch's `StochasticSpikeOperator` idea).
+//!
+//! ```text
+//! U[t] = β·U[t−1] + X[t] − θ·S[t−1]            (the reset uses the sampled spike)
+//! p[t] = sigmoid((U[t] − θ) / τ_n)             firing probability, temperature τ_n
+//! S[t] = [ξ[t] < p[t]],   ξ[t] ~ Uniform(0, 1)  seeded
+//! ∂S[t]/∂U[t] := p[t]·(1 − p[t]) / τ_n         the exact derivative of E[S[t]] = p[t]
+//! ```
+//!
+//! The noise is drawn on the host by ChaCha8 seeded with the layer's seed; pass number `k`
+//! from rest (counted per layer) uses stream `k`, so every batch sees fresh noise and a run
+//! is reproducible. [`StochasticLif::rewind`] restarts the count. No fused kernel.
+
+use crate::lif::{Lif, Reset};
+use crate::neuron::Neuron;
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A layer of stochastic (escape-noise) LIF neurons (equations in the [module docs](self)).
+#[derive(Module, Debug)]
+pub struct StochasticLif {
+    /// Decay `β`, threshold `θ`, reset (the surrogate is not used: the backward pass uses the
+    /// derivative of the firing probability).
+    pub lif: Lif,
+    /// Temperature `τ_n` of the escape noise.
+    pub noise: f32,
+    /// Seed of the noise.
+    pub seed: u64,
+    /// Passes from rest so far (the noise stream of the next pass).
+    #[module(skip)]
+    pub passes: Arc<AtomicU64>,
+}
+
+/// The state of a [`StochasticLif`] layer.
+#[derive(Clone, Debug)]
+pub struct StochasticState {
+    /// Membrane `U`, `[B, N]`.
+    pub membrane: Tensor<2>,
+    /// The previous step's spikes, `[B, N]`.
+    pub spikes: Tensor<2>,
+    /// The noise generator of this pass.
+    pub rng: ChaCha8Rng,
+}
+
+impl StochasticLif {
+    /// A stochastic layer over `lif` with temperature `noise` and `seed`.
+    pub fn new(lif: Lif, noise: f32, seed: u64) -> Self {
+        Self {
+            lif,
+            noise,
+            seed,
+            passes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Restarts the noise: the next pass from rest replays the first pass's noise.
+    pub fn rewind(&self) {
+        self.passes.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Neuron for StochasticLif {
+    type State = StochasticState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> StochasticState {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(self.passes.fetch_add(1, Ordering::Relaxed));
+        StochasticState {
+            membrane: Tensor::zeros([batch, neurons], device),
+            spikes: Tensor::zeros([batch, neurons], device),
+            rng,
+        }
+    }
+
+    fn step(&self, input: Tensor<2>, mut state: StochasticState) -> (Tensor<2>, StochasticState) {
+        let (beta, threshold) = self.lif.coefficients();
+        let reset = (self.lif.reset != Reset::None).then(|| state.spikes.clone());
+        let membrane = self
+            .lif
+            .integrate(state.membrane, input, reset, &beta, &threshold);
+        let probability = sigmoid((membrane.clone() - threshold) / self.noise);
+        let [batch, neurons] = probability.dims();
+        let noise: Vec<f32> = (0..batch * neurons)
+            .map(|_| state.rng.random::<f32>())
+            .collect();
+        let noise = Tensor::<2>::from_data(
+            TensorData::new(noise, [batch, neurons]),
+            &probability.device(),
+        );
+        let fired = probability.clone().greater(noise).float();
+        let spikes = if probability.is_tracked() {
+            let fixed = probability.clone().detach();
+            fired + (probability - fixed)
+        } else {
+            fired
+        };
+        (
+            spikes.clone(),
+            StochasticState {
+                membrane,
+                spikes,
+                rng: state.rng,
+            },
+        )
+    }
+
+    fn membrane(state: &StochasticState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+}
