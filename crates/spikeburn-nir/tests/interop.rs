@@ -8,6 +8,7 @@
 //! case it fails.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -58,7 +59,10 @@ fn python(test: &str) -> Option<PathBuf> {
                 !required,
                 "{test}: SPIKEBURN_REQUIRE_INTEROP=1 but {reason} (install with `python -m pip install -r tests/interop/requirements.txt`)"
             );
-            eprintln!(
+            // Written to the stderr handle directly: libtest captures `eprintln!` of passing
+            // tests, and a skip must be visible.
+            let _ = writeln!(
+                std::io::stderr(),
                 "{test}: skipped: {reason} (set SPIKEBURN_VENV, or run .ci/run to create it)"
             );
             None
