@@ -157,17 +157,15 @@ pub enum NirError {
     },
 
     /// An edge refers to a node that is not in the graph.
-    #[error("{}: edge `{source_node}` -> `{target}` of graph `{graph}` refers to unknown node `{missing}`", file.display())]
+    #[error("{}: edge `{source_node}` -> `{target}` refers to unknown node `{missing}`", file.display())]
     UnknownEdgeEndpoint {
         /// The file concerned.
         file: PathBuf,
-        /// The graph's path (empty for the top-level graph).
-        graph: String,
-        /// The edge's source node.
+        /// The edge's source node (path in the graph: `sub/a` for node `a` of subgraph `sub`).
         source_node: String,
-        /// The edge's target node.
+        /// The edge's target node (path in the graph).
         target: String,
-        /// The endpoint that does not exist.
+        /// The endpoint that does not exist (path in the graph).
         missing: String,
     },
 

@@ -4,13 +4,13 @@
 //!
 //! - [`graph`]: an in-memory NIR graph ([`NirGraph`]): named [`Node`]s with typed parameters,
 //!   edges and metadata;
-//! - [`read`] / [`write`]: NIR HDF5 files (NIR 1.0, as `nir` 1.0.8 reads and writes them),
+//! - [`mod@read`] / [`mod@write`]: NIR HDF5 files (NIR 1.0, as `nir` 1.0.8 reads and writes them),
 //!   in pure Rust through `hdf5-pure`; writing is atomic (temporary file + rename);
-//! - [`validate`]: parameter shapes, edge endpoints, cycles through non-recurrent nodes,
+//! - [`mod@validate`]: parameter shapes, edge endpoints, cycles through non-recurrent nodes,
 //!   shapes across edges, and the evaluation order an importer needs;
 //! - [`mapping`]: discrete-time (β, α, dt) ↔ continuous-time (τ, r, w_in) neuron parameters,
 //!   with the equations;
-//! - [`safetensors`]: named `f32` tensors in the safetensors format.
+//! - [`mod@safetensors`]: named `f32` tensors in the safetensors format.
 //!
 //! Every failure is a [`NirError`] naming the file, the node or field, and what was expected;
 //! malformed input never panics.
@@ -34,6 +34,8 @@
 //! assert_eq!(back.graph, graph);
 //! # Ok::<(), spikeburn_nir::NirError>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod graph;

@@ -250,10 +250,9 @@ fn check_edges(graph: &NirGraph, prefix: &str) -> Result<()> {
             if !graph.nodes.contains_key(end) {
                 return Err(NirError::UnknownEdgeEndpoint {
                     file: in_memory(),
-                    graph: prefix.to_string(),
-                    source_node: e.source.clone(),
-                    target: e.target.clone(),
-                    missing: end.clone(),
+                    source_node: join(prefix, &e.source),
+                    target: join(prefix, &e.target),
+                    missing: join(prefix, end),
                 });
             }
         }

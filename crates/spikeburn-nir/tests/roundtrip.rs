@@ -309,3 +309,9 @@ fn array_rejects_wrong_length() {
         "{e}"
     );
 }
+
+#[test]
+fn error_stays_small() {
+    // Keeps `Result<_, NirError>` cheap to return (clippy's `result_large_err` limit).
+    assert!(std::mem::size_of::<spikeburn_nir::NirError>() < 128);
+}
