@@ -1,0 +1,468 @@
+//! Interoperability with the Python reference implementations: `nir` 1.0.8 (`nir.read`,
+//! `nir.write`) and `safetensors` 0.7 (`safetensors.numpy`), through
+//! `tests/interop/nir_check.py` run by the venv `$SPIKEBURN_VENV`
+//! (default `~/.cache/spikeburn/venv`).
+//!
+//! Without a usable venv every test prints `skipped: <reason>` to stderr and returns, unless
+//! `SPIKEBURN_REQUIRE_INTEROP=1` (set by `.ci/run` once the venv is installed), in which
+//! case it fails.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+use spikeburn_nir::{
+    Affine, Array, Conv, Flatten, If, Li, Linear, MetaValue, NirGraph, Node, Padding, Param,
+    Pool2d, mapping, read_nir, read_safetensors, write_nir, write_safetensors,
+};
+
+fn venv() -> PathBuf {
+    std::env::var_os("SPIKEBURN_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/spikeburn/venv")
+        })
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/nir_check.py")
+}
+
+/// The venv's Python, or `None` after printing why the test is skipped (panics instead when
+/// `SPIKEBURN_REQUIRE_INTEROP=1`).
+fn python(test: &str) -> Option<PathBuf> {
+    let python = venv().join("bin/python");
+    let reason = if !python.exists() {
+        Some(format!("no Python venv at {}", venv().display()))
+    } else {
+        match Command::new(&python)
+            .args(["-c", "import nir, h5py, numpy, safetensors"])
+            .output()
+        {
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(format!(
+                "{} cannot import nir, h5py, numpy, safetensors: {}",
+                python.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Some(format!("cannot run {}: {e}", python.display())),
+        }
+    };
+    match reason {
+        None => Some(python),
+        Some(reason) => {
+            let required = std::env::var("SPIKEBURN_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "{test}: SPIKEBURN_REQUIRE_INTEROP=1 but {reason} (install with `python -m pip install -r tests/interop/requirements.txt`)"
+            );
+            // Written to the stderr handle directly: libtest captures `eprintln!` of passing
+            // tests, and a skip must be visible.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped: {reason} (set SPIKEBURN_VENV, or run .ci/run to create it)"
+            );
+            None
+        }
+    }
+}
+
+fn run_py(python: &Path, args: &[&str]) -> Json {
+    let out = Command::new(python)
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("run nir_check.py");
+    assert!(
+        out.status.success(),
+        "nir_check.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("nir_check.py prints JSON")
+}
+
+/// Python's `{"shape": [...], "data": [...]}` as (shape, f64 values).
+fn py_array(v: &Json) -> (Vec<usize>, Vec<f64>) {
+    let shape = v["shape"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|d| d.as_u64().expect("dim") as usize)
+        .collect();
+    let data = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect();
+    (shape, data)
+}
+
+fn assert_param_eq(ctx: &str, ours: &Param, py: &Json) {
+    match ours {
+        Param::Str(s) => assert_eq!(py.as_str(), Some(s.as_str()), "{ctx}"),
+        Param::Floats(a) => {
+            let (shape, data) = py_array(py);
+            assert_eq!(a.shape(), shape.as_slice(), "{ctx}: shape");
+            let ours: Vec<f32> = a.data().to_vec();
+            let theirs: Vec<f32> = data.iter().map(|&x| x as f32).collect();
+            assert_eq!(ours, theirs, "{ctx}: values");
+        }
+        Param::Ints { shape, data } => {
+            let (py_shape, py_data) = py_array(py);
+            // A Python int and a 1-element array are the same setting.
+            if py_data.len() == 1 && data.len() == 1 {
+                assert_eq!(data[0] as f64, py_data[0], "{ctx}");
+            } else {
+                assert_eq!(shape, &py_shape, "{ctx}: shape");
+                let ours: Vec<f64> = data.iter().map(|&x| x as f64).collect();
+                assert_eq!(ours, py_data, "{ctx}: values");
+            }
+        }
+    }
+}
+
+/// Compares our graph with the JSON `nir_check.py` printed for a Python graph.
+fn assert_graph_matches(ours: &NirGraph, py: &Json) {
+    let py_nodes = py["nodes"].as_object().expect("nodes");
+    let our_names: Vec<&String> = ours.nodes.keys().collect();
+    let mut py_names: Vec<&String> = py_nodes.keys().collect();
+    py_names.sort();
+    assert_eq!(our_names, py_names, "node names");
+    let mut our_edges: Vec<(String, String)> = ours
+        .edges
+        .iter()
+        .map(|e| (e.source.clone(), e.target.clone()))
+        .collect();
+    let mut py_edges: Vec<(String, String)> = py["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            (
+                e[0].as_str().expect("src").to_string(),
+                e[1].as_str().expect("dst").to_string(),
+            )
+        })
+        .collect();
+    our_edges.sort();
+    py_edges.sort();
+    assert_eq!(our_edges, py_edges, "edges");
+    for (name, entry) in &ours.nodes {
+        let p = &py_nodes[name];
+        assert_eq!(
+            p["type"].as_str(),
+            Some(entry.node.type_name()),
+            "type of {name}"
+        );
+        let params = entry.node.parameters();
+        for (field, value) in &params {
+            assert!(
+                p.get(*field).is_some(),
+                "{name}.{field} missing on the Python side: {p}"
+            );
+            assert_param_eq(&format!("{name}.{field}"), value, &p[*field]);
+        }
+        for key in p.as_object().expect("node").keys() {
+            if key != "type" && key != "metadata" {
+                assert!(
+                    params.iter().any(|(f, _)| f == key),
+                    "{name}: Python has `{key}`, we do not"
+                );
+            }
+        }
+    }
+}
+
+fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn seq(n: usize, scale: f32, offset: f32) -> Vec<f32> {
+    (0..n).map(|i| offset + scale * i as f32).collect()
+}
+
+/// A graph touching most node types, consistent in shape, written by us.
+fn our_graph() -> NirGraph {
+    let dt = 1e-3;
+    let lif = mapping::lif_from_discrete(
+        &Array::full(vec![4, 4, 4], 0.9),
+        &Array::full(vec![4, 4, 4], 1.0),
+        dt,
+    )
+    .expect("lif");
+    let cuba = mapping::cuba_lif_from_discrete(
+        &Array::vector(vec![0.5, 0.6, 0.7, 0.8, 0.85, 0.9]),
+        &Array::vector(vec![0.9; 6]),
+        &Array::vector(vec![1.0; 6]),
+        dt,
+    )
+    .expect("cuba");
+    let li = mapping::li_from_discrete(&Array::vector(vec![0.95, 0.9, 0.8]), dt).expect("li");
+    let mut g = NirGraph::sequential([
+        (
+            "input",
+            Node::Input {
+                shape: vec![2, 8, 8],
+            },
+        ),
+        (
+            "conv",
+            Node::Conv2d(Conv {
+                input_shape: Some(vec![8, 8]),
+                weight: Array::new(vec![4, 2, 3, 3], seq(72, 0.01, -0.3)).expect("w"),
+                stride: vec![1, 1],
+                padding: Padding::Explicit(vec![1, 1]),
+                dilation: vec![1, 1],
+                groups: 1,
+                bias: Array::vector(vec![0.1, 0.2, 0.3, 0.4]),
+            }),
+        ),
+        (
+            "pool",
+            Node::SumPool2d(Pool2d {
+                kernel_size: [2, 2],
+                stride: [2, 2],
+                padding: [0, 0],
+            }),
+        ),
+        ("lif1", Node::Lif(lif)),
+        (
+            "flat",
+            Node::Flatten(Flatten {
+                start_dim: 0,
+                end_dim: -1,
+                input_shape: Some(vec![4, 4, 4]),
+            }),
+        ),
+        (
+            "fc1",
+            Node::Affine(Affine {
+                weight: Array::new(vec![6, 64], seq(384, 0.001, -0.2)).expect("w"),
+                bias: Array::vector(seq(6, 0.5, -1.0)),
+            }),
+        ),
+        ("cuba", Node::CubaLif(cuba)),
+        (
+            "fc2",
+            Node::Linear(Linear {
+                weight: Array::new(vec![3, 6], seq(18, 0.1, -0.9)).expect("w"),
+            }),
+        ),
+        ("readout", Node::Li(li)),
+        (
+            "spike",
+            Node::If(If {
+                r: Array::vector(vec![1.0; 3]),
+                v_threshold: Array::vector(vec![0.5; 3]),
+                v_reset: Array::vector(vec![0.0; 3]),
+            }),
+        ),
+        ("output", Node::Output { shape: vec![3] }),
+    ]);
+    g.set_dt(dt);
+    g.metadata
+        .insert("producer".into(), MetaValue::String("spikeburn".into()));
+    g
+}
+
+#[test]
+fn python_nir_reads_our_graph() {
+    let Some(py) = python("python_nir_reads_our_graph") else {
+        return;
+    };
+    let dir = tmpdir();
+    let path = dir.path().join("ours.nir");
+    let graph = our_graph();
+    write_nir(&path, &graph).expect("write");
+    let json = run_py(&py, &["read", path.to_str().expect("utf8 path")]);
+    assert_eq!(json["version"].as_str(), Some(spikeburn_nir::NIR_VERSION));
+    assert_graph_matches(&graph, &json);
+    let dt = py_array(&json["metadata"]["dt"]).1;
+    assert_eq!(dt, vec![1e-3]);
+    assert_eq!(json["metadata"]["producer"].as_str(), Some("spikeburn"));
+}
+
+#[test]
+fn python_nir_reads_our_recurrent_graph() {
+    let Some(py) = python("python_nir_reads_our_recurrent_graph") else {
+        return;
+    };
+    let dir = tmpdir();
+    let path = dir.path().join("rec.nir");
+    let mut graph = NirGraph::sequential([
+        ("input", Node::Input { shape: vec![2] }),
+        (
+            "fc",
+            Node::Affine(Affine {
+                weight: Array::new(vec![3, 2], seq(6, 0.1, 0.0)).expect("w"),
+                bias: Array::vector(vec![0.0; 3]),
+            }),
+        ),
+        (
+            "lif",
+            Node::Lif(
+                mapping::lif_from_discrete(&Array::scalar(0.9), &Array::scalar(1.0), 1e-3)
+                    .map(|mut l| {
+                        // Per-neuron parameters, so that nir's type inference knows the size.
+                        for a in [
+                            &mut l.tau,
+                            &mut l.r,
+                            &mut l.v_leak,
+                            &mut l.v_threshold,
+                            &mut l.v_reset,
+                        ] {
+                            *a = Array::full(vec![3], a.data()[0]);
+                        }
+                        l
+                    })
+                    .expect("lif"),
+            ),
+        ),
+        ("output", Node::Output { shape: vec![3] }),
+    ]);
+    graph.add_node(
+        "rec",
+        Linear {
+            weight: Array::new(vec![3, 3], seq(9, -0.1, 0.4)).expect("w"),
+        },
+    );
+    graph.add_edge("lif", "rec");
+    graph.add_edge("rec", "lif");
+    write_nir(&path, &graph).expect("write");
+    let json = run_py(&py, &["read", path.to_str().expect("utf8 path")]);
+    assert_graph_matches(&graph, &json);
+}
+
+fn read_python_graph(kind: &str) -> Option<(NirGraph, Json)> {
+    let py = python(&format!("we_read_python_{kind}"))?;
+    let dir = tmpdir();
+    let path = dir.path().join(format!("{kind}.nir"));
+    let json = run_py(&py, &["write", kind, path.to_str().expect("utf8 path")]);
+    let file = read_nir(&path).unwrap_or_else(|e| panic!("reading Python's {kind} graph: {e}"));
+    assert_eq!(Some(file.version.as_str()), json["version"].as_str());
+    assert_graph_matches(&file.graph, &json);
+    Some((file.graph, json))
+}
+
+#[test]
+fn we_read_python_mlp() {
+    let Some((graph, _)) = read_python_graph("mlp") else {
+        return;
+    };
+    assert_eq!(graph.dt(), Some(1e-4));
+    assert_eq!(
+        graph.metadata.get("source"),
+        Some(&MetaValue::String("nir_check.py".into()))
+    );
+    // snnTorch's convention: the LIF maps back to the beta it was built from, with gain 1.
+    let Some(Node::Lif(lif)) = graph.node("lif_1") else {
+        panic!("lif_1 is not a LIF");
+    };
+    let d = mapping::lif_to_discrete(lif, 1e-4).expect("discrete");
+    for (b, want) in d.beta.data().iter().zip([0.8f32, 0.85, 0.95]) {
+        assert!((b - want).abs() < 1e-5, "beta {b} vs {want}");
+    }
+    assert!(d.gain.data().iter().all(|g| (g - 1.0).abs() < 1e-5));
+    let order = spikeburn_nir::execution_order(&graph).expect("order");
+    assert_eq!(
+        order.order,
+        ["input", "affine", "lif", "affine_1", "lif_1", "output"]
+    );
+}
+
+#[test]
+fn we_read_python_cuba() {
+    let Some((graph, _)) = read_python_graph("cuba") else {
+        return;
+    };
+    let Some(Node::CubaLif(n)) = graph.node("cubalif") else {
+        panic!("cubalif is not a CubaLIF");
+    };
+    let d = mapping::cuba_lif_to_discrete(n, 1e-4).expect("discrete");
+    assert!(d.alpha.data().iter().all(|a| (a - 0.7).abs() < 1e-5));
+    assert!(
+        d.membrane
+            .beta
+            .data()
+            .iter()
+            .all(|b| (b - 0.9).abs() < 1e-5)
+    );
+    assert!(matches!(graph.node("li"), Some(Node::Li(Li { .. }))));
+}
+
+#[test]
+fn we_read_python_conv() {
+    let Some((graph, _)) = read_python_graph("conv") else {
+        return;
+    };
+    let shapes = spikeburn_nir::output_shapes(&graph).expect("shapes");
+    assert_eq!(shapes["conv2d"], vec![4, 8, 8]);
+    assert_eq!(shapes["sumpool2d"], vec![4, 4, 4]);
+    assert_eq!(shapes["flatten"], vec![64]);
+    assert_eq!(shapes["output"], vec![10]);
+}
+
+#[test]
+fn we_read_python_recurrent() {
+    let Some((graph, _)) = read_python_graph("recurrent") else {
+        return;
+    };
+    let order = spikeburn_nir::execution_order(&graph).expect("order");
+    assert_eq!(order.order, ["input", "fc", "lif", "output", "rec"]);
+    assert_eq!(
+        order.recurrent_edges,
+        vec![spikeburn_nir::Edge::new("rec", "lif")]
+    );
+}
+
+fn tensors() -> BTreeMap<String, Array> {
+    BTreeMap::from([
+        (
+            "layers.0.weight".to_string(),
+            Array::new(vec![3, 4], seq(12, 0.25, -1.5)).expect("w"),
+        ),
+        (
+            "layers.0.bias".to_string(),
+            Array::vector(vec![0.5, -0.5, 1e-7]),
+        ),
+        ("beta".to_string(), Array::scalar(0.95)),
+    ])
+}
+
+#[test]
+fn python_safetensors_reads_ours() {
+    let Some(py) = python("python_safetensors_reads_ours") else {
+        return;
+    };
+    let dir = tmpdir();
+    let path = dir.path().join("w.safetensors");
+    let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    write_safetensors(&path, &tensors(), &meta).expect("write");
+    let json = run_py(&py, &["st-read", path.to_str().expect("utf8 path")]);
+    let obj = json.as_object().expect("object");
+    assert_eq!(obj.len(), 3);
+    for (name, a) in tensors() {
+        assert_eq!(json[&name]["dtype"].as_str(), Some("float32"), "{name}");
+        assert_param_eq(&name, &Param::Floats(a), &json[&name]);
+    }
+}
+
+#[test]
+fn we_read_python_safetensors() {
+    let Some(py) = python("we_read_python_safetensors") else {
+        return;
+    };
+    let dir = tmpdir();
+    let path = dir.path().join("py.safetensors");
+    let json = run_py(&py, &["st-write", path.to_str().expect("utf8 path")]);
+    let read = read_safetensors(&path).expect("read");
+    assert_eq!(read.metadata.get("dt").map(String::as_str), Some("0.001"));
+    assert_eq!(read.tensors.len(), 4);
+    for (name, a) in &read.tensors {
+        assert_param_eq(name, &Param::Floats(a.clone()), &json[name]);
+    }
+}

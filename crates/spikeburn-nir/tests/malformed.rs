@@ -1,0 +1,523 @@
+//! Malformed NIR and safetensors files: each gives one typed error naming the file, never a
+//! panic. Bad files are built byte by byte, by truncation, or with `hdf5-pure` directly.
+
+use std::path::{Path, PathBuf};
+
+use hdf5_pure::{FileBuilder, GroupBuilder};
+use spikeburn_nir::{
+    Affine, Array, Lif, NirError, NirGraph, Node, WriteOptions, nir_to_bytes, read_nir,
+    read_nir_bytes, read_safetensors, validate, write_nir,
+};
+
+/// A dataset of a hand-built node group.
+enum D<'a> {
+    F(Vec<usize>, Vec<f32>),
+    I(Vec<usize>, Vec<i64>),
+    S(&'a str),
+}
+
+fn put(g: &mut GroupBuilder, name: &str, d: &D) {
+    let dims = |s: &[usize]| s.iter().map(|&x| x as u64).collect::<Vec<_>>();
+    match d {
+        D::F(shape, data) => {
+            g.create_dataset(name)
+                .with_f32_data(data)
+                .with_shape(&dims(shape));
+        }
+        D::I(shape, data) => {
+            g.create_dataset(name)
+                .with_i64_data(data)
+                .with_shape(&dims(shape));
+        }
+        D::S(s) => {
+            g.create_dataset(name)
+                .with_vlen_strings(&[s])
+                .with_shape(&[]);
+        }
+    }
+}
+
+type RawNode<'a> = (&'a str, Vec<(&'a str, D<'a>)>);
+
+/// An NIR file with the given nodes (each with its `type` among its datasets) and edges.
+fn raw_nir(nodes: &[RawNode], edges: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = FileBuilder::new();
+    b.create_dataset("version")
+        .with_vlen_strings(&["1.0.8"])
+        .with_shape(&[]);
+    let mut node = b.create_group("node");
+    put(&mut node, "type", &D::S("NIRGraph"));
+    let flat: Vec<&str> = edges.iter().flat_map(|(s, t)| [*s, *t]).collect();
+    node.create_dataset("edges")
+        .with_vlen_strings(&flat)
+        .with_shape(&[edges.len() as u64, 2]);
+    let mut ns = node.create_group("nodes");
+    for (name, fields) in nodes {
+        let mut g = ns.create_group(name);
+        for (field, d) in fields {
+            put(&mut g, field, d);
+        }
+        ns.add_group(g.finish());
+    }
+    node.add_group(ns.finish());
+    b.add_group(node.finish());
+    b.finish().expect("encode")
+}
+
+fn input(n: usize) -> RawNode<'static> {
+    (
+        "in",
+        vec![
+            ("type", D::S("Input")),
+            ("shape", D::I(vec![1], vec![n as i64])),
+        ],
+    )
+}
+
+fn lif(name: &'static str, n: usize) -> RawNode<'static> {
+    let arr = |x: f32| D::F(vec![n], vec![x; n]);
+    (
+        name,
+        vec![
+            ("type", D::S("LIF")),
+            ("tau", arr(2e-3)),
+            ("r", arr(20.0)),
+            ("v_leak", arr(0.0)),
+            ("v_threshold", arr(1.0)),
+            ("v_reset", arr(0.0)),
+        ],
+    )
+}
+
+fn affine(name: &'static str, out: usize, inp: usize) -> RawNode<'static> {
+    (
+        name,
+        vec![
+            ("type", D::S("Affine")),
+            ("weight", D::F(vec![out, inp], vec![0.5; out * inp])),
+            ("bias", D::F(vec![out], vec![0.0; out])),
+        ],
+    )
+}
+
+fn output(n: usize) -> RawNode<'static> {
+    (
+        "out",
+        vec![
+            ("type", D::S("Output")),
+            ("shape", D::I(vec![1], vec![n as i64])),
+        ],
+    )
+}
+
+fn path() -> PathBuf {
+    PathBuf::from("/models/bad.nir")
+}
+
+fn read(bytes: Vec<u8>) -> Result<spikeburn_nir::NirFile, NirError> {
+    read_nir_bytes(bytes, &path())
+}
+
+fn assert_names_file(e: &NirError) {
+    assert_eq!(e.file(), Some(path().as_path()), "{e}");
+    assert!(e.to_string().starts_with("/models/bad.nir: "), "{e}");
+}
+
+#[test]
+fn a_valid_hand_built_file_reads() {
+    let bytes = raw_nir(
+        &[input(3), affine("fc", 2, 3), lif("lif", 2), output(2)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    );
+    let file = read(bytes).expect("valid");
+    assert_eq!(file.graph.nodes.len(), 4);
+}
+
+#[test]
+fn not_hdf5() {
+    for bytes in [
+        Vec::new(),
+        b"hello world, not a graph".to_vec(),
+        vec![0u8; 4096],
+    ] {
+        let e = read(bytes).unwrap_err();
+        assert!(matches!(e, NirError::NotHdf5 { .. }), "{e}");
+        assert_names_file(&e);
+    }
+}
+
+#[test]
+fn truncated() {
+    let full = raw_nir(
+        &[input(3), affine("fc", 2, 3), lif("lif", 2), output(2)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    );
+    let e = read(full[..full.len() / 2].to_vec()).unwrap_err();
+    assert!(
+        matches!(e, NirError::Truncated { actual, expected, .. } if actual < expected),
+        "{e}"
+    );
+    assert_names_file(&e);
+    // Every cut gives an error, never a panic.
+    for cut in (0..full.len()).step_by(7) {
+        assert!(read(full[..cut].to_vec()).is_err(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn truncated_gzip_file_from_our_writer() {
+    let bytes = nir_to_bytes(&small_graph(), &WriteOptions::default()).expect("encode");
+    let e = read(bytes[..bytes.len() - 10].to_vec()).unwrap_err();
+    assert!(matches!(e, NirError::Truncated { .. }), "{e}");
+}
+
+#[test]
+fn corrupted_bytes_never_panic() {
+    let bytes = nir_to_bytes(&small_graph(), &WriteOptions::default()).expect("encode");
+    // Overwrite single bytes all over the file; any outcome but a panic is acceptable.
+    for pos in (0..bytes.len()).step_by(31) {
+        for value in [0x00u8, 0xff] {
+            let mut b = bytes.clone();
+            b[pos] = value;
+            let _ = read(b);
+        }
+    }
+}
+
+#[test]
+fn unknown_node_type() {
+    let bytes = raw_nir(
+        &[
+            input(3),
+            ("mystery", vec![("type", D::S("Spiky"))]),
+            output(3),
+        ],
+        &[("in", "mystery"), ("mystery", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::UnknownNodeType { node, found, .. } if node == "mystery" && found == "Spiky"),
+        "{e}"
+    );
+    assert_names_file(&e);
+    assert!(
+        e.to_string().contains("expected one of Input, Output"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_parameter() {
+    let (name, mut fields) = lif("lif", 2);
+    fields.retain(|(f, _)| *f != "tau");
+    let bytes = raw_nir(
+        &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::MissingParameter { node, node_type: "LIF", field: "tau", .. } if node == "lif"),
+        "{e}"
+    );
+    assert_names_file(&e);
+}
+
+#[test]
+fn missing_v_reset_defaults_to_zero_like_nir_read() {
+    let (name, mut fields) = lif("lif", 2);
+    fields.retain(|(f, _)| *f != "v_reset");
+    let bytes = raw_nir(
+        &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    );
+    let g = read(bytes).expect("valid").graph;
+    let Some(Node::Lif(l)) = g.node("lif") else {
+        panic!("not a LIF")
+    };
+    assert_eq!(l.v_reset, Array::vector(vec![0.0, 0.0]));
+}
+
+#[test]
+fn unknown_parameter() {
+    let (name, mut fields) = lif("lif", 2);
+    fields.push(("refractory", D::F(vec![], vec![1.0])));
+    let bytes = raw_nir(
+        &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::UnknownParameter { field, .. } if field == "refractory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_element_type() {
+    let bytes = raw_nir(
+        &[
+            input(3),
+            (
+                "fc",
+                vec![
+                    ("type", D::S("Affine")),
+                    ("weight", D::S("not numbers")),
+                    ("bias", D::F(vec![2], vec![0.0; 2])),
+                ],
+            ),
+            output(2),
+        ],
+        &[("in", "fc"), ("fc", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::WrongType { field, .. } if field == "weight"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bias_does_not_match_weight() {
+    let bytes = raw_nir(
+        &[
+            input(3),
+            (
+                "fc",
+                vec![
+                    ("type", D::S("Affine")),
+                    ("weight", D::F(vec![2, 3], vec![0.0; 6])),
+                    ("bias", D::F(vec![3], vec![0.0; 3])),
+                ],
+            ),
+            output(2),
+        ],
+        &[("in", "fc"), ("fc", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::InvalidParameter { node, field, .. } if node == "fc" && field == "bias"),
+        "{e}"
+    );
+    assert_names_file(&e);
+}
+
+#[test]
+fn shape_mismatch_between_edges() {
+    // Affine produces 3 values, the LIF has 4 neurons.
+    let bytes = raw_nir(
+        &[input(5), affine("fc", 3, 5), lif("lif", 4), output(4)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::EdgeShapeMismatch { source_node, target, produced, expected, .. }
+            if source_node == "fc" && target == "lif" && produced == &[3] && expected == &[4]),
+        "{e}"
+    );
+    assert_names_file(&e);
+    assert!(
+        e.to_string()
+            .contains("`fc` produces [3], `lif` expects [4]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn input_does_not_match_first_layer() {
+    let bytes = raw_nir(
+        &[input(7), affine("fc", 2, 3), output(2)],
+        &[("in", "fc"), ("fc", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(matches!(e, NirError::EdgeShapeMismatch { .. }), "{e}");
+}
+
+#[test]
+fn cycle_through_non_recurrent_nodes() {
+    let bytes = raw_nir(
+        &[input(2), affine("a", 2, 2), affine("b", 2, 2), output(2)],
+        &[("in", "a"), ("a", "b"), ("b", "a"), ("b", "out")],
+    );
+    let e = read(bytes).unwrap_err();
+    let NirError::Cycle { nodes, .. } = &e else {
+        panic!("expected a cycle error, got {e}");
+    };
+    assert!(
+        nodes.contains(&"a".to_string()) && nodes.contains(&"b".to_string()),
+        "{e}"
+    );
+    assert_names_file(&e);
+}
+
+#[test]
+fn cycle_through_a_neuron_is_recurrence() {
+    let bytes = raw_nir(
+        &[
+            input(2),
+            affine("fc", 2, 2),
+            lif("lif", 2),
+            affine("rec", 2, 2),
+            output(2),
+        ],
+        &[
+            ("in", "fc"),
+            ("fc", "lif"),
+            ("lif", "rec"),
+            ("rec", "lif"),
+            ("lif", "out"),
+        ],
+    );
+    let g = read(bytes).expect("recurrent graph is valid").graph;
+    let order = spikeburn_nir::execution_order(&g).expect("order");
+    let pos = |n: &str| order.order.iter().position(|x| x == n).expect("in order");
+    assert!(pos("in") < pos("fc") && pos("fc") < pos("lif") && pos("lif") < pos("rec"));
+    assert_eq!(
+        order.recurrent_edges,
+        vec![spikeburn_nir::Edge::new("rec", "lif")]
+    );
+}
+
+#[test]
+fn edge_to_unknown_node() {
+    let bytes = raw_nir(
+        &[input(3), affine("fc", 2, 3), output(2)],
+        &[("in", "fc"), ("fc", "ghost")],
+    );
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::UnknownEdgeEndpoint { missing, .. } if missing == "ghost"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_version_and_graph() {
+    let mut b = FileBuilder::new();
+    b.create_dataset("x").with_f32_data(&[1.0]);
+    let e = read(b.finish().expect("encode")).unwrap_err();
+    assert!(
+        matches!(&e, NirError::MissingEntry { path, .. } if path == "version"),
+        "{e}"
+    );
+    let mut b = FileBuilder::new();
+    b.create_dataset("version")
+        .with_vlen_strings(&["1.0.8"])
+        .with_shape(&[]);
+    let e = read(b.finish().expect("encode")).unwrap_err();
+    assert!(
+        matches!(&e, NirError::MissingEntry { path, .. } if path == "node"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_edge_shape() {
+    let mut b = FileBuilder::new();
+    b.create_dataset("version")
+        .with_vlen_strings(&["1.0.8"])
+        .with_shape(&[]);
+    let mut node = b.create_group("node");
+    put(&mut node, "type", &D::S("NIRGraph"));
+    node.create_dataset("edges")
+        .with_vlen_strings(&["a", "b", "c"])
+        .with_shape(&[3]);
+    let ns = node.create_group("nodes");
+    node.add_group(ns.finish());
+    b.add_group(node.finish());
+    let e = read(b.finish().expect("encode")).unwrap_err();
+    assert!(matches!(e, NirError::InvalidEdges { .. }), "{e}");
+}
+
+#[test]
+fn io_error_names_the_file() {
+    let e = read_nir("/nonexistent/dir/model.nir").unwrap_err();
+    assert!(matches!(e, NirError::Io { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/dir/model.nir: reading"),
+        "{e}"
+    );
+}
+
+#[test]
+fn writer_refuses_invalid_graph_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("bad.nir");
+    let mut g = small_graph();
+    if let Some(e) = g.nodes.get_mut("fc")
+        && let Node::Affine(a) = &mut e.node
+    {
+        a.bias = Array::vector(vec![0.0; 5]);
+    }
+    let e = write_nir(&out, &g).unwrap_err();
+    assert!(matches!(e, NirError::InvalidParameter { .. }), "{e}");
+    assert_eq!(e.file(), Some(out.as_path()));
+    assert_dir_empty(dir.path());
+}
+
+#[test]
+fn invalid_node_name_is_refused() {
+    let mut g = small_graph();
+    g.add_node("a/b", Node::Output { shape: vec![2] });
+    let e = validate(&g).unwrap_err();
+    assert!(matches!(e, NirError::InvalidName { .. }), "{e}");
+}
+
+#[test]
+fn garbage_safetensors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("w.safetensors");
+    std::fs::write(&p, b"\xff\xff\xff\xff\xff\xff\xff\x7fgarbage").expect("write");
+    let e = read_safetensors(&p).unwrap_err();
+    assert!(matches!(e, NirError::Safetensors { .. }), "{e}");
+    assert_eq!(e.file(), Some(p.as_path()));
+    // An I32 tensor is not converted.
+    let header = br#"{"x":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]);
+    std::fs::write(&p, &bytes).expect("write");
+    let e = read_safetensors(&p).unwrap_err();
+    assert!(
+        matches!(&e, NirError::SafetensorsDtype { tensor, .. } if tensor == "x"),
+        "{e}"
+    );
+    // Truncated data.
+    std::fs::write(&p, &bytes[..bytes.len() - 3]).expect("write");
+    assert!(matches!(
+        read_safetensors(&p).unwrap_err(),
+        NirError::Safetensors { .. }
+    ));
+}
+
+fn small_graph() -> NirGraph {
+    NirGraph::sequential([
+        ("in", Node::Input { shape: vec![3] }),
+        (
+            "fc",
+            Node::Affine(Affine {
+                weight: Array::new(vec![2, 3], vec![0.25; 6]).expect("w"),
+                bias: Array::vector(vec![0.0, 1.0]),
+            }),
+        ),
+        (
+            "lif",
+            Node::Lif(Lif {
+                tau: Array::vector(vec![2e-3; 2]),
+                r: Array::vector(vec![20.0; 2]),
+                v_leak: Array::vector(vec![0.0; 2]),
+                v_threshold: Array::vector(vec![1.0; 2]),
+                v_reset: Array::vector(vec![0.0; 2]),
+            }),
+        ),
+        ("out", Node::Output { shape: vec![2] }),
+    ])
+}
+
+fn assert_dir_empty(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
