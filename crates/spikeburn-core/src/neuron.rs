@@ -469,6 +469,30 @@ impl NeuronLayer {
         self.graded(out)
     }
 
+    /// Runs the sequence `[T, B, N]` from rest as a loop of the model's single-step update
+    /// ([`step_loop`]): the reference that [`forward`](Self::forward) equals.
+    pub fn forward_stepwise(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        let out = match &self.model {
+            NeuronModel::Lif(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Refractory(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Synaptic(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Alpha(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Recurrent(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Adaptive(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Integrator(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Conductance(m) => step_loop(m, input, keep_membrane),
+            NeuronModel::Stochastic(m) => step_loop(m, input, keep_membrane),
+        };
+        self.graded(out)
+    }
+
+    /// Restarts the noise of a stochastic model (no effect on the others).
+    pub fn rewind(&self) {
+        if let NeuronModel::Stochastic(m) = &self.model {
+            m.rewind();
+        }
+    }
+
     /// Runs `steps` steps from rest with the same input `[B, N]` at every step; the fused
     /// constant-input scan for LIF, the repeated input otherwise.
     pub fn forward_constant(

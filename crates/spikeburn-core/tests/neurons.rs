@@ -44,11 +44,20 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
     }
 }
 
-const SURROGATES: [Surrogate; 4] = [
+/// Every built-in surrogate (the sigmoid and spike-rate escape with gentler slopes, so that
+/// gradients through an attached reset neither vanish nor explode to 1e7 on the test's inputs,
+/// where f32 rounding alone exceeds the 1e-5 tolerance).
+const SURROGATES: [Surrogate; 7] = [
     Surrogate::Atan { alpha: 2.0 },
     Surrogate::FastSigmoid { slope: 25.0 },
     Surrogate::Sigmoid { slope: 5.0 },
     Surrogate::StraightThrough,
+    Surrogate::Triangular { alpha: 0.3 },
+    Surrogate::Gaussian { slope: 2.0 },
+    Surrogate::SpikeRateEscape {
+        beta: 1.0,
+        slope: 1.0,
+    },
 ];
 
 #[test]
@@ -81,7 +90,7 @@ type Primitive = (Surrogate, fn(f64) -> f64);
 #[test]
 fn surrogate_formulas_are_derivatives_of_their_smooth_functions() {
     // σ for each surrogate (module docs); its central difference must match `derivative`.
-    let primitives: [Primitive; 4] = [
+    let primitives: [Primitive; 6] = [
         (Surrogate::Atan { alpha: 2.0 }, |x| {
             (std::f64::consts::PI * 2.0 * x / 2.0).atan() / std::f64::consts::PI
         }),
@@ -92,11 +101,21 @@ fn surrogate_formulas_are_derivatives_of_their_smooth_functions() {
             1.0 / (1.0 + (-5.0 * x).exp())
         }),
         (Surrogate::StraightThrough, |x| x),
+        (Surrogate::Triangular { alpha: 0.3 }, |x| {
+            0.3 * if x.abs() <= 1.0 {
+                x - x * x.abs() / 2.0
+            } else {
+                0.5 * x.signum()
+            }
+        }),
+        (Surrogate::SpikeRateEscape { beta: 1.0, slope: 25.0 }, |x| {
+            25.0 * (x - 1.0).signum() * (1.0 - (-(x - 1.0).abs()).exp())
+        }),
     ];
     let h = 1e-5;
     for (surrogate, f) in primitives {
         for i in 0..81 {
-            let x = -2.0 + i as f64 * 0.05 + 0.0123; // avoid the kink of |x| at 0
+            let x = -2.0 + i as f64 * 0.05 + 0.0123; // avoid the kinks of |x| at 0 and ±1
             let numeric = (f(x + h) - f(x - h)) / (2.0 * h);
             let analytic = f64::from(surrogate.derivative(x as f32));
             assert!(

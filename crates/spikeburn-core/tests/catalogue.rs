@@ -1,0 +1,352 @@
+//! The neuron catalogue: every model's multi-step pass equals the loop of its single-step
+//! update (values and gradients for the input and every parameter), on both CPU backends and
+//! with the fused and reference kernels; the discrete LIF f-I curve matches its analytic form.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use burn::tensor::Gradients;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use spikeburn_core::lif::{Kernel, Reset};
+use spikeburn_core::recurrent::RecurrentKind;
+use spikeburn_core::surrogate::{self, Surrogate};
+use spikeburn_core::{NeuronConfig, NeuronKind, NeuronLayer};
+
+fn uniform(shape: [usize; 3], lo: f32, hi: f32, seed: u64, dev: &Device) -> Tensor<3> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.random_range(lo..hi)).collect();
+    Tensor::from_data(TensorData::new(v, shape), dev)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32")
+}
+
+/// Collects the gradient of every float parameter (empty when it has none).
+struct ParamGrads<'a> {
+    grads: &'a Gradients,
+    out: Vec<Vec<f32>>,
+}
+
+impl ModuleVisitor for ParamGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.out
+            .push(param.val().grad(self.grads).map(values).unwrap_or_default());
+    }
+}
+
+struct Pass {
+    spikes: Vec<f32>,
+    membrane: Vec<f32>,
+    grad_input: Vec<f32>,
+    grad_params: Vec<Vec<f32>>,
+}
+
+fn pass(layer: &NeuronLayer, stepwise: bool, shape: [usize; 3], seed: u64, dev: &Device) -> Pass {
+    layer.rewind();
+    let input = uniform(shape, -0.5, 1.5, seed, dev).require_grad();
+    let w1 = uniform(shape, -1.0, 1.0, seed + 1, dev);
+    let w2 = uniform(shape, -1.0, 1.0, seed + 2, dev);
+    let out = if stepwise {
+        layer.forward_stepwise(input.clone(), true)
+    } else {
+        layer.forward(input.clone(), true)
+    };
+    let membrane = out.membrane.expect("membrane");
+    let loss = (out.spikes.clone() * w1).sum() + (membrane.clone() * w2).sum();
+    let grads = loss.backward();
+    let mut visitor = ParamGrads {
+        grads: &grads,
+        out: Vec::new(),
+    };
+    layer.visit(&mut visitor);
+    Pass {
+        spikes: values(out.spikes),
+        membrane: values(membrane),
+        grad_input: values(input.grad(&grads).expect("input gradient")),
+        grad_params: visitor.out,
+    }
+}
+
+fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let scale = 1.0f32.max(x.abs()).max(y.abs());
+        assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+/// Every model (and the refractory and graded-spike options), learnable parameters on.
+fn catalogue() -> Vec<(String, NeuronConfig)> {
+    let base = NeuronConfig {
+        beta: 0.8,
+        threshold: 0.9,
+        alpha: 0.7,
+        learn_beta: true,
+        learn_threshold: true,
+        learn_alpha: true,
+        ..NeuronConfig::default()
+    };
+    let mut list = Vec::new();
+    for kind in [
+        NeuronKind::Lif,
+        NeuronKind::If,
+        NeuronKind::Synaptic,
+        NeuronKind::Alpha,
+        NeuronKind::Recurrent,
+        NeuronKind::Adaptive,
+        NeuronKind::Integrator,
+        NeuronKind::Conductance,
+        NeuronKind::Stochastic,
+    ] {
+        list.push((format!("{kind:?}"), NeuronConfig { kind, ..base.clone() }));
+    }
+    list.push((
+        "Recurrent one-to-one".into(),
+        NeuronConfig {
+            kind: NeuronKind::Recurrent,
+            recurrent: RecurrentKind::OneToOne,
+            ..base.clone()
+        },
+    ));
+    list.push((
+        "Adaptive fast".into(),
+        NeuronConfig {
+            kind: NeuronKind::Adaptive,
+            adapt_decay: 0.8,
+            adapt_strength: 0.5,
+            detach_reset: false,
+            ..base.clone()
+        },
+    ));
+    list.push((
+        "Lif refractory 2".into(),
+        NeuronConfig {
+            refractory: 2,
+            reset: Reset::Zero,
+            ..base.clone()
+        },
+    ));
+    list.push((
+        "Lif graded per-neuron".into(),
+        NeuronConfig {
+            graded_spikes: true,
+            per_neuron: true,
+            ..base.clone()
+        },
+    ));
+    list.push((
+        "Synaptic per-neuron zero reset attached".into(),
+        NeuronConfig {
+            kind: NeuronKind::Synaptic,
+            per_neuron: true,
+            reset: Reset::Zero,
+            detach_reset: false,
+            ..base.clone()
+        },
+    ));
+    list.push((
+        "Alpha zero reset".into(),
+        NeuronConfig {
+            kind: NeuronKind::Alpha,
+            reset: Reset::Zero,
+            ..base.clone()
+        },
+    ));
+    list
+}
+
+#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+fn devices() -> [(&'static str, Device); 2] {
+    [
+        ("flex", Device::flex().autodiff()),
+        ("ndarray", Device::ndarray().autodiff()),
+    ]
+}
+
+#[test]
+fn every_model_forward_equals_step_loop_in_values_and_gradients() {
+    let shapes = [[9, 3, 5], [1, 2, 7], [14, 4, 37]];
+    let mut seed = 7;
+    for (backend, dev) in devices() {
+        for kernel in [Kernel::Auto, Kernel::Reference] {
+            for (name, config) in catalogue() {
+                for shape in shapes {
+                    seed += 10;
+                    let config = NeuronConfig {
+                        kernel,
+                        ..config.clone()
+                    };
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                    let layer = config.init(shape[2], &mut rng, &dev);
+                    let what = format!("{name} {backend} {kernel:?} {shape:?}");
+                    let multi = pass(&layer, false, shape, seed, &dev);
+                    let single = pass(&layer, true, shape, seed, &dev);
+                    assert_eq!(multi.spikes, single.spikes, "{what}: output");
+                    assert_close(&multi.membrane, &single.membrane, 1e-5, &format!("{what}: U"));
+                    assert_close(&multi.grad_input, &single.grad_input, 1e-5, &format!("{what}: dL/dX"));
+                    assert_eq!(multi.grad_params.len(), single.grad_params.len());
+                    for (i, (a, b)) in multi.grad_params.iter().zip(&single.grad_params).enumerate() {
+                        assert_close(a, b, 1e-4, &format!("{what}: parameter {i}"));
+                    }
+                    if config.learn_beta && config.kind != NeuronKind::If {
+                        assert!(
+                            multi.grad_params.iter().any(|g| !g.is_empty()),
+                            "{what}: no parameter got a gradient"
+                        );
+                    }
+                    if shape[0] > 1 && layer.is_spiking() {
+                        assert!(multi.spikes.iter().any(|&s| s != 0.0), "{what}: silent");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn models_reduce_to_their_definitions() {
+    let dev = Device::flex();
+    let x = uniform([6, 2, 4], 0.0, 1.0, 3, &dev);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    // The leaky integrator is U[t] = β·U[t−1] + X[t].
+    let li = NeuronConfig {
+        kind: NeuronKind::Integrator,
+        beta: 0.5,
+        ..NeuronConfig::default()
+    }
+    .init(4, &mut rng, &dev);
+    let u = values(li.forward(x.clone(), true).spikes);
+    let xs = values(x.clone());
+    for j in 0..8 {
+        let mut acc = 0.0;
+        for t in 0..6 {
+            acc = 0.5 * acc + xs[t * 8 + j];
+            assert!((u[t * 8 + j] - acc).abs() < 1e-6);
+        }
+    }
+    // IF never leaks: with input 0.3 and θ = 1 it fires at the 4th step (1.2 > 1).
+    let iff = NeuronConfig::new(NeuronKind::If).init(1, &mut rng, &dev);
+    let c = Tensor::<3>::full([5, 1, 1], 0.3, &dev);
+    assert_eq!(values(iff.forward(c, false).spikes), [0.0, 0.0, 0.0, 1.0, 0.0]);
+    // Graded spikes start with amplitude 1: the same spikes as plain LIF.
+    let graded = NeuronConfig {
+        graded_spikes: true,
+        ..NeuronConfig::default()
+    }
+    .init(4, &mut rng, &dev);
+    let plain = NeuronConfig::default().init(4, &mut rng, &dev);
+    assert_eq!(values(graded.forward(x.clone(), false).spikes), values(plain.forward(x, false).spikes));
+}
+
+#[test]
+fn stochastic_neurons_are_seeded() {
+    let dev = Device::flex();
+    let x = uniform([20, 3, 8], 0.0, 1.0, 5, &dev);
+    let build = |seed| {
+        NeuronConfig {
+            kind: NeuronKind::Stochastic,
+            noise: 0.3,
+            noise_seed: seed,
+            ..NeuronConfig::default()
+        }
+        .init(8, &mut ChaCha8Rng::seed_from_u64(0), &dev)
+    };
+    let a = build(1);
+    let first = values(a.forward(x.clone(), false).spikes);
+    let second = values(a.forward(x.clone(), false).spikes);
+    assert_ne!(first, second, "each pass draws fresh noise");
+    a.rewind();
+    assert_eq!(first, values(a.forward(x.clone(), false).spikes), "rewind replays");
+    assert_eq!(first, values(build(1).forward(x.clone(), false).spikes), "same seed");
+    assert_ne!(first, values(build(2).forward(x, false).spikes), "other seed");
+}
+
+/// The period of the discrete LIF with zero reset under constant input `I` (module docs of
+/// `refractory`): `n*` integration steps to cross `θ`, `n* = min{n : I·(1 − βⁿ)/(1 − β) > θ}`,
+/// plus the reset step, plus the refractory period `k`. The rate is `1 / (n* + 1 + k)`.
+fn analytic_rate(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
+    let mut u = 0.0;
+    for n in 1..100_000 {
+        u = beta * u + current;
+        if u > threshold {
+            return 1.0 / (n + 1 + refractory) as f64;
+        }
+    }
+    0.0
+}
+
+/// The closed form of `n*`: `⌈ln(1 − θ(1−β)/I) / ln β⌉` (bumped by one when the crossing is
+/// exactly at the threshold), infinite when `I ≤ θ(1 − β)` (the rheobase).
+fn closed_form_rate(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
+    let rheobase = threshold * (1.0 - beta);
+    if current <= rheobase {
+        return 0.0;
+    }
+    let n = ((1.0 - rheobase / current).ln() / beta.ln()).ceil().max(1.0);
+    1.0 / (n + 1.0 + refractory as f64)
+}
+
+#[test]
+fn lif_firing_rate_matches_the_analytic_f_i_curve() {
+    let dev = Device::flex();
+    let (beta, threshold, steps) = (0.9f32, 1.0f32, 2000usize);
+    let currents: Vec<f32> = (1..=40).map(|i| 0.02 * i as f32 + 0.003).collect();
+    for refractory in [0usize, 3] {
+        let config = NeuronConfig {
+            beta,
+            threshold,
+            reset: Reset::Zero,
+            refractory,
+            ..NeuronConfig::default()
+        };
+        let layer = config.init(currents.len(), &mut ChaCha8Rng::seed_from_u64(0), &dev);
+        let input = Tensor::<2>::from_data(TensorData::new(currents.clone(), [1, currents.len()]), &dev);
+        let spikes = values(layer.forward_constant(input, steps, false).spikes);
+        for (j, &i) in currents.iter().enumerate() {
+            let count: f32 = (0..steps).map(|t| spikes[t * currents.len() + j]).sum();
+            let simulated = f64::from(count) / steps as f64;
+            let expected = analytic_rate(f64::from(i), f64::from(beta), f64::from(threshold), refractory);
+            let closed = closed_form_rate(f64::from(i), f64::from(beta), f64::from(threshold), refractory);
+            // One period of slack at the start and end of the window.
+            let tol = 2.0 / steps as f64;
+            assert!(
+                (simulated - expected).abs() <= tol,
+                "I = {i}, k = {refractory}: simulated {simulated} vs analytic {expected}"
+            );
+            assert!((closed - expected).abs() < 1e-12, "I = {i}: closed form {closed} vs {expected}");
+        }
+    }
+}
+
+#[test]
+fn custom_surrogates_work_in_fused_and_reference_paths() {
+    let rect = surrogate::register("test_rectangle", |x: f32, slope: f32| {
+        if x.abs() < 0.5 / slope { slope } else { 0.0 }
+    });
+    let rect = rect.with_slope(2.0);
+    for kernel in [Kernel::Auto, Kernel::Reference] {
+        let config = NeuronConfig {
+            surrogate: rect,
+            kernel,
+            learn_beta: true,
+            ..NeuronConfig::default()
+        };
+        let dev = Device::flex().autodiff();
+        let layer = config.init(6, &mut ChaCha8Rng::seed_from_u64(0), &dev);
+        let a = pass(&layer, false, [8, 2, 6], 3, &dev);
+        let b = pass(&layer, true, [8, 2, 6], 3, &dev);
+        assert_close(&a.grad_input, &b.grad_input, 1e-5, "custom surrogate dL/dX");
+        assert!(a.grad_input.iter().any(|&g| g != 0.0));
+    }
+    let parsed: Surrogate =
+        serde_json::from_str(r#"{"kind":"custom","name":"test_rectangle","slope":4.0}"#).expect("parse");
+    assert_eq!(parsed.derivative(0.1), 4.0);
+    assert_eq!(parsed.derivative(0.2), 0.0);
+    let unknown = serde_json::from_str::<Surrogate>(r#"{"kind":"custom","name":"nope"}"#);
+    assert!(unknown.expect_err("unknown").to_string().contains("unknown custom surrogate `nope`"));
+    // Every steepness parameter also reads as `slope`.
+    let atan: Surrogate = serde_json::from_str(r#"{"kind":"atan","slope":3.0}"#).expect("alias");
+    assert_eq!(atan, Surrogate::Atan { alpha: 3.0 });
+}
