@@ -409,7 +409,11 @@ fn x_map_and_ticks(chart: &Chart) -> (XMap, Vec<(f64, String)>) {
             let pos: Vec<f64> = xs.iter().copied().filter(|x| *x > 0.0).collect();
             let lo = pos.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = pos.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (1.0, 10.0) };
+            let (lo, hi) = if lo.is_finite() {
+                (lo, hi)
+            } else {
+                (1.0, 10.0)
+            };
             let (llo, lhi) = (lo.log10(), hi.log10());
             let pad = ((lhi - llo) * 0.06).max(0.1);
             let map = XMap {
@@ -424,7 +428,10 @@ fn x_map_and_ticks(chart: &Chart) -> (XMap, Vec<(f64, String)>) {
                     .filter(|v| (lo..=hi).contains(v))
                     .collect(),
             };
-            (map, ticks.into_iter().map(|v| (v, format_number(v))).collect())
+            (
+                map,
+                ticks.into_iter().map(|v| (v, format_number(v))).collect(),
+            )
         }
         XScale::Linear => {
             let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
@@ -446,7 +453,10 @@ fn x_map_and_ticks(chart: &Chart) -> (XMap, Vec<(f64, String)>) {
                 Some(t) => t.clone(),
                 None => nice_ticks(lo, hi, 6),
             };
-            (map, ticks.into_iter().map(|v| (v, format_number(v))).collect())
+            (
+                map,
+                ticks.into_iter().map(|v| (v, format_number(v))).collect(),
+            )
         }
     }
 }
@@ -530,7 +540,11 @@ fn draw_chart<DB: DrawingBackend>(
         .iter()
         .map(|(_, s)| text_width(s, tick_px))
         .fold(0.0, f64::max);
-    let entries: Vec<&Series> = chart.series.iter().filter(|s| !s.label.is_empty()).collect();
+    let entries: Vec<&Series> = chart
+        .series
+        .iter()
+        .filter(|s| !s.label.is_empty())
+        .collect();
     let legend_w = if entries.is_empty() {
         0.0
     } else {
@@ -552,8 +566,7 @@ fn draw_chart<DB: DrawingBackend>(
         h: (bottom - top).max(10),
     };
     let px = |x: f64| f64::from(plot.x) + x_map.t(x) * f64::from(plot.w);
-    let py =
-        |y: f64| f64::from(plot.y + plot.h) - (y - y_lo) / (y_hi - y_lo) * f64::from(plot.h);
+    let py = |y: f64| f64::from(plot.y + plot.h) - (y - y_lo) / (y_hi - y_lo) * f64::from(plot.h);
 
     // Grid and ticks.
     for (v, s) in &y_ticks {
@@ -604,24 +617,31 @@ fn draw_chart<DB: DrawingBackend>(
     )?;
     let mut y_label = Text::new(label_px, HPos::Center, VPos::Top);
     y_label.rotate = true;
-    db.draw_text(
-        &chart.y_label,
-        &y_label,
-        (area.x + 4, plot.y + plot.h / 2),
-    )?;
+    db.draw_text(&chart.y_label, &y_label, (area.x + 4, plot.y + plot.h / 2))?;
 
-    // The series: error bars, line, markers.
-    for s in &chart.series {
+    // The series: error bars, line, markers. Series with error bars are shifted sideways by a
+    // few pixels each so that bars at the same x stay apart.
+    let with_bars = chart
+        .series
+        .iter()
+        .any(|s| s.points.iter().any(|p| p.err.is_some()));
+    let n = chart.series.len() as f64;
+    for (si, s) in chart.series.iter().enumerate() {
         let color = PALETTE[s.color % PALETTE.len()];
+        let dodge = if with_bars {
+            (si as f64 - (n - 1.0) / 2.0) * 4.0
+        } else {
+            0.0
+        };
         let pts: Vec<(f64, f64)> = s
             .points
             .iter()
             .filter(|p| p.y.is_finite() && (!x_map.log || p.x > 0.0))
-            .map(|p| (px(p.x), py(p.y)))
+            .map(|p| (px(p.x) + dodge, py(p.y)))
             .collect();
         for p in s.points.iter().filter(|p| p.y.is_finite()) {
             if let Some(e) = p.err.filter(|e| e.is_finite() && *e > 0.0) {
-                let x = px(p.x).round() as i32;
+                let x = (px(p.x) + dodge).round() as i32;
                 let (y0, y1) = (py(p.y - e).round() as i32, py(p.y + e).round() as i32);
                 let st = stroke(color, 1);
                 db.draw_line((x, y0), (x, y1), &st)?;
@@ -651,7 +671,10 @@ fn draw_chart<DB: DrawingBackend>(
             let mid = ly + 7;
             polyline(
                 db,
-                &[(f64::from(lx), f64::from(mid)), (f64::from(lx + 26), f64::from(mid))],
+                &[
+                    (f64::from(lx), f64::from(mid)),
+                    (f64::from(lx + 26), f64::from(mid)),
+                ],
                 &stroke(color, 2),
                 s.dashed,
             )?;
@@ -843,7 +866,10 @@ mod tests {
 
     #[test]
     fn tick_helpers() {
-        let ticks: Vec<String> = nice_ticks(0.0, 1.0, 5).into_iter().map(format_number).collect();
+        let ticks: Vec<String> = nice_ticks(0.0, 1.0, 5)
+            .into_iter()
+            .map(format_number)
+            .collect();
         assert_eq!(ticks, ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
         assert_eq!(format_number(25.0), "25");
         assert_eq!(format_number(0.5), "0.5");

@@ -3,9 +3,9 @@
 //! Spike rasters and membrane traces (`spikeburn plot raster`) are planned as a second mode
 //! beside this one.
 
+use crate::TrainError;
 use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
 use crate::trainer::{EpochRecord, read_metrics};
-use crate::TrainError;
 use std::path::{Path, PathBuf};
 
 /// Why a plot could not be made.
@@ -79,8 +79,20 @@ pub fn curves_figure(runs: &[PathBuf]) -> Result<Figure, PlotError> {
     let (mut loss, mut acc) = (Vec::new(), Vec::new());
     for (i, (run, records)) in loaded.iter().enumerate() {
         let (c_train, c_test) = if single { (0, 1) } else { (i, i) };
-        loss.push(series(name(run, "train"), records, |r| r.train_loss, c_train, true));
-        loss.push(series(name(run, "test"), records, |r| r.test_loss, c_test, false));
+        loss.push(series(
+            name(run, "train"),
+            records,
+            |r| r.train_loss,
+            c_train,
+            true,
+        ));
+        loss.push(series(
+            name(run, "test"),
+            records,
+            |r| r.test_loss,
+            c_test,
+            false,
+        ));
         acc.push(series(
             name(run, "train"),
             records,

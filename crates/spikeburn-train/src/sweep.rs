@@ -379,9 +379,7 @@ fn set_path(tree: &mut toml::Value, path: &[String], value: &toml::Value) -> Res
         };
     }
     let slot: &mut toml::Value = match node {
-        toml::Value::Table(t) => t
-            .entry(last.clone())
-            .or_insert_with(|| value.clone()),
+        toml::Value::Table(t) => t.entry(last.clone()).or_insert_with(|| value.clone()),
         toml::Value::Array(a) => last
             .parse::<usize>()
             .ok()
@@ -408,6 +406,11 @@ fn field_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> 
     let before = &text[..at];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("");
+    let trimmed = line.trim();
+    if trimmed.starts_with('[') {
+        // The error is about a whole table.
+        return Some(trimmed.trim_matches(|c| c == '[' || c == ']').to_string());
+    }
     let header = before[..line_start]
         .lines()
         .rev()
@@ -978,7 +981,13 @@ pub fn run_sweep(
     let results: Vec<RunResult> = done.into_iter().flatten().collect();
     let mut written = vec![write_results_of(grid, &results, out)?];
     written.push(write_summary(grid, &results, out)?);
-    written.extend(write_figures(grid, &results, options.metric, &options.formats, out)?);
+    written.extend(write_figures(
+        grid,
+        &results,
+        options.metric,
+        &options.formats,
+        out,
+    )?);
     Ok(SweepOutcome {
         results,
         ran: todo.len(),
@@ -997,7 +1006,12 @@ fn csv_field(s: &str) -> String {
 }
 
 fn csv_line(fields: &[String]) -> String {
-    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + "\n"
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n"
 }
 
 fn write_results(
@@ -1090,9 +1104,8 @@ pub fn mean_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
     }
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let std = (values.len() > 1).then(|| {
-        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    });
+    let std = (values.len() > 1)
+        .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
     (Some(mean), std)
 }
 
@@ -1138,7 +1151,11 @@ fn write_summary(grid: &Grid, results: &[RunResult], out: &Path) -> Result<PathB
         row.push(ok.len().to_string());
         row.push((rs.len() - ok.len()).to_string());
         for m in Metric::ALL {
-            let vals: Vec<f64> = ok.iter().filter_map(|r| r.last.as_ref()).map(|l| m.of(l)).collect();
+            let vals: Vec<f64> = ok
+                .iter()
+                .filter_map(|r| r.last.as_ref())
+                .map(|l| m.of(l))
+                .collect();
             let (mean, std) = mean_std(&vals);
             row.push(num(mean));
             row.push(num(std));
@@ -1203,7 +1220,7 @@ fn write_figures(
                 let label = others
                     .iter()
                     .zip(key)
-                    .map(|(&j, &c)| format!("{}={}", grid.axes[j].key, grid.axes[j].labels[c]))
+                    .map(|(&j, &c)| grid.axes[j].labels[c].clone())
                     .collect::<Vec<_>>()
                     .join(", ");
                 let mut points: Vec<Point> = cells
@@ -1260,11 +1277,7 @@ fn write_figures(
             charts: vec![chart],
             panel_size: (760, 480),
         };
-        let stem = out.join(format!(
-            "{}_vs_{}",
-            metric.name(),
-            file_name_for(&axis.key)
-        ));
+        let stem = out.join(format!("{}_vs_{}", metric.name(), file_name_for(&axis.key)));
         written.extend(figure.write(&stem, formats)?);
     }
     Ok(written)
@@ -1310,7 +1323,10 @@ mod tests {
         assert_eq!(parse_value("25"), toml::Value::Integer(25));
         assert_eq!(parse_value("5e-4"), toml::Value::Float(5e-4));
         assert_eq!(parse_value("true"), toml::Value::Boolean(true));
-        assert_eq!(parse_value("fast_sigmoid"), toml::Value::String("fast_sigmoid".into()));
+        assert_eq!(
+            parse_value("fast_sigmoid"),
+            toml::Value::String("fast_sigmoid".into())
+        );
         assert_eq!(parse_value("\"x y\""), toml::Value::String("x y".into()));
         assert!(parse_value("[64, 64]").is_array());
     }
@@ -1324,7 +1340,10 @@ mod tests {
         assert_eq!(r("neuron.beta").unwrap(), "model.neuron.beta");
         assert_eq!(r("training.seed").unwrap(), "training.seed");
         // A new field of an existing table.
-        assert_eq!(r("surrogate.slope").unwrap(), "model.neuron.surrogate.slope");
+        assert_eq!(
+            r("surrogate.slope").unwrap(),
+            "model.neuron.surrogate.slope"
+        );
         assert_eq!(r("data.dir").unwrap(), "data.dir");
         let e = r("learning_rate").unwrap_err().to_string();
         assert!(e.contains("learning_rate"), "{e}");
@@ -1346,12 +1365,18 @@ mod tests {
         slope.push("slope".into());
         set_path(&mut t, &slope, &parse_value("5")).expect("set");
         let c = config_from_tree(&t).expect("config");
-        assert_eq!(c.model.neuron.surrogate, spikeburn_core::Surrogate::fast_sigmoid(5.0));
+        assert_eq!(
+            c.model.neuron.surrogate,
+            spikeburn_core::Surrogate::fast_sigmoid(5.0)
+        );
     }
 
     #[test]
     fn file_names_are_safe_and_distinct() {
-        assert_eq!(file_name_for("lr=0.001+surrogate=atan"), "lr=0.001+surrogate=atan");
+        assert_eq!(
+            file_name_for("lr=0.001+surrogate=atan"),
+            "lr=0.001+surrogate=atan"
+        );
         let a = file_name_for("dir=a/b");
         let b = file_name_for("dir=a_b");
         assert_ne!(a, b);
