@@ -26,10 +26,14 @@ pub enum PlotError {
 }
 
 /// The label of a run in legends: its directory name.
+/// A sweep's run (`…/CELL/seed-S`) is labelled `CELL/seed-S`.
 fn run_label(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dir.display().to_string())
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match (name(dir), dir.parent().and_then(name)) {
+        (Some(n), Some(parent)) if n.starts_with("seed-") => format!("{parent}/{n}"),
+        (Some(n), _) => n,
+        _ => dir.display().to_string(),
+    }
 }
 
 fn series(
