@@ -1,10 +1,12 @@
-//! `spikeburn`: train, evaluate and benchmark spiking neural networks from the command line.
+//! `spikeburn`: train, evaluate, benchmark and sweep spiking neural networks from the command
+//! line, and plot their results.
 //!
 //! A thin layer over the library crates: it parses arguments (clap), resolves the experiment
 //! configuration and reports errors as one line naming the file or field, with a non-zero exit
 //! code.
 
 mod bench;
+mod sweep;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -30,6 +32,11 @@ enum Command {
     Eval(EvalArgs),
     /// Time training steps of a preset on synthetic data.
     Bench(bench::BenchArgs),
+    /// Train every cell of a grid of configurations, several seeds each, and tabulate and
+    /// plot the results (resumable).
+    Sweep(sweep::SweepArgs),
+    /// Draw figures of finished runs (SVG/PNG): `plot curves --run DIR`.
+    Plot(sweep::PlotArgs),
 }
 
 #[derive(Args, Debug)]
@@ -201,7 +208,7 @@ fn report_trained(outcome: &trainer::TrainOutcome) {
     let dir = outcome.run_dir.display();
     match outcome.epochs.last() {
         Some(last) => println!(
-            "test accuracy {:.2}% after epoch {}; wrote {dir}/{{model.bpk, config.toml, metrics.jsonl, checkpoint.json}}",
+            "test accuracy {:.2}% after epoch {}; wrote {dir}/{{model.bpk, config.toml, run.json, metrics.jsonl, checkpoint.json}}",
             100.0 * last.test_accuracy,
             last.epoch
         ),
@@ -272,6 +279,8 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
         Command::Bench(args) => bench::run(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Plot(args) => sweep::plot(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -252,3 +252,66 @@ fn bench_prints_one_json_object_per_case() {
         );
     }
 }
+
+#[test]
+fn sweep_and_plot_curves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data_dir = format!("data.dir={}", mnist());
+    let base = [
+        "sweep",
+        "--set",
+        &data_dir,
+        "--set",
+        "limit_train=256",
+        "--set",
+        "limit_test=100",
+        "--set",
+        "hidden=[32]",
+        "--set",
+        "num_steps=5",
+        "--set",
+        "batch_size=64",
+        "--out",
+        "sw",
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut v: Vec<&str> = base.to_vec();
+        v.extend(extra);
+        spikeburn(&v, d)
+    };
+
+    let o = with(&["--grid", "no_such_key=1,2"]);
+    assert_clean_failure(&o, "no_such_key");
+    let o = with(&["--grid", "lr=0.001,fast"]);
+    assert_clean_failure(&o, "training.lr");
+    assert!(
+        !d.join("sw").exists(),
+        "a failed sweep left its directory behind"
+    );
+
+    let o = with(&[
+        "--grid",
+        "surrogate=fast_sigmoid,sigmoid",
+        "--format",
+        "svg",
+    ]);
+    assert!(o.status.success(), "sweep failed: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("results.csv") && stdout.contains("summary.csv"),
+        "{stdout}"
+    );
+    assert!(d.join("sw/test_accuracy_vs_surrogate.svg").is_file());
+    let run = d.join("sw/runs/surrogate=sigmoid/seed-42");
+    assert!(run.join("run.json").is_file());
+
+    let o = spikeburn(
+        &["plot", "curves", "--run", run.to_str().expect("utf-8")],
+        d,
+    );
+    assert!(o.status.success(), "plot failed: {}", stderr(&o));
+    assert!(run.join("curves.svg").is_file() && run.join("curves.png").is_file());
+    let o = spikeburn(&["plot", "curves", "--run", "not-a-run"], d);
+    assert_clean_failure(&o, "not-a-run");
+}

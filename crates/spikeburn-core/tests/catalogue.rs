@@ -20,7 +20,10 @@ fn uniform(shape: [usize; 3], lo: f32, hi: f32, seed: u64, dev: &Device) -> Tens
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32")
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32")
 }
 
 /// Collects the gradient of every float parameter (empty when it has none).
@@ -100,7 +103,13 @@ fn catalogue() -> Vec<(String, NeuronConfig)> {
         NeuronKind::Conductance,
         NeuronKind::Stochastic,
     ] {
-        list.push((format!("{kind:?}"), NeuronConfig { kind, ..base.clone() }));
+        list.push((
+            format!("{kind:?}"),
+            NeuronConfig {
+                kind,
+                ..base.clone()
+            },
+        ));
     }
     list.push((
         "Recurrent one-to-one".into(),
@@ -184,10 +193,25 @@ fn every_model_forward_equals_step_loop_in_values_and_gradients() {
                     let multi = pass(&layer, false, shape, seed, &dev);
                     let single = pass(&layer, true, shape, seed, &dev);
                     assert_eq!(multi.spikes, single.spikes, "{what}: output");
-                    assert_close(&multi.membrane, &single.membrane, 1e-5, &format!("{what}: U"));
-                    assert_close(&multi.grad_input, &single.grad_input, 1e-5, &format!("{what}: dL/dX"));
+                    assert_close(
+                        &multi.membrane,
+                        &single.membrane,
+                        1e-5,
+                        &format!("{what}: U"),
+                    );
+                    assert_close(
+                        &multi.grad_input,
+                        &single.grad_input,
+                        1e-5,
+                        &format!("{what}: dL/dX"),
+                    );
                     assert_eq!(multi.grad_params.len(), single.grad_params.len());
-                    for (i, (a, b)) in multi.grad_params.iter().zip(&single.grad_params).enumerate() {
+                    for (i, (a, b)) in multi
+                        .grad_params
+                        .iter()
+                        .zip(&single.grad_params)
+                        .enumerate()
+                    {
                         assert_close(a, b, 1e-4, &format!("{what}: parameter {i}"));
                     }
                     if config.learn_beta && config.kind != NeuronKind::If {
@@ -229,7 +253,10 @@ fn models_reduce_to_their_definitions() {
     // IF never leaks: with input 0.3 and θ = 1 it fires at the 4th step (1.2 > 1).
     let iff = NeuronConfig::new(NeuronKind::If).init(1, &mut rng, &dev);
     let c = Tensor::<3>::full([5, 1, 1], 0.3, &dev);
-    assert_eq!(values(iff.forward(c, false).spikes), [0.0, 0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(
+        values(iff.forward(c, false).spikes),
+        [0.0, 0.0, 0.0, 1.0, 0.0]
+    );
     // Graded spikes start with amplitude 1: the same spikes as plain LIF.
     let graded = NeuronConfig {
         graded_spikes: true,
@@ -237,7 +264,10 @@ fn models_reduce_to_their_definitions() {
     }
     .init(4, &mut rng, &dev);
     let plain = NeuronConfig::default().init(4, &mut rng, &dev);
-    assert_eq!(values(graded.forward(x.clone(), false).spikes), values(plain.forward(x, false).spikes));
+    assert_eq!(
+        values(graded.forward(x.clone(), false).spikes),
+        values(plain.forward(x, false).spikes)
+    );
 }
 
 #[test]
@@ -258,9 +288,21 @@ fn stochastic_neurons_are_seeded() {
     let second = values(a.forward(x.clone(), false).spikes);
     assert_ne!(first, second, "each pass draws fresh noise");
     a.rewind();
-    assert_eq!(first, values(a.forward(x.clone(), false).spikes), "rewind replays");
-    assert_eq!(first, values(build(1).forward(x.clone(), false).spikes), "same seed");
-    assert_ne!(first, values(build(2).forward(x, false).spikes), "other seed");
+    assert_eq!(
+        first,
+        values(a.forward(x.clone(), false).spikes),
+        "rewind replays"
+    );
+    assert_eq!(
+        first,
+        values(build(1).forward(x.clone(), false).spikes),
+        "same seed"
+    );
+    assert_ne!(
+        first,
+        values(build(2).forward(x, false).spikes),
+        "other seed"
+    );
 }
 
 /// The period of the discrete LIF with zero reset under constant input `I` (module docs of
@@ -284,7 +326,9 @@ fn closed_form_rate(current: f64, beta: f64, threshold: f64, refractory: usize) 
     if current <= rheobase {
         return 0.0;
     }
-    let n = ((1.0 - rheobase / current).ln() / beta.ln()).ceil().max(1.0);
+    let n = ((1.0 - rheobase / current).ln() / beta.ln())
+        .ceil()
+        .max(1.0);
     1.0 / (n + 1.0 + refractory as f64)
 }
 
@@ -302,20 +346,34 @@ fn lif_firing_rate_matches_the_analytic_f_i_curve() {
             ..NeuronConfig::default()
         };
         let layer = config.init(currents.len(), &mut ChaCha8Rng::seed_from_u64(0), &dev);
-        let input = Tensor::<2>::from_data(TensorData::new(currents.clone(), [1, currents.len()]), &dev);
+        let input =
+            Tensor::<2>::from_data(TensorData::new(currents.clone(), [1, currents.len()]), &dev);
         let spikes = values(layer.forward_constant(input, steps, false).spikes);
         for (j, &i) in currents.iter().enumerate() {
             let count: f32 = (0..steps).map(|t| spikes[t * currents.len() + j]).sum();
             let simulated = f64::from(count) / steps as f64;
-            let expected = analytic_rate(f64::from(i), f64::from(beta), f64::from(threshold), refractory);
-            let closed = closed_form_rate(f64::from(i), f64::from(beta), f64::from(threshold), refractory);
+            let expected = analytic_rate(
+                f64::from(i),
+                f64::from(beta),
+                f64::from(threshold),
+                refractory,
+            );
+            let closed = closed_form_rate(
+                f64::from(i),
+                f64::from(beta),
+                f64::from(threshold),
+                refractory,
+            );
             // One period of slack at the start and end of the window.
             let tol = 2.0 / steps as f64;
             assert!(
                 (simulated - expected).abs() <= tol,
                 "I = {i}, k = {refractory}: simulated {simulated} vs analytic {expected}"
             );
-            assert!((closed - expected).abs() < 1e-12, "I = {i}: closed form {closed} vs {expected}");
+            assert!(
+                (closed - expected).abs() < 1e-12,
+                "I = {i}: closed form {closed} vs {expected}"
+            );
         }
     }
 }
@@ -341,11 +399,17 @@ fn custom_surrogates_work_in_fused_and_reference_paths() {
         assert!(a.grad_input.iter().any(|&g| g != 0.0));
     }
     let parsed: Surrogate =
-        serde_json::from_str(r#"{"kind":"custom","name":"test_rectangle","slope":4.0}"#).expect("parse");
+        serde_json::from_str(r#"{"kind":"custom","name":"test_rectangle","slope":4.0}"#)
+            .expect("parse");
     assert_eq!(parsed.derivative(0.1), 4.0);
     assert_eq!(parsed.derivative(0.2), 0.0);
     let unknown = serde_json::from_str::<Surrogate>(r#"{"kind":"custom","name":"nope"}"#);
-    assert!(unknown.expect_err("unknown").to_string().contains("unknown custom surrogate `nope`"));
+    assert!(
+        unknown
+            .expect_err("unknown")
+            .to_string()
+            .contains("unknown custom surrogate `nope`")
+    );
     // Every steepness parameter also reads as `slope`.
     let atan: Surrogate = serde_json::from_str(r#"{"kind":"atan","slope":3.0}"#).expect("alias");
     assert_eq!(atan, Surrogate::Atan { alpha: 3.0 });

@@ -108,9 +108,13 @@ fn surrogate_formulas_are_derivatives_of_their_smooth_functions() {
                 0.5 * x.signum()
             }
         }),
-        (Surrogate::SpikeRateEscape { beta: 1.0, slope: 25.0 }, |x| {
-            25.0 * (x - 1.0).signum() * (1.0 - (-(x - 1.0).abs()).exp())
-        }),
+        (
+            Surrogate::SpikeRateEscape {
+                beta: 1.0,
+                slope: 25.0,
+            },
+            |x| 25.0 * (x - 1.0).signum() * (1.0 - (-(x - 1.0).abs()).exp()),
+        ),
     ];
     let h = 1e-5;
     for (surrogate, f) in primitives {

@@ -3,15 +3,21 @@
 //! Training of spiking classifiers by backpropagation through time: the experiment
 //! configuration ([`config`]), the backend choice ([`backend`]), the training and evaluation
 //! loop ([`trainer`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
-//! reporting ([`progress`]), and allocator tuning for training programs ([`runtime`]).
+//! reporting ([`progress`]), and allocator tuning for training programs ([`runtime`]);
+//! the reproducibility record of every run ([`provenance`]), hyper-parameter sweeps
+//! ([`sweep`]), and figures ([`figures`], [`plot`]).
 
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod figures;
 pub mod fsutil;
+pub mod plot;
 pub mod progress;
+pub mod provenance;
 pub mod runtime;
+pub mod sweep;
 pub mod trainer;
 
 pub use backend::BackendKind;
@@ -19,5 +25,6 @@ pub use config::{ConfigError, DataConfig, ExperimentConfig, LossKind, TrainingCo
 pub use error::TrainError;
 pub use progress::{Console, Progress, Silent};
 pub use trainer::{
-    EpochRecord, Evaluation, TrainOutcome, evaluate, load_run_config, load_run_model, resume, train,
+    EpochRecord, Evaluation, TrainOutcome, evaluate, load_run_config, load_run_model, read_metrics,
+    resume, train,
 };

@@ -19,6 +19,7 @@ use crate::config::{ExperimentConfig, LossKind, TrainingConfig};
 use crate::error::TrainError;
 use crate::fsutil::{io_error, write_atomically, write_bytes_atomically};
 use crate::progress::Progress;
+use crate::provenance::RunInfo;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,8 @@ pub mod files {
     pub const MODEL: &str = "model.bpk";
     /// One JSON object per epoch ([`super::EpochRecord`]).
     pub const METRICS: &str = "metrics.jsonl";
+    /// The reproducibility record ([`crate::provenance::RunInfo`]).
+    pub const RUN_INFO: &str = crate::provenance::RUN_INFO;
 }
 
 /// Metrics of one epoch; one line of `metrics.jsonl`.
@@ -268,6 +271,7 @@ pub fn train(
     })?;
     let config_path = run_dir.join(files::CONFIG);
     write_bytes_atomically(&config_path, config.to_toml().as_bytes())?;
+    RunInfo::collect(config).write(run_dir)?;
     run_epochs(config, run_dir, None, &train_set, &test_set, progress)
 }
 
@@ -312,6 +316,20 @@ fn drop_metrics_after(run_dir: &Path, epochs_done: usize) -> Result<(), TrainErr
         write_bytes_atomically(&path, kept.as_bytes())?;
     }
     Ok(())
+}
+
+/// Reads the epoch records of a run directory (`metrics.jsonl`), in order; lines that do not
+/// parse (a line cut by a crash) are skipped.
+pub fn read_metrics(run_dir: &Path) -> Result<Vec<EpochRecord>, TrainError> {
+    let path = run_dir.join(files::METRICS);
+    if !path.is_file() {
+        return Err(TrainError::MissingRunFile { path });
+    }
+    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
 }
 
 /// Reads `config.toml` of a run directory.

@@ -1,0 +1,160 @@
+//! Figures of finished runs: training curves from `metrics.jsonl` (`spikeburn plot curves`).
+//!
+//! Spike rasters and membrane traces (`spikeburn plot raster`) are planned as a second mode
+//! beside this one.
+
+use crate::TrainError;
+use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
+use crate::trainer::{EpochRecord, read_metrics};
+use std::path::{Path, PathBuf};
+
+/// Why a plot could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// A run's metrics could not be read.
+    #[error(transparent)]
+    Run(#[from] TrainError),
+    /// A run has no finished epoch yet.
+    #[error("{path}: no epoch finished yet (nothing to plot)")]
+    Empty {
+        /// The metrics file.
+        path: PathBuf,
+    },
+    /// The figure could not be drawn or written.
+    #[error(transparent)]
+    Figure(#[from] FigureError),
+}
+
+/// The label of a run in legends: its directory name.
+/// A sweep's run (`…/CELL/seed-S`) is labelled `CELL/seed-S`.
+fn run_label(dir: &Path) -> String {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match (name(dir), dir.parent().and_then(name)) {
+        (Some(n), Some(parent)) if n.starts_with("seed-") => format!("{parent}/{n}"),
+        (Some(n), _) => n,
+        _ => dir.display().to_string(),
+    }
+}
+
+fn series(
+    label: String,
+    records: &[EpochRecord],
+    value: impl Fn(&EpochRecord) -> f64,
+    color: usize,
+    dashed: bool,
+) -> Series {
+    Series {
+        label,
+        points: records
+            .iter()
+            .map(|r| Point {
+                x: r.epoch as f64,
+                y: value(r),
+                err: None,
+            })
+            .collect(),
+        color,
+        dashed,
+    }
+}
+
+/// The training curves of `runs` (run directories) as a figure of two panels, loss and
+/// accuracy against the epoch: training dashed, test solid (and test accuracy by membrane,
+/// dotted colour of its own, for a single run). Several runs are overlaid, one colour each.
+pub fn curves_figure(runs: &[PathBuf]) -> Result<Figure, PlotError> {
+    let mut loaded = Vec::new();
+    for dir in runs {
+        let records = read_metrics(dir)?;
+        if records.is_empty() {
+            return Err(PlotError::Empty {
+                path: dir.join(crate::trainer::files::METRICS),
+            });
+        }
+        loaded.push((run_label(dir), records));
+    }
+    let single = loaded.len() == 1;
+    let name = |run: &str, what: &str| {
+        if single {
+            what.to_string()
+        } else {
+            format!("{run} {what}")
+        }
+    };
+    let (mut loss, mut acc) = (Vec::new(), Vec::new());
+    for (i, (run, records)) in loaded.iter().enumerate() {
+        let (c_train, c_test) = if single { (0, 1) } else { (i, i) };
+        loss.push(series(
+            name(run, "train"),
+            records,
+            |r| r.train_loss,
+            c_train,
+            true,
+        ));
+        loss.push(series(
+            name(run, "test"),
+            records,
+            |r| r.test_loss,
+            c_test,
+            false,
+        ));
+        acc.push(series(
+            name(run, "train"),
+            records,
+            |r| 100.0 * r.train_accuracy,
+            c_train,
+            true,
+        ));
+        acc.push(series(
+            name(run, "test"),
+            records,
+            |r| 100.0 * r.test_accuracy,
+            c_test,
+            false,
+        ));
+        if single {
+            acc.push(series(
+                "test (membrane)".into(),
+                records,
+                |r| 100.0 * r.test_accuracy_membrane,
+                2,
+                false,
+            ));
+        }
+    }
+    let max_epoch = loaded
+        .iter()
+        .flat_map(|(_, r)| r.iter().map(|r| r.epoch))
+        .max()
+        .unwrap_or(1);
+    let x_ticks = (max_epoch <= 12).then(|| (1..=max_epoch).map(|e| e as f64).collect());
+    let title = if single {
+        format!(" ({})", loaded[0].0)
+    } else {
+        String::new()
+    };
+    let chart = |title: String, y_label: &str, series| Chart {
+        title,
+        x_label: "epoch".into(),
+        y_label: y_label.into(),
+        x_scale: XScale::Linear,
+        x_ticks: x_ticks.clone(),
+        legend_title: None,
+        series,
+    };
+    Ok(Figure {
+        charts: vec![
+            chart(format!("loss{title}"), "loss", loss),
+            chart(format!("accuracy{title}"), "accuracy (%)", acc),
+        ],
+        panel_size: (560, 400),
+    })
+}
+
+/// Writes the training curves of `runs` to `stem.svg` / `stem.png`; returns the files.
+pub fn plot_curves(
+    runs: &[PathBuf],
+    stem: &Path,
+    formats: &[ImageFormat],
+) -> Result<Vec<PathBuf>, PlotError> {
+    Ok(curves_figure(runs)?.write(stem, formats)?)
+}
