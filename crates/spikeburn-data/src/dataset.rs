@@ -221,6 +221,11 @@ impl ImageDataset {
         &self.pixels[index * n..(index + 1) * n]
     }
 
+    /// The class label of sample `index` (panics when out of range, like slice indexing).
+    pub fn label(&self, index: usize) -> usize {
+        usize::from(self.labels[index])
+    }
+
     /// Keeps only the first `n` images (all of them if `n >= len`).
     pub fn truncate(&mut self, n: usize) {
         let n = n.min(self.len());

@@ -111,6 +111,8 @@ pub struct Series {
     pub color: usize,
     /// Dashed line (e.g. training curves beside solid test curves).
     pub dashed: bool,
+    /// Dots only, no line (a scatter plot such as a spike raster).
+    pub scatter: bool,
 }
 
 /// How x values map to the horizontal axis.
@@ -649,6 +651,13 @@ fn draw_chart<DB: DrawingBackend>(
                 db.draw_line((x - 4, y1), (x + 4, y1), &st)?;
             }
         }
+        if s.scatter {
+            for p in &pts {
+                let c = (p.0.round() as i32, p.1.round() as i32);
+                db.draw_circle(c, 1, &stroke(color, 1), true)?;
+            }
+            continue;
+        }
         if pts.len() > 1 {
             polyline(db, &pts, &stroke(color, 2), s.dashed)?;
         }
@@ -811,6 +820,7 @@ mod tests {
 
     fn sample() -> Figure {
         let series = |label: &str, color, dashed| Series {
+            scatter: false,
             label: label.into(),
             points: vec![
                 Point {

@@ -23,6 +23,14 @@ pub enum PlotError {
     /// The figure could not be drawn or written.
     #[error(transparent)]
     Figure(#[from] FigureError),
+    /// The requested test sample does not exist.
+    #[error("test sample {sample} does not exist (the test set has {available})")]
+    Sample {
+        /// The index asked for.
+        sample: usize,
+        /// Number of test samples.
+        available: usize,
+    },
 }
 
 /// The label of a run in legends: its directory name.
@@ -44,6 +52,7 @@ fn series(
     dashed: bool,
 ) -> Series {
     Series {
+        scatter: false,
         label,
         points: records
             .iter()
@@ -157,4 +166,122 @@ pub fn plot_curves(
     formats: &[ImageFormat],
 ) -> Result<Vec<PathBuf>, PlotError> {
     Ok(curves_figure(runs)?.write(stem, formats)?)
+}
+
+/// Most neurons of one layer drawn in a raster (the first ones).
+const RASTER_NEURONS: usize = 200;
+
+/// The spike raster of every neuron layer and the output membrane traces of test sample
+/// `sample` of a trained run: one figure with two panels. In the raster, neuron `n` of layer
+/// `l` is drawn at height `n + offset(l)` (layers stacked bottom to top, one colour each, at
+/// most the first 200 neurons of a layer); the membrane panel has one line per class.
+pub fn activity_figure(run_dir: &Path, sample: usize) -> Result<Figure, PlotError> {
+    use burn::prelude::*;
+    let config = crate::trainer::load_run_config(run_dir)?;
+    let device = Device::flex();
+    let model = crate::trainer::load_run_model(run_dir, &config, &device)?;
+    let test = crate::trainer::load_split(&config, spikeburn_data::Split::Test)?;
+    if sample >= test.len() {
+        return Err(PlotError::Sample {
+            sample,
+            available: test.len(),
+        });
+    }
+    let batch = spikeburn_data::make_batch(&test, &[sample], &device);
+    let label = test.label(sample);
+    let out = model.forward(batch.images);
+    let to_vec = |t: Tensor<3>| -> (Vec<f32>, [usize; 3]) {
+        let dims = t.dims();
+        let v = t
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        (v, dims)
+    };
+    let mut raster = Vec::new();
+    let mut offset = 0usize;
+    for (l, spikes) in out.layer_spikes.iter().enumerate() {
+        let (values, [steps, _, neurons]) = to_vec(spikes.clone());
+        let shown = neurons.min(RASTER_NEURONS);
+        let mut points = Vec::new();
+        for t in 0..steps {
+            for n in 0..shown {
+                if values.get(t * neurons + n).is_some_and(|&s| s != 0.0) {
+                    points.push(Point {
+                        x: t as f64,
+                        y: (offset + n) as f64,
+                        err: None,
+                    });
+                }
+            }
+        }
+        raster.push(Series {
+            label: format!("layer {} ({shown} of {neurons})", l + 1),
+            points,
+            color: l,
+            dashed: false,
+            scatter: true,
+        });
+        offset += shown + 5;
+    }
+    let (membrane, [steps, _, classes]) = to_vec(out.membrane);
+    let traces = (0..classes)
+        .map(|c| Series {
+            label: if c == label {
+                format!("class {c} (target)")
+            } else {
+                format!("class {c}")
+            },
+            points: (0..steps)
+                .map(|t| Point {
+                    x: t as f64,
+                    y: f64::from(membrane[t * classes + c]),
+                    err: None,
+                })
+                .collect(),
+            color: c,
+            dashed: c != label,
+            scatter: false,
+        })
+        .collect();
+    Ok(Figure {
+        charts: vec![
+            Chart {
+                title: format!("spikes, test sample {sample} (label {label})"),
+                x_label: "time step".into(),
+                y_label: "neuron (layers stacked)".into(),
+                x_scale: XScale::Linear,
+                x_ticks: None,
+                legend_title: None,
+                series: raster,
+            },
+            Chart {
+                title: "output membrane".into(),
+                x_label: "time step".into(),
+                y_label: "U".into(),
+                x_scale: XScale::Linear,
+                x_ticks: None,
+                legend_title: None,
+                series: traces,
+            },
+        ],
+        panel_size: (560, 420),
+    })
+}
+
+/// Writes [`activity_figure`] for each of `samples` to `stem-<sample>.svg` / `.png`.
+pub fn plot_activity(
+    run_dir: &Path,
+    samples: &[usize],
+    stem: &Path,
+    formats: &[ImageFormat],
+) -> Result<Vec<PathBuf>, PlotError> {
+    let mut files = Vec::new();
+    for &sample in samples {
+        let mut name = stem.as_os_str().to_os_string();
+        name.push(format!("-{sample}"));
+        files.extend(activity_figure(run_dir, sample)?.write(Path::new(&name), formats)?);
+    }
+    Ok(files)
 }

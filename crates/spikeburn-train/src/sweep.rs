@@ -1244,6 +1244,7 @@ fn write_figures(
                     .collect();
                 points.sort_by(|a, b| a.x.total_cmp(&b.x));
                 Series {
+                    scatter: false,
                     label,
                     points,
                     color: g,
