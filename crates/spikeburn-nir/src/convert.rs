@@ -395,12 +395,15 @@ fn with_node<T>(r: crate::Result<T>, what: &str) -> Result<T, ConvertError> {
     })
 }
 
+/// Tensors by name.
+pub type NamedTensors = BTreeMap<String, Array>;
+
 /// The network's weights as named tensors in PyTorch layout, and the metadata (layout in the
 /// [module docs](self)).
 pub fn network_to_safetensors(
     config: &NetworkConfig,
     net: &SpikingNetwork,
-) -> Result<(BTreeMap<String, Array>, BTreeMap<String, String>), ConvertError> {
+) -> Result<(NamedTensors, BTreeMap<String, String>), ConvertError> {
     let mut tensors = BTreeMap::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let mut put = |key: &str, a: Array| {
