@@ -35,8 +35,75 @@ enum Command {
     /// Train every cell of a grid of configurations, several seeds each, and tabulate and
     /// plot the results (resumable).
     Sweep(sweep::SweepArgs),
-    /// Draw figures of finished runs (SVG/PNG): `plot curves --run DIR`.
+    /// Draw figures (SVG/PNG): `plot curves --run DIR`, `plot raster --model DIR`.
     Plot(sweep::PlotArgs),
+    /// Export a trained run as an NIR graph or safetensors weights.
+    Export(ExportArgs),
+    /// Build a run directory (for eval/export) from an NIR graph.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// Run directory (config.toml + model.bpk).
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// nir or safetensors.
+    #[arg(long, value_parser = ["nir", "safetensors"])]
+    format: String,
+    /// File to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Time step in seconds recorded in the NIR graph (metadata/dt).
+    #[arg(long, default_value_t = spikeburn_nir::convert::DEFAULT_DT)]
+    dt: f64,
+    /// Export subtract-reset neurons as NIR's reset to 0 (approximate; warns).
+    #[arg(long)]
+    allow_approximate: bool,
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// NIR file.
+    file: PathBuf,
+    /// Run directory to create.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    use spikeburn_nir::convert::{ExportFormat, ExportOptions, export_run};
+    let format = if a.format == "nir" {
+        ExportFormat::Nir
+    } else {
+        ExportFormat::Safetensors
+    };
+    let options = ExportOptions {
+        dt: a.dt,
+        allow_approximate: a.allow_approximate,
+    };
+    let report = export_run(&a.model, format, &a.out, &options)?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "wrote {} ({} as {})",
+        report.path.display(),
+        report.summary,
+        a.format
+    );
+    Ok(())
+}
+
+fn import(a: ImportArgs) -> Result<()> {
+    let r = spikeburn_nir::convert::import_nir(&a.file, &a.out)?;
+    println!(
+        "wrote {}/{{config.toml, model.bpk}} ({}, dt = {})",
+        r.run_dir.display(),
+        r.summary,
+        r.dt
+    );
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -281,6 +348,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Plot(args) => sweep::plot(args),
+        Command::Export(args) => export(args),
+        Command::Import(args) => import(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,8 @@
 //! ϑ[t−1] = θ + γ·a[t−1]                      adaptive threshold
 //! R[t]   = H(U[t−1] − ϑ[t−1])                 = S[t−1]
 //! a[t]   = ρ·a[t−1] + (1 − ρ)·R[t]            (Bellec et al. eq. 3, discrete)
-//! U[t]   = β·U[t−1] + X[t] − ϑ[t−1]·R[t]      subtract reset (zero / none as in crate::lif)
+//! U[t]   = β·U[t−1] + X[t] − ϑ[t−1]·R[t]      subtract reset
+//! U[t]   = β·(1 − R[t])·U[t−1] + X[t]          zero reset (none: no reset term)
 //! S[t]   = H(U[t] − ϑ[t]),  ϑ[t] = θ + γ·a[t]
 //! ```
 //!
@@ -66,11 +67,10 @@ impl Neuron for AdaptiveLif {
         } else {
             fired
         };
-        let leaky = state.membrane * beta + input;
         let membrane = match self.lif.reset {
-            Reset::Subtract => leaky - r * previous,
-            Reset::Zero => leaky.clone() - r * leaky,
-            Reset::None => leaky,
+            Reset::Subtract => state.membrane * beta + input - r * previous,
+            Reset::Zero => (state.membrane.clone() - r * state.membrane) * beta + input,
+            Reset::None => state.membrane * beta + input,
         };
         let now = threshold + adaptation.clone() * gamma;
         let spikes = self.lif.surrogate.spike(membrane.clone() - now);

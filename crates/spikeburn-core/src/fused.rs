@@ -373,7 +373,7 @@ impl Scan {
                     let leaky = prev * beta + x;
                     let next = match RESET {
                         0 => leaky - r * theta,
-                        1 => leaky - r * leaky,
+                        1 => (prev - r * prev) * beta + x,
                         _ => leaky,
                     };
                     *u = next;
@@ -496,12 +496,6 @@ impl Scan {
                 &zeros[..]
             };
             let g = &grad[at(t)..at(t) + width];
-            let x = &self.x.values()[self.x_index(t, first_row)..][..width];
-            let x_next = if t + 1 < t_len {
-                &self.x.values()[self.x_index(t + 1, first_row)..][..width]
-            } else {
-                &zeros[..]
-            };
             let has_next = t + 1 < t_len;
             let gx_t: &mut [f32] = if self.constant { gx[0] } else { gx[t] };
             // This step's β and θ gradients, summed over the block's rows in f32, then added
@@ -511,7 +505,6 @@ impl Scan {
             for row in 0..block_rows {
                 let span = row * n..(row + 1) * n;
                 let (u, u_prev, g) = (&u[span.clone()], &u_prev[span.clone()], &g[span.clone()]);
-                let (x, x_next) = (&x[span.clone()], &x_next[span.clone()]);
                 let delta = &mut delta[span.clone()];
                 let gx_row = &mut gx_t[span];
                 let (beta, threshold) = (&self.beta[..n], &self.threshold[..n]);
@@ -526,9 +519,8 @@ impl Scan {
                             0 => beta - if ATTACHED { theta * sg_now } else { 0.0 },
                             1 => {
                                 let r_next = if un - theta > 0.0 { 1.0 } else { 0.0 };
-                                let leaky_next = un * beta + x_next[j];
                                 (1.0 - r_next) * beta
-                                    - if ATTACHED { leaky_next * sg_now } else { 0.0 }
+                                    - if ATTACHED { beta * un * sg_now } else { 0.0 }
                             }
                             _ => beta,
                         };
@@ -540,13 +532,17 @@ impl Scan {
                     } else {
                         0.0
                     };
-                    let dx = if RESET == 1 { d * (1.0 - r) } else { d };
+                    let dx = d;
                     if self.constant {
                         gx_row[j] += dx;
                     } else {
                         gx_row[j] = dx;
                     }
-                    gbeta_t[j] += dx * up;
+                    gbeta_t[j] += if RESET == 1 {
+                        d * (1.0 - r) * up
+                    } else {
+                        d * up
+                    };
                     let du_dtheta = match RESET {
                         0 => {
                             -r + if ATTACHED {
@@ -555,7 +551,7 @@ impl Scan {
                                 0.0
                             }
                         }
-                        1 if ATTACHED => (up * beta + x[j]) * sg(up - theta),
+                        1 if ATTACHED => beta * up * sg(up - theta),
                         _ => 0.0,
                     };
                     let mut gt = d * du_dtheta;

@@ -6,7 +6,7 @@
 //! ```text
 //! R[t] = H(U[t−1] − θ)                  reset signal (detached from the graph by default)
 //! U[t] = β·U[t−1] + I[t] − θ·R[t]       Reset::Subtract (default)
-//! U[t] = (1 − R[t])·(β·U[t−1] + I[t])   Reset::Zero
+//! U[t] = β·(1 − R[t])·U[t−1] + I[t]     Reset::Zero (snnTorch ≥ 0.7, NIR v_reset = 0)
 //! U[t] = β·U[t−1] + I[t]                Reset::None
 //! S[t] = H(U[t] − θ)                    output spike, H(x) = 1 if x > 0 else 0
 //! ```
@@ -38,7 +38,9 @@ pub enum Reset {
     /// Subtract the threshold: `U[t] = β·U[t−1] + I[t] − θ·R[t]` (snnTorch default).
     #[default]
     Subtract,
-    /// Reset to zero: `U[t] = (1 − R[t])·(β·U[t−1] + I[t])`.
+    /// Reset to zero: `U[t] = β·(1 − R[t])·U[t−1] + I[t]` (snnTorch 1.0 `reset_mechanism =
+    /// "zero"`): the membrane that crossed the threshold is zeroed and this step's input is
+    /// integrated from zero, so the spikes are those of NIR's `LIF` with `v_reset = 0`.
     Zero,
     /// No reset: `U[t] = β·U[t−1] + I[t]`.
     None,
@@ -265,9 +267,8 @@ impl Lif {
         beta: &Tensor<2>,
         threshold: &Tensor<2>,
     ) -> Tensor<2> {
-        let leaky = membrane * beta.clone() + input;
         let Some(reset) = reset else {
-            return leaky;
+            return membrane * beta.clone() + input;
         };
         let reset = if self.detach_reset {
             reset.detach()
@@ -275,9 +276,9 @@ impl Lif {
             reset
         };
         match self.reset {
-            Reset::Subtract => leaky - reset * threshold.clone(),
-            Reset::Zero => leaky.clone() - reset * leaky,
-            Reset::None => leaky,
+            Reset::Subtract => membrane * beta.clone() + input - reset * threshold.clone(),
+            Reset::Zero => (membrane.clone() - reset * membrane) * beta.clone() + input,
+            Reset::None => membrane * beta.clone() + input,
         }
     }
 

@@ -223,8 +223,8 @@ pub struct NeuronConfig {
     pub alpha: f32,
     /// Train `α` (default false).
     pub learn_alpha: bool,
-    /// Refractory period in steps (lif, if; default 0): the input is ignored at the reset step
-    /// and the `refractory` steps after it.
+    /// Refractory period in steps (lif, if; default 0): the input is ignored for the
+    /// `refractory` steps after a spike.
     pub refractory: usize,
     /// Recurrent connection of `kind = "recurrent"` (default all-to-all).
     pub recurrent: RecurrentKind,

@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! R[t] = H(U[t−1] − θ)
-//! c[t] = R[t]·(k + 1) + (1 − R[t])·max(c[t−1] − 1, 0)
-//! U[t] = β·U[t−1] + [c[t] = 0]·X[t] − θ·R[t]      (the input is ignored at the reset step
-//!                                                    and the k steps after it)
+//! c[t] = R[t]·k + (1 − R[t])·max(c[t−1] − 1, 0)
+//! U[t] = β·U[t−1] + [c[t] = 0]·X[t] − θ·R[t]      (the input is ignored for the k steps
+//!                                                    after a spike, the reset step included)
 //! S[t] = H(U[t] − θ)
 //! ```
 //!
@@ -60,7 +60,7 @@ impl Neuron for RefractoryLif {
             .detach()
             .greater_elem(0.0)
             .float();
-        let counter = fired.clone() * (self.period as f32 + 1.0)
+        let counter = fired.clone() * self.period as f32
             + (fired.neg() + 1.0) * (state.counter - 1.0).clamp_min(0.0);
         let open = counter.clone().equal_elem(0.0).float();
         let reset = self.lif.reset_signal(&state.membrane, &threshold);

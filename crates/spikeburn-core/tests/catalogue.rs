@@ -305,15 +305,17 @@ fn stochastic_neurons_are_seeded() {
     );
 }
 
-/// The period of the discrete LIF with zero reset under constant input `I` (module docs of
-/// `refractory`): `n*` integration steps to cross `θ`, `n* = min{n : I·(1 − βⁿ)/(1 − β) > θ}`,
-/// plus the reset step, plus the refractory period `k`. The rate is `1 / (n* + 1 + k)`.
+/// The period of the discrete LIF with zero reset under constant input `I`: after a spike the
+/// membrane restarts from `U = I` (the reset zeroes the old potential, the input is
+/// integrated in the same step), so it takes `n* = min{n : I·(1 − βⁿ)/(1 − β) > θ}` steps to
+/// fire again; a refractory period of `k` steps drops the first `k` inputs. The rate is
+/// `1 / (n* + k)`.
 fn analytic_rate(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
     let mut u = 0.0;
     for n in 1..100_000 {
         u = beta * u + current;
         if u > threshold {
-            return 1.0 / (n + 1 + refractory) as f64;
+            return 1.0 / (n + refractory) as f64;
         }
     }
     0.0
@@ -329,7 +331,7 @@ fn closed_form_rate(current: f64, beta: f64, threshold: f64, refractory: usize) 
     let n = ((1.0 - rheobase / current).ln() / beta.ln())
         .ceil()
         .max(1.0);
-    1.0 / (n + 1.0 + refractory as f64)
+    1.0 / (n + refractory as f64)
 }
 
 #[test]

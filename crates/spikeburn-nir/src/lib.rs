@@ -10,7 +10,9 @@
 //!   shapes across edges, and the evaluation order an importer needs;
 //! - [`mapping`]: discrete-time (β, α, dt) ↔ continuous-time (τ, r, w_in) neuron parameters,
 //!   with the equations;
-//! - [`mod@safetensors`]: named `f32` tensors in the safetensors format.
+//! - [`mod@safetensors`]: named `f32` tensors in the safetensors format;
+//! - `convert` (cargo feature `model`, default on; the only part that needs burn): spikeburn
+//!   networks to NIR graphs and safetensors weights, NIR graphs to runnable run directories.
 //!
 //! Every failure is a [`NirError`] naming the file, the node or field, and what was expected;
 //! malformed input never panics.
@@ -37,6 +39,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "model")]
+pub mod convert;
 pub mod error;
 pub mod graph;
 pub mod mapping;

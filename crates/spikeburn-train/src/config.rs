@@ -297,18 +297,6 @@ impl ExperimentConfig {
     /// Checks every value's range; errors name the field as `section.key`.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         self.model.validate().map_err(|e| e.within("model"))?;
-        // Both data sets hold 28×28 images with 10 classes.
-        if self.model.input_size() != 28 * 28 {
-            return Err(InvalidParameter::new(
-                "model.input",
-                format!(
-                    "{} images have 28×28 = 784 pixels, but the model input {:?} has {}",
-                    self.data.dataset,
-                    self.model.input,
-                    self.model.input_size()
-                ),
-            ));
-        }
         let t = &self.training;
         let err = |field: &str, message: String| Err(InvalidParameter::new(field, message));
         if t.epochs == 0 {

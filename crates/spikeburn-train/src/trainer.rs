@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use spikeburn_core::metrics::{
     correct, predict_by_first_spike, predict_by_membrane, predict_by_spike_count,
 };
-use spikeburn_core::{SnnOutput, SpikingMlp, loss};
+use spikeburn_core::{InvalidParameter, SnnOutput, SpikingMlp, loss};
 use spikeburn_data::{ImageDataset, Split, batches, epoch_order, num_batches};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -153,6 +153,18 @@ pub fn load_split(config: &ExperimentConfig, split: Split) -> Result<ImageDatase
     };
     if limit > 0 {
         data.truncate(limit);
+    }
+    if data.image_size() != config.model.input_size() {
+        return Err(TrainError::Invalid(InvalidParameter::new(
+            "model.input",
+            format!(
+                "{} images have {} pixels, but the model input {:?} has {}",
+                config.data.dataset,
+                data.image_size(),
+                config.model.input,
+                config.model.input_size()
+            ),
+        )));
     }
     Ok(data)
 }

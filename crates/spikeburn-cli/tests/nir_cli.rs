@@ -1,0 +1,138 @@
+//! `spikeburn import` on malformed or unsupported NIR files (issue 5, interop test 5): one
+//! `error:` line each, a non-zero exit, no panic, no output directory. And the round trip
+//! `import` → `export --format nir` → `import` through the binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use spikeburn_nir::{Affine, Array, Lif, NirGraph, Node, Threshold, mapping, write_nir};
+
+fn spikeburn(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spikeburn"))
+        .args(args)
+        .output()
+        .expect("run spikeburn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn lif(n: usize) -> Lif {
+    mapping::lif_from_discrete(
+        &Array::vector(vec![0.9; n]),
+        &Array::vector(vec![1.0; n]),
+        1e-4,
+    )
+    .expect("lif")
+}
+
+fn affine(out: usize, inp: usize) -> Node {
+    Node::Affine(Affine {
+        weight: Array::new(vec![out, inp], vec![0.1; out * inp]).expect("weight"),
+        bias: Array::vector(vec![0.0; out]),
+    })
+}
+
+fn mlp(neuron: Node) -> NirGraph {
+    NirGraph::sequential([
+        ("input", Node::Input { shape: vec![4] }),
+        ("fc", affine(3, 4)),
+        ("lif", neuron),
+        ("output", Node::Output { shape: vec![3] }),
+    ])
+}
+
+fn write(dir: &Path, name: &str, graph: &NirGraph) -> String {
+    let path = dir.join(name);
+    write_nir(&path, graph).expect("write graph");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn malformed_nir_files_give_one_error_line_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let garbage = d.join("garbage.nir");
+    std::fs::write(&garbage, b"this is not hdf5").expect("write");
+    let good = write(d, "good.nir", &mlp(Node::Lif(lif(3))));
+    let bytes = std::fs::read(&good).expect("read");
+    let truncated = d.join("truncated.nir");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let mut reset = lif(3);
+    reset.v_reset = Array::vector(vec![0.5; 3]);
+    let mut recurrent = mlp(Node::Lif(lif(3)));
+    recurrent.add_node("rec", affine(3, 3));
+    recurrent.add_edge("lif", "rec");
+    recurrent.add_edge("rec", "lif");
+    let cases = [
+        (garbage.to_string_lossy().into_owned(), "not an HDF5 file"),
+        (truncated.to_string_lossy().into_owned(), "truncated"),
+        (
+            d.join("missing.nir").to_string_lossy().into_owned(),
+            "missing.nir",
+        ),
+        (
+            write(
+                d,
+                "threshold.nir",
+                &mlp(Node::Threshold(Threshold {
+                    threshold: Array::vector(vec![1.0; 3]),
+                })),
+            ),
+            "Threshold is not imported",
+        ),
+        (write(d, "reset.nir", &mlp(Node::Lif(reset))), "v_reset"),
+        (write(d, "recurrent.nir", &recurrent), "recurrent"),
+    ];
+    for (file, expected) in cases {
+        let out = d.join("run");
+        let (ok, _, stderr) = spikeburn(&["import", &file, "--out", &out.to_string_lossy()]);
+        assert!(!ok, "{file}: import succeeded");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{file}: stderr {stderr:?}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(expected),
+            "{file}: {:?} lacks {expected:?}",
+            lines[0]
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "{file}: a run directory was left behind");
+    }
+}
+
+#[test]
+fn import_export_import_through_the_binary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let file = write(d, "mlp.nir", &mlp(Node::Lif(lif(3))));
+    let run = d.join("run").to_string_lossy().into_owned();
+    let (ok, stdout, stderr) = spikeburn(&["import", &file, "--out", &run]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("config.toml, model.bpk"), "{stdout}");
+    let again = d.join("again.nir").to_string_lossy().into_owned();
+    let (ok, _, stderr) = spikeburn(&[
+        "export", "--model", &run, "--format", "nir", "--out", &again,
+    ]);
+    assert!(ok, "{stderr}");
+    let st = d.join("w.safetensors").to_string_lossy().into_owned();
+    let (ok, _, stderr) = spikeburn(&[
+        "export",
+        "--model",
+        &run,
+        "--format",
+        "safetensors",
+        "--out",
+        &st,
+    ]);
+    assert!(ok, "{stderr}");
+    let back = spikeburn_nir::read_nir(&again).expect("read export");
+    assert_eq!(back.graph.dt(), Some(1e-4));
+    let run2 = d.join("run2").to_string_lossy().into_owned();
+    let (ok, _, stderr) = spikeburn(&["import", &again, "--out", &run2]);
+    assert!(ok, "{stderr}");
+    // A second import into a non-empty directory is refused.
+    let (ok, _, stderr) = spikeburn(&["import", &again, "--out", &run2]);
+    assert!(!ok && stderr.contains("not empty"), "{stderr}");
+}

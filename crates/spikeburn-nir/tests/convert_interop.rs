@@ -1,0 +1,400 @@
+//! Export and import against snnTorch 1.0 and Norse 1.1 (issue 5, interop tests 1–4), through
+//! `tests/interop/nir_sim.py` and `tests/interop/load_safetensors_snntorch.py` run by the venv
+//! `$SPIKEBURN_VENV` (default `~/.cache/spikeburn/venv`). Same skip policy as `interop.rs`:
+//! without the venv each test prints `skipped: <reason>` and passes, unless
+//! `SPIKEBURN_REQUIRE_INTEROP=1`.
+//!
+//! Networks are 20-16-5, inputs fixed Bernoulli(0.3) spike trains of T = 20 steps and batch 4,
+//! written to a JSON file both sides read. Output spikes are compared exactly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use burn::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value as Json;
+use spikeburn_core::lif::Reset;
+use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
+use spikeburn_core::neuron::NeuronConfig;
+use spikeburn_nir::convert::{
+    ExportOptions, build_network, import_nir, network_to_nir, network_to_safetensors,
+    nir_to_network, simulate_sequence,
+};
+use spikeburn_nir::{write_nir, write_safetensors};
+
+const T: usize = 20;
+const B: usize = 4;
+const F: usize = 20;
+
+fn venv() -> PathBuf {
+    std::env::var_os("SPIKEBURN_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/spikeburn/venv")
+        })
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop")
+        .join(name)
+}
+
+/// The venv's Python with torch, nir, snntorch and norse, or `None` after printing why the
+/// test is skipped (panics instead when `SPIKEBURN_REQUIRE_INTEROP=1`).
+fn python(test: &str) -> Option<PathBuf> {
+    let python = venv().join("bin/python");
+    let reason = if !python.exists() {
+        Some(format!("no Python venv at {}", venv().display()))
+    } else {
+        match Command::new(&python)
+            .args(["-c", "import nir, torch, snntorch, norse, safetensors"])
+            .output()
+        {
+            Ok(o) if o.status.success() => None,
+            Ok(o) => Some(format!(
+                "{} cannot import nir, torch, snntorch, norse, safetensors: {}",
+                python.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Some(format!("cannot run {}: {e}", python.display())),
+        }
+    };
+    match reason {
+        None => Some(python),
+        Some(reason) => {
+            let required = std::env::var("SPIKEBURN_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "{test}: SPIKEBURN_REQUIRE_INTEROP=1 but {reason}"
+            );
+            eprintln!("{test}: skipped: {reason}");
+            None
+        }
+    }
+}
+
+fn run_py(python: &Path, args: &[&Path]) {
+    let out = Command::new(python)
+        .args(args)
+        .output()
+        .expect("run the venv's python");
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn device() -> Device {
+    Device::flex()
+}
+
+/// Fixed input spikes `[T][B][F]`, written to `dir/input.json`.
+fn input_spikes(dir: &Path) -> (Vec<f32>, PathBuf) {
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let data: Vec<f32> = (0..T * B * F)
+        .map(|_| if rng.random::<f32>() < 0.3 { 1.0 } else { 0.0 })
+        .collect();
+    let nested: Vec<Vec<Vec<f32>>> = data
+        .chunks(B * F)
+        .map(|step| step.chunks(F).map(<[f32]>::to_vec).collect())
+        .collect();
+    let path = dir.join("input.json");
+    std::fs::write(&path, serde_json::json!({ "spikes": nested }).to_string()).expect("write");
+    (data, path)
+}
+
+fn read_spikes(path: &Path) -> Vec<f32> {
+    let json: Json = serde_json::from_str(&std::fs::read_to_string(path).expect("read output"))
+        .expect("json output");
+    fn flat(v: &Json, out: &mut Vec<f32>) {
+        match v {
+            Json::Array(a) => a.iter().for_each(|x| flat(x, out)),
+            Json::Number(n) => out.push(n.as_f64().unwrap_or(f64::NAN) as f32),
+            _ => out.push(f32::NAN),
+        }
+    }
+    let mut out = Vec::new();
+    flat(&json["spikes"], &mut out);
+    out
+}
+
+fn spikeburn_spikes(net: &SpikingNetwork, input: &[f32]) -> Vec<f32> {
+    let x = Tensor::<3>::from_data(TensorData::new(input.to_vec(), [T, B, F]), &device());
+    simulate_sequence(net, x)
+        .expect("simulate")
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32")
+}
+
+fn assert_same_spikes(ours: &[f32], theirs: &[f32], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: output sizes");
+    let differ = ours.iter().zip(theirs).filter(|(a, b)| a != b).count();
+    let total: f32 = ours.iter().sum();
+    eprintln!(
+        "{what}: {total} output spikes in {} slots, {differ} differ",
+        ours.len()
+    );
+    assert!(total > 0.0, "{what}: no output spikes, the test is vacuous");
+    assert_eq!(
+        differ,
+        0,
+        "{what}: {differ} of {} outputs differ",
+        ours.len()
+    );
+}
+
+/// 20-16-5 with zero-reset LIF layers (β 0.9 and 0.8, θ 1), weights doubled for activity.
+fn network(reset: Reset) -> (NetworkConfig, SpikingNetwork) {
+    let lif = |beta| NeuronConfig {
+        beta,
+        reset,
+        ..NeuronConfig::default()
+    };
+    let config = NetworkConfig {
+        input: vec![F],
+        num_steps: T,
+        layers: vec![
+            LayerConfig::Linear {
+                size: 16,
+                bias: true,
+            },
+            LayerConfig::Neuron {
+                neuron: Some(lif(0.9)),
+            },
+            LayerConfig::Linear {
+                size: 5,
+                bias: true,
+            },
+            LayerConfig::Neuron {
+                neuron: Some(lif(0.8)),
+            },
+        ],
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    let mut net = config.init(3, &device());
+    for layer in &mut net.layers {
+        if let Layer::Linear(l) = layer {
+            l.weight = l.weight.clone().map(|w| w * 2.0);
+        }
+    }
+    (config, net)
+}
+
+#[test]
+fn nir_export_then_import_gives_the_same_spikes() {
+    let (config, net) = network(Reset::Zero);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, _) = input_spikes(dir.path());
+    let (graph, warnings) =
+        network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
+    assert!(warnings.is_empty());
+    let imported = nir_to_network(&graph).expect("import");
+    let back = build_network(&imported, &device()).expect("build");
+    assert_same_spikes(
+        &spikeburn_spikes(&net, &input),
+        &spikeburn_spikes(&back, &input),
+        "export -> import",
+    );
+}
+
+#[test]
+fn subtract_reset_is_refused_unless_approximate() {
+    let (config, net) = network(Reset::Subtract);
+    let err = network_to_nir(&config, &net, &ExportOptions::default()).expect_err("refused");
+    assert!(err.to_string().contains("subtract reset"), "{err}");
+    let options = ExportOptions {
+        allow_approximate: true,
+        ..ExportOptions::default()
+    };
+    let (_, warnings) = network_to_nir(&config, &net, &options).expect("approximate export");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+}
+
+/// Interop test 1: `nir.read` loads our export; node types and parameters as expected.
+#[test]
+fn export_is_read_by_python_nir_with_expected_types_and_parameters() {
+    let Some(python) = python("export_is_read_by_python_nir_with_expected_types_and_parameters")
+    else {
+        return;
+    };
+    let (config, net) = network(Reset::Zero);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("model.nir");
+    let (graph, _) = network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
+    write_nir(&file, &graph).expect("write");
+    let out = dir.path().join("describe.json");
+    run_py(
+        &python,
+        &[&script("nir_sim.py"), Path::new("describe"), &file, &out],
+    );
+    let d: Json =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    let types = &d["types"];
+    for (node, ty) in [
+        ("input", "Input"),
+        ("layers.0", "Affine"),
+        ("layers.1", "LIF"),
+        ("layers.2", "Affine"),
+        ("layers.3", "LIF"),
+        ("output", "Output"),
+    ] {
+        assert_eq!(types[node], ty, "type of {node}");
+    }
+    assert_eq!(d["metadata"]["dt"].as_f64(), Some(1e-4));
+    // Affine weight (out, in) = burn's [in, out] transposed.
+    let Layer::Linear(l0) = &net.layers[0] else {
+        panic!("linear")
+    };
+    let w: Vec<f32> = l0
+        .weight
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32");
+    let nir_w = &d["params"]["layers.0"]["weight"];
+    assert_eq!(nir_w.as_array().map(Vec::len), Some(16));
+    for (o, row) in nir_w.as_array().expect("rows").iter().enumerate() {
+        for (i, v) in row.as_array().expect("row").iter().enumerate() {
+            assert_eq!(v.as_f64().map(|v| v as f32), Some(w[i * 16 + o]));
+        }
+    }
+    for (node, beta) in [("layers.1", 0.9f64), ("layers.3", 0.8)] {
+        let p = &d["params"][node];
+        let tau = 1e-4 / (1.0 - beta);
+        for (field, expected) in [
+            ("tau", tau),
+            ("r", tau / 1e-4),
+            ("v_leak", 0.0),
+            ("v_threshold", 1.0),
+            ("v_reset", 0.0),
+        ] {
+            for v in p[field].as_array().expect(field) {
+                let v = v.as_f64().unwrap_or(f64::NAN);
+                assert!(
+                    (v - expected).abs() <= 1e-5 * expected.abs().max(1e-6),
+                    "{node}.{field} = {v}, expected {expected}"
+                );
+            }
+        }
+    }
+}
+
+/// Interop test 2: our export simulated by snnTorch (`import_from_nir`) on the same input
+/// spikes gives the same output spikes.
+#[test]
+fn export_simulated_by_snntorch_gives_the_same_spikes() {
+    let Some(python) = python("export_simulated_by_snntorch_gives_the_same_spikes") else {
+        return;
+    };
+    let (config, net) = network(Reset::Zero);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, input_path) = input_spikes(dir.path());
+    let file = dir.path().join("model.nir");
+    let (graph, _) = network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
+    write_nir(&file, &graph).expect("write");
+    let out = dir.path().join("out.json");
+    run_py(
+        &python,
+        &[
+            &script("nir_sim.py"),
+            Path::new("simulate"),
+            &file,
+            &input_path,
+            &out,
+            Path::new("--framework"),
+            Path::new("snntorch"),
+        ],
+    );
+    assert_same_spikes(
+        &spikeburn_spikes(&net, &input),
+        &read_spikes(&out),
+        "spikeburn export run by snnTorch",
+    );
+}
+
+/// Interop test 3: a graph built in a framework's convention and simulated by it →
+/// `import_nir` → the same output spikes in spikeburn.
+fn framework_graph_imports_with_the_same_spikes(framework: &str) {
+    let test = format!("{framework}_graph_imports_with_the_same_spikes");
+    let Some(python) = python(&test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, input_path) = input_spikes(dir.path());
+    let file = dir.path().join(format!("{framework}.nir"));
+    let out = dir.path().join("out.json");
+    run_py(
+        &python,
+        &[
+            &script("nir_sim.py"),
+            Path::new("make"),
+            &file,
+            &input_path,
+            &out,
+            Path::new("--framework"),
+            Path::new(framework),
+        ],
+    );
+    let run = dir.path().join("imported");
+    import_nir(&file, &run).expect("import");
+    let config = spikeburn_train::trainer::load_run_config(&run).expect("config");
+    let net = spikeburn_train::trainer::load_run_model(&run, &config, &device()).expect("model");
+    assert_same_spikes(
+        &spikeburn_spikes(&net, &input),
+        &read_spikes(&out),
+        &format!("{framework} graph imported by spikeburn"),
+    );
+}
+
+#[test]
+fn snntorch_graph_imports_with_the_same_spikes() {
+    framework_graph_imports_with_the_same_spikes("snntorch");
+}
+
+#[test]
+fn norse_graph_imports_with_the_same_spikes() {
+    framework_graph_imports_with_the_same_spikes("norse");
+}
+
+/// Interop test 4: the safetensors export loaded into snnTorch by
+/// `tests/interop/load_safetensors_snntorch.py` gives the same output spikes (subtract reset,
+/// spikeburn's default, and zero reset).
+#[test]
+fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
+    let Some(python) = python("safetensors_loaded_into_snntorch_gives_the_same_spikes") else {
+        return;
+    };
+    for reset in [Reset::Subtract, Reset::Zero] {
+        let (config, net) = network(reset);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (input, input_path) = input_spikes(dir.path());
+        let file = dir.path().join("model.safetensors");
+        let (tensors, metadata) = network_to_safetensors(&config, &net).expect("export");
+        assert!(tensors.contains_key("layers.0.weight") && tensors.contains_key("layers.3.beta"));
+        assert_eq!(tensors["layers.0.weight"].shape(), [16, F]);
+        write_safetensors(&file, &tensors, &metadata).expect("write");
+        let out = dir.path().join("out.json");
+        run_py(
+            &python,
+            &[
+                &script("load_safetensors_snntorch.py"),
+                &file,
+                &input_path,
+                &out,
+            ],
+        );
+        assert_same_spikes(
+            &spikeburn_spikes(&net, &input),
+            &read_spikes(&out),
+            &format!("safetensors in snnTorch ({reset:?} reset)"),
+        );
+    }
+}
