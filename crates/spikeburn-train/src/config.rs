@@ -199,8 +199,11 @@ pub enum ConfigError {
 /// Names of the built-in presets.
 pub const PRESETS: &[&str] = &["mnist-mlp", "fashion-mlp", "mnist-conv", "fashion-conv"];
 
-/// The convolutional SNN of the `*-conv` presets: two conv–batch-norm–max-pool–LIF blocks and
-/// a LIF read-out, `β = 0.5` (`τ = 2`, as SpikingJelly's conv examples), `T = 4`.
+/// The convolutional SNN of the `*-conv` presets: two conv–batch-norm–max-pool–LIF blocks,
+/// `β = 0.5` (`τ = 2`, as SpikingJelly's conv examples), `T = 4`, and a non-spiking leaky
+/// integrator read-out (`β = 0.9`): with only 4 steps, output spike counts (0–4) tie often,
+/// while the integrated membrane separates the classes (a LIF read-out measured 95.2 % by
+/// spike count but 98.2 % by membrane after 2 epochs).
 ///
 /// Pooling comes before the neurons: the first block's conv, batch norm and pooling then run
 /// once per batch on the static image (direct encoding), and the second block normalises a
@@ -240,7 +243,13 @@ fn conv_network(channels: [usize; 2]) -> NetworkConfig {
                 size: 10,
                 bias: true,
             },
-            neuron(),
+            L::Neuron {
+                neuron: Some(spikeburn_core::NeuronConfig {
+                    kind: spikeburn_core::NeuronKind::Integrator,
+                    beta: 0.9,
+                    ..Default::default()
+                }),
+            },
         ],
         ..NetworkConfig::default()
     }
@@ -248,8 +257,8 @@ fn conv_network(channels: [usize; 2]) -> NetworkConfig {
 
 impl ExperimentConfig {
     /// A built-in preset: `mnist-conv` / `fashion-conv` (a convolutional SNN:
-    /// conv32–BN–pool–LIF–conv32 (64 for Fashion)–pool–BN–LIF–linear10–LIF, `T = 4`, Adam
-    /// 1e-3, 4 / 8 epochs), `mnist-mlp` (snnTorch tutorial 5: 784-1000-10 LIF, `β = 0.95`,
+    /// conv32–BN–pool–LIF–conv32–pool–BN–LIF–linear10–integrator, `T = 4`, Adam 1e-3, 4 / 6
+    /// epochs), `mnist-mlp` (snnTorch tutorial 5: 784-1000-10 LIF, `β = 0.95`,
     /// 25 steps, arctan surrogate, membrane cross-entropy, Adam 5e-4, batch 128) or
     /// `fashion-mlp` (the same network on Fashion-MNIST).
     pub fn preset(name: &str) -> Result<Self, ConfigError> {
@@ -262,9 +271,8 @@ impl ExperimentConfig {
                 config.training.lr = 1e-3;
                 config.training.epochs = 4;
                 if name == "fashion-conv" {
-                    config.model = conv_network([32, 64]);
                     config.data.dataset = DatasetKind::FashionMnist;
-                    config.training.epochs = 8;
+                    config.training.epochs = 6;
                 }
             }
             _ => return Err(ConfigError::UnknownPreset(name.to_string())),
