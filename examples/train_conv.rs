@@ -12,9 +12,10 @@ fn main() {
     spikeburn::train::runtime::tune_allocator();
     let mut args = std::env::args().skip(1);
     let preset = args.next().unwrap_or_else(|| "mnist-conv".into());
-    let out = args
-        .next()
-        .map_or_else(|| PathBuf::from(format!("runs/example-{preset}")), PathBuf::from);
+    let out = args.next().map_or_else(
+        || PathBuf::from(format!("runs/example-{preset}")),
+        PathBuf::from,
+    );
     let config = match ExperimentConfig::preset(&preset) {
         Ok(config) => config,
         Err(e) => {
