@@ -18,7 +18,9 @@ fn analytic(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
     if current <= rheobase {
         return 0.0;
     }
-    let n = ((1.0 - rheobase / current).ln() / beta.ln()).ceil().max(1.0);
+    let n = ((1.0 - rheobase / current).ln() / beta.ln())
+        .ceil()
+        .max(1.0);
     1.0 / (n + refractory as f64)
 }
 
@@ -39,7 +41,11 @@ fn main() {
             refractory,
             ..NeuronConfig::default()
         }
-        .init(currents.len(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0), &device);
+        .init(
+            currents.len(),
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+            &device,
+        );
         let input = Tensor::<2>::from_data(
             TensorData::new(currents.clone(), [1, currents.len()]),
             &device,
@@ -56,7 +62,9 @@ fn main() {
             .enumerate()
             .map(|(j, &i)| Point {
                 x: f64::from(i),
-                y: (0..steps).map(|t| f64::from(spikes[t * currents.len() + j])).sum::<f64>()
+                y: (0..steps)
+                    .map(|t| f64::from(spikes[t * currents.len() + j]))
+                    .sum::<f64>()
                     / steps as f64,
                 err: None,
             })
@@ -65,7 +73,12 @@ fn main() {
             .iter()
             .map(|&i| Point {
                 x: f64::from(i),
-                y: analytic(f64::from(i), f64::from(beta), f64::from(threshold), refractory),
+                y: analytic(
+                    f64::from(i),
+                    f64::from(beta),
+                    f64::from(threshold),
+                    refractory,
+                ),
                 err: None,
             })
             .collect();

@@ -442,6 +442,23 @@ pub enum NeuronModel {
     Stochastic(StochasticLif),
 }
 
+/// Evaluates `$body` with `$m` bound to the model inside whichever variant `$model` holds.
+macro_rules! each_model {
+    ($model:expr, $m:ident => $body:expr) => {
+        match $model {
+            NeuronModel::Lif($m) => $body,
+            NeuronModel::Refractory($m) => $body,
+            NeuronModel::Synaptic($m) => $body,
+            NeuronModel::Alpha($m) => $body,
+            NeuronModel::Recurrent($m) => $body,
+            NeuronModel::Adaptive($m) => $body,
+            NeuronModel::Integrator($m) => $body,
+            NeuronModel::Conductance($m) => $body,
+            NeuronModel::Stochastic($m) => $body,
+        }
+    };
+}
+
 /// A neuron layer: a model plus, optionally, a learnable spike amplitude per neuron (graded
 /// spikes: the output is `a ⊙ S[t]`).
 #[derive(Module, Debug)]
@@ -455,34 +472,14 @@ pub struct NeuronLayer {
 impl NeuronLayer {
     /// Runs the sequence `[T, B, N]` from rest.
     pub fn forward(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        let out = match &self.model {
-            NeuronModel::Lif(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Refractory(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Synaptic(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Alpha(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Recurrent(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Adaptive(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Integrator(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Conductance(m) => m.forward_sequence(input, keep_membrane),
-            NeuronModel::Stochastic(m) => m.forward_sequence(input, keep_membrane),
-        };
+        let out = each_model!(&self.model, m => m.forward_sequence(input, keep_membrane));
         self.graded(out)
     }
 
     /// Runs the sequence `[T, B, N]` from rest as a loop of the model's single-step update
     /// ([`step_loop`]): the reference that [`forward`](Self::forward) equals.
     pub fn forward_stepwise(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        let out = match &self.model {
-            NeuronModel::Lif(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Refractory(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Synaptic(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Alpha(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Recurrent(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Adaptive(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Integrator(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Conductance(m) => step_loop(m, input, keep_membrane),
-            NeuronModel::Stochastic(m) => step_loop(m, input, keep_membrane),
-        };
+        let out = each_model!(&self.model, m => step_loop(m, input, keep_membrane));
         self.graded(out)
     }
 

@@ -27,53 +27,11 @@ const T: usize = 20;
 const B: usize = 4;
 const F: usize = 20;
 
-fn venv() -> PathBuf {
-    std::env::var_os("SPIKEBURN_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/spikeburn/venv")
-        })
-}
+mod common;
+use common::script;
 
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/interop")
-        .join(name)
-}
-
-/// The venv's Python with torch, nir, snntorch and norse, or `None` after printing why the
-/// test is skipped (panics instead when `SPIKEBURN_REQUIRE_INTEROP=1`).
 fn python(test: &str) -> Option<PathBuf> {
-    let python = venv().join("bin/python");
-    let reason = if !python.exists() {
-        Some(format!("no Python venv at {}", venv().display()))
-    } else {
-        match Command::new(&python)
-            .args(["-c", "import nir, torch, snntorch, norse, safetensors"])
-            .output()
-        {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "{} cannot import nir, torch, snntorch, norse, safetensors: {}",
-                python.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Some(format!("cannot run {}: {e}", python.display())),
-        }
-    };
-    match reason {
-        None => Some(python),
-        Some(reason) => {
-            let required = std::env::var("SPIKEBURN_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "{test}: SPIKEBURN_REQUIRE_INTEROP=1 but {reason}"
-            );
-            eprintln!("{test}: skipped: {reason}");
-            None
-        }
-    }
+    common::python(test, &["nir", "torch", "snntorch", "norse", "safetensors"])
 }
 
 fn run_py(python: &Path, args: &[&Path]) {

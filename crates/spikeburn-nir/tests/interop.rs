@@ -8,7 +8,6 @@
 //! case it fails.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,56 +17,14 @@ use spikeburn_nir::{
     Pool2d, mapping, read_nir, read_safetensors, write_nir, write_safetensors,
 };
 
-fn venv() -> PathBuf {
-    std::env::var_os("SPIKEBURN_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/spikeburn/venv")
-        })
-}
+mod common;
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/nir_check.py")
+    common::script("nir_check.py")
 }
 
-/// The venv's Python, or `None` after printing why the test is skipped (panics instead when
-/// `SPIKEBURN_REQUIRE_INTEROP=1`).
 fn python(test: &str) -> Option<PathBuf> {
-    let python = venv().join("bin/python");
-    let reason = if !python.exists() {
-        Some(format!("no Python venv at {}", venv().display()))
-    } else {
-        match Command::new(&python)
-            .args(["-c", "import nir, h5py, numpy, safetensors"])
-            .output()
-        {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "{} cannot import nir, h5py, numpy, safetensors: {}",
-                python.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Some(format!("cannot run {}: {e}", python.display())),
-        }
-    };
-    match reason {
-        None => Some(python),
-        Some(reason) => {
-            let required = std::env::var("SPIKEBURN_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "{test}: SPIKEBURN_REQUIRE_INTEROP=1 but {reason} (install with `python -m pip install -r tests/interop/requirements.txt`)"
-            );
-            // Written to the stderr handle directly: libtest captures `eprintln!` of passing
-            // tests, and a skip must be visible.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: skipped: {reason} (set SPIKEBURN_VENV, or run .ci/run to create it)"
-            );
-            None
-        }
-    }
+    common::python(test, &["nir", "h5py", "numpy", "safetensors"])
 }
 
 fn run_py(python: &Path, args: &[&str]) -> Json {
