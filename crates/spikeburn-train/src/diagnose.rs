@@ -683,7 +683,7 @@ pub fn figures(d: &Diagnostics) -> Vec<(&'static str, Figure)> {
     let norms = Chart {
         title: format!("gradient through time ({})", d.surrogate.name()),
         x_label: "time step t".into(),
-        y_label: "log10 ‖∂L/∂I[t]‖".into(),
+        y_label: "log10 |dL/dI[t]|".into(),
         x_scale: XScale::Linear,
         x_ticks: None,
         legend_title: None,
@@ -752,10 +752,18 @@ pub fn figures(d: &Diagnostics) -> Vec<(&'static str, Figure)> {
         .agreement
         .iter()
         .map(|a| {
+            // Short labels, so that seven fit under one panel.
+            let name = match a.name.as_str() {
+                "fast_sigmoid" => "fast_sig",
+                "straight_through" => "STE",
+                "spike_rate_escape" => "escape",
+                "triangular" => "triangle",
+                other => other,
+            };
             if a.configured {
-                format!("{}*", a.name)
+                format!("{name}*")
             } else {
-                a.name.clone()
+                name.to_string()
             }
         })
         .collect();
@@ -783,7 +791,7 @@ pub fn figures(d: &Diagnostics) -> Vec<(&'static str, Figure)> {
                 .collect(),
             color: 0,
             dashed: false,
-            scatter: true,
+            scatter: false,
         }],
     };
     let ad: Vec<f64> = d.reference.checks.iter().map(|c| c.autodiff).collect();
@@ -794,7 +802,7 @@ pub fn figures(d: &Diagnostics) -> Vec<(&'static str, Figure)> {
             "finite differences (ε = {}) vs autodiff, cos = {:.4}",
             d.reference.epsilon, d.reference.cosine_fd_autodiff
         ),
-        x_label: "⟨g_ref, v⟩ (autodiff)".into(),
+        x_label: "<g_ref, v> (autodiff)".into(),
         y_label: "(L(θ+εv) − L(θ−εv)) / 2ε".into(),
         x_scale: XScale::Linear,
         x_ticks: None,
@@ -851,7 +859,7 @@ pub fn figures(d: &Diagnostics) -> Vec<(&'static str, Figure)> {
             "agreement",
             Figure {
                 charts: vec![cos, fd],
-                panel_size: (620, 420),
+                panel_size: (720, 420),
             },
         ),
     ]
