@@ -128,8 +128,8 @@ fn diagnose(a: DiagnoseArgs) -> Result<()> {
     );
     for s in &d.agreement {
         println!(
-            "  cos({:<18}, reference) = {:+.4}   |g| = {:.4e}{}",
-            s.name,
+            "  cos({:<22}, reference) = {:+.4}   |g| = {:.4e}{}",
+            s.label,
             s.cosine,
             s.norm,
             if s.configured { "   (configured)" } else { "" }

@@ -35,7 +35,8 @@
 //!     fn step(&self, input: Tensor<2>, state: &[Tensor<2>], p: &NeuronParams) -> (Tensor<2>, Vec<Tensor<2>>) {
 //!         let u = state[0].clone() * p.beta.clone() + input;
 //!         let s = p.surrogate.spike(u.clone() - p.threshold.clone());
-//!         let u = u - s.clone().detach() * p.threshold.clone();
+//!         let r = if p.detach_reset { s.clone().detach() } else { s.clone() };
+//!         let u = u - r * p.threshold.clone();
 //!         (s, vec![u])
 //!     }
 //! }
@@ -50,9 +51,9 @@ use burn::prelude::*;
 use std::sync::{Arc, LazyLock, RwLock};
 
 /// The parameters a layer hands to a custom step: `β` clamped to `[0, 1]` and `θ` as rows
-/// `[1, 1]` (one per layer) or `[1, N]` (`per_neuron`) that broadcast over `[B, N]`, and the
-/// layer's surrogate (use [`Surrogate::spike`] for the spike, so that every surrogate — and the
-/// smooth reference of the diagnostics — applies to the custom model too).
+/// `[1, 1]` (one per layer) or `[1, N]` (`per_neuron`) that broadcast over `[B, N]`, the layer's surrogate (use [`Surrogate::spike`] for the spike, so that every surrogate — and the
+/// smooth reference of the diagnostics — applies to the custom model too), and whether the
+/// reset is detached.
 #[derive(Clone, Debug)]
 pub struct NeuronParams {
     /// Decay `β ∈ [0, 1]`, `[1, 1]` or `[1, N]` (learnable with `learn_beta`).
@@ -61,6 +62,10 @@ pub struct NeuronParams {
     pub threshold: Tensor<2>,
     /// The configured surrogate.
     pub surrogate: Surrogate,
+    /// Whether a reset signal should be detached from the graph (`detach_reset`; a step that
+    /// resets should honour it: the smooth reference of the gradient diagnostics sets it to
+    /// false, so that autodiff gives the exact gradient there).
+    pub detach_reset: bool,
 }
 
 /// One time step of a neuron model written outside the library.
@@ -159,6 +164,7 @@ impl CustomNeuron {
             beta,
             threshold,
             surrogate: self.lif.surrogate,
+            detach_reset: self.lif.detach_reset,
         }
     }
 }
