@@ -315,3 +315,66 @@ fn sweep_and_plot_curves() {
     let o = spikeburn(&["plot", "curves", "--run", "not-a-run"], d);
     assert_clean_failure(&o, "not-a-run");
 }
+
+#[test]
+fn diagnose_a_tiny_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data = mnist();
+    let o = spikeburn(
+        &[
+            "train",
+            "--preset",
+            "mnist-mlp",
+            "--epochs",
+            "1",
+            "--out",
+            "run",
+            "--data-dir",
+            &data,
+            "--limit-train",
+            "256",
+            "--limit-test",
+            "64",
+            "--num-steps",
+            "5",
+            "--batch-size",
+            "64",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    let o = spikeburn(
+        &[
+            "diagnose",
+            "--model",
+            "run",
+            "--samples",
+            "32",
+            "--grad-batch",
+            "8",
+            "--directions",
+            "2",
+            "--format",
+            "svg",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "diagnose failed: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("reference sigmoid(10"), "{stdout}");
+    assert!(stdout.contains("(configured)"), "{stdout}");
+    for f in [
+        "diagnostics.json",
+        "grad_norms.svg",
+        "rates.svg",
+        "agreement.svg",
+    ] {
+        assert!(d.join("run/diagnostics").join(f).is_file(), "{f} missing");
+    }
+    assert!(!d.join("run/diagnostics/rates.png").exists());
+    let o = spikeburn(&["diagnose", "--model", "missing"], d);
+    assert_clean_failure(&o, "missing");
+    let o = spikeburn(&["diagnose", "--model", "run", "--steepness", "0"], d);
+    assert_clean_failure(&o, "--steepness");
+}

@@ -77,7 +77,9 @@ impl ScanSettings {
         let (kind, params) = match self.surrogate {
             Surrogate::Atan { alpha } => (0, [alpha, 0.0]),
             Surrogate::FastSigmoid { slope } => (1, [slope, 0.0]),
-            Surrogate::Sigmoid { slope } => (2, [slope, 0.0]),
+            // The smooth reference never reaches a fused kernel (its forward is not a step);
+            // its derivative is the sigmoid's.
+            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => (2, [slope, 0.0]),
             Surrogate::StraightThrough => (3, [0.0, 0.0]),
             Surrogate::Triangular { alpha } => (4, [alpha, 0.0]),
             Surrogate::Gaussian { slope } => (5, [slope, 0.0]),

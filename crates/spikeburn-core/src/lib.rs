@@ -9,12 +9,14 @@
 //! - [`lif`]: the leaky integrate-and-fire layer (snnTorch `Leaky` semantics);
 //! - [`fused`]: the LIF time loop as one operation with a hand-written BPTT backward (CPU);
 //! - [`layers`]: stateless layers over sequences (time folded into the batch);
+//! - [`custom`]: neuron models registered by the user (`kind = "custom"`);
 //! - [`network`]: the serialisable network description and the model it builds;
 //! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier.
 
 pub mod adaptive;
 pub mod alpha;
 pub mod conductance;
+pub mod custom;
 pub mod encoding;
 pub mod error;
 pub mod fused;

@@ -344,7 +344,7 @@ impl Lif {
             Current::Sequence(x) => x.device(),
             Current::Constant(x, _) => x.device(),
         };
-        if self.kernel == Kernel::Auto && fused::supported(&device) {
+        if self.kernel == Kernel::Auto && !self.surrogate.is_smooth() && fused::supported(&device) {
             self.run_fused(current, keep_membrane)
         } else {
             self.run(current, None, keep_membrane).0

@@ -634,7 +634,22 @@ impl SpikingNetwork {
     /// Runs `T` steps on a batch of static samples `[B, input features]` (flat; reshaped to
     /// the configured sample shape).
     pub fn forward(&self, input: Tensor<2>) -> SnnOutput {
-        self.run(input)
+        self.run(input, false).0
+    }
+
+    /// [`forward`](Self::forward) with a gradient probe on the input current of every neuron
+    /// layer: a zero tensor `P_l` of shape `[T, B, N_l]`, marked as requiring a gradient (a
+    /// leaf of the autodiff graph), is added to layer `l`'s input current, `I_l[t] + P_l[t]`.
+    /// The forward values are unchanged (`P = 0`), and after `loss.backward()`,
+    /// `P_l.grad(&grads)` is `∂L/∂I_l[t]` for every step `t`, sample and neuron — the gradient
+    /// that flows back through time into each layer (burn keeps gradients of leaf tensors
+    /// only). Returns the output and the probes, input to output.
+    ///
+    /// With a time-invariant input, the first neuron layer's constant current is repeated
+    /// over `T` here (the probe differs per step), so this pass is slower than `forward`; the
+    /// normal forward path is untouched.
+    pub fn forward_probed(&self, input: Tensor<2>) -> (SnnOutput, Vec<Tensor<3>>) {
+        self.run(input, true)
     }
 
     /// Waits until pending work on the first weight is done and returns its sum (asynchronous
@@ -680,7 +695,7 @@ impl SpikingNetwork {
             .count()
     }
 
-    fn run(&self, input: Tensor<2>) -> SnnOutput {
+    fn run(&self, input: Tensor<2>, probed: bool) -> (SnnOutput, Vec<Tensor<3>>) {
         let steps = self.num_steps;
         let batch = input.dims()[0];
         let (x, mut constant) = match self.encoder.encode(input, steps) {
@@ -707,6 +722,7 @@ impl SpikingNetwork {
             .unwrap_or(0);
         let mut spike_rates = Vec::new();
         let mut layer_spikes = Vec::new();
+        let mut probes = Vec::new();
         let mut output = None;
         for (i, layer) in self.layers.iter().enumerate() {
             features = match layer {
@@ -745,7 +761,17 @@ impl SpikingNetwork {
                     let template = features;
                     let flat = features_flat_ref(&template);
                     let f = flat.dims()[1];
-                    let out = if constant {
+                    let out = if probed {
+                        let current = if constant {
+                            flat.unsqueeze::<3>().expand([steps, batch, f])
+                        } else {
+                            flat.reshape([steps, batch, f])
+                        };
+                        let probe: Tensor<3> =
+                            Tensor::zeros([steps, batch, f], &current.device()).require_grad();
+                        probes.push(probe.clone());
+                        neuron.forward(current + probe, keep_membrane)
+                    } else if constant {
                         neuron.forward_constant(flat, steps, keep_membrane)
                     } else {
                         neuron.forward(flat.reshape([steps, batch, f]), keep_membrane)
@@ -762,12 +788,13 @@ impl SpikingNetwork {
             };
         }
         let out = output.expect("a validated network ends with a neuron layer");
-        SnnOutput {
+        let output = SnnOutput {
             membrane: out.membrane.expect("the output layer keeps its membrane"),
             spikes: out.spikes,
             spike_rates,
             layer_spikes,
-        }
+        };
+        (output, probes)
     }
 }
 

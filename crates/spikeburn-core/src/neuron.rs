@@ -17,6 +17,7 @@
 //! | [`LeakyIntegrator`] (non-spiking readout) | `U` | yes | Norse `LICell`, NIR `LI` |
 //! | [`ConductanceLif`] | `g_e`, `g_i`, `U` | no | conductance-based LIF |
 //! | [`StochasticLif`] (escape noise) | `U`, `S` | no | Gerstner & Kistler 2002 |
+//! | [`CustomNeuron`] (registered by the user) | its own | no (a loop of its step) | [`crate::custom`] |
 //!
 //! Models without a fused pass run the reference loop: their recurrences couple several state
 //! variables through the spike (or a matrix product, for [`RecurrentLif`]), so a fused kernel
@@ -27,6 +28,7 @@
 use crate::adaptive::AdaptiveLif;
 use crate::alpha::Alpha;
 use crate::conductance::ConductanceLif;
+use crate::custom::{CustomNeuron, CustomNeuronId, registered_neurons};
 use crate::error::InvalidParameter;
 use crate::fused::{self, ScanSettings};
 use crate::integrator::LeakyIntegrator;
@@ -189,6 +191,9 @@ pub enum NeuronKind {
     Conductance,
     /// LIF with escape noise: stochastic, seeded firing ([`StochasticLif`]).
     Stochastic,
+    /// A model registered with [`crate::custom::register_neuron`], named by
+    /// [`NeuronConfig::name`] ([`CustomNeuron`]).
+    Custom,
 }
 
 /// Description of a neuron layer: the model and all its parameters (each with a default;
@@ -244,6 +249,10 @@ pub struct NeuronConfig {
     /// Multiply the spikes by a learnable amplitude per neuron (graded spikes, snnTorch
     /// `graded_spikes_factor`; default false).
     pub graded_spikes: bool,
+    /// The registered name of a `kind = "custom"` model (see [`crate::custom`]); only with
+    /// that kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Default for NeuronConfig {
@@ -271,6 +280,7 @@ impl Default for NeuronConfig {
             noise: 0.1,
             noise_seed: 0,
             graded_spikes: false,
+            name: None,
         }
     }
 }
@@ -317,9 +327,49 @@ impl NeuronConfig {
         }
     }
 
-    /// Checks every field a model uses.
+    /// The defaults with the custom model registered as `name` (see [`crate::custom`]).
+    pub fn custom(name: &str) -> Self {
+        Self {
+            kind: NeuronKind::Custom,
+            name: Some(name.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// Checks every field a model uses (for `kind = "custom"`: that `name` is registered).
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         self.lif().validate()?;
+        match (self.kind, &self.name) {
+            (NeuronKind::Custom, None) => {
+                return Err(InvalidParameter::new(
+                    "name",
+                    "kind = \"custom\" needs the name of a registered neuron model",
+                ));
+            }
+            (NeuronKind::Custom, Some(name)) if CustomNeuronId::find(name).is_none() => {
+                let known = registered_neurons();
+                return Err(InvalidParameter::new(
+                    "name",
+                    format!(
+                        "unknown custom neuron `{name}` (register it first with \
+                         spikeburn_core::custom::register_neuron; registered: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            }
+            (NeuronKind::Custom, Some(_)) => {}
+            (kind, Some(_)) => {
+                return Err(InvalidParameter::new(
+                    "name",
+                    format!("only kind = \"custom\" takes a name (kind is {kind:?})"),
+                ));
+            }
+            (_, None) => {}
+        }
         let unit = |field: &str, value: f32| {
             if (0.0..=1.0).contains(&value) {
                 Ok(())
@@ -408,6 +458,14 @@ impl NeuronConfig {
             NeuronKind::Stochastic => {
                 NeuronModel::Stochastic(StochasticLif::new(lif, self.noise, self.noise_seed))
             }
+            NeuronKind::Custom => NeuronModel::Custom(CustomNeuron {
+                lif,
+                id: self
+                    .name
+                    .as_deref()
+                    .and_then(CustomNeuronId::find)
+                    .expect("NeuronConfig::init needs a valid config (call validate)"),
+            }),
         };
         NeuronLayer {
             model,
@@ -440,6 +498,8 @@ pub enum NeuronModel {
     Conductance(ConductanceLif),
     /// [`StochasticLif`].
     Stochastic(StochasticLif),
+    /// [`CustomNeuron`].
+    Custom(CustomNeuron),
 }
 
 /// Evaluates `$body` with `$m` bound to the model inside whichever variant `$model` holds.
@@ -455,6 +515,7 @@ macro_rules! each_model {
             NeuronModel::Integrator($m) => $body,
             NeuronModel::Conductance($m) => $body,
             NeuronModel::Stochastic($m) => $body,
+            NeuronModel::Custom($m) => $body,
         }
     };
 }

@@ -83,6 +83,18 @@ pub enum Surrogate {
         #[serde(default = "default_slope")]
         slope: f32,
     },
+    /// Not a surrogate: the smooth reference of gradient diagnostics. The forward pass is
+    /// the steep logistic `σ(x) = 1 / (1 + e^(−k·x))` itself instead of the Heaviside step,
+    /// and the backward pass is its exact derivative `σ'(x) = k·σ(x)·(1 − σ(x))` (computed by
+    /// autodiff). A network with it is a smooth function of its weights, so its gradient can be
+    /// checked by finite differences; as `k → ∞` its forward pass tends to the spiking one.
+    /// Used by `spikeburn diagnose` (Zenke & Vogels 2021, "The remarkable robustness of
+    /// surrogate gradient learning"); it always runs the reference (non-fused) path.
+    SmoothSigmoid {
+        /// Steepness `k`.
+        #[serde(default = "default_slope")]
+        slope: f32,
+    },
     /// A user-supplied derivative registered with [`register`] under a name, with one
     /// steepness parameter passed to it. In TOML: `{ kind = "custom", name = "my_surrogate",
     /// slope = 4.0 }`.
@@ -289,6 +301,17 @@ impl Surrogate {
         Surrogate::SpikeRateEscape { beta, slope }
     }
 
+    /// Whether this is the smooth reference [`Surrogate::SmoothSigmoid`] (a sigmoid in the
+    /// forward pass too), which the fused kernels do not implement.
+    pub fn is_smooth(&self) -> bool {
+        matches!(self, Surrogate::SmoothSigmoid { .. })
+    }
+
+    /// The smooth reference with steepness `k` (see [`Surrogate::SmoothSigmoid`]).
+    pub fn smooth_sigmoid(k: f32) -> Self {
+        Surrogate::SmoothSigmoid { slope: k }
+    }
+
     /// Every built-in surrogate with its default parameters.
     pub fn builtins() -> [Surrogate; 7] {
         [
@@ -319,6 +342,7 @@ impl Surrogate {
             Surrogate::StraightThrough => Surrogate::StraightThrough,
             Surrogate::SpikeRateEscape { beta, .. } => Surrogate::SpikeRateEscape { beta, slope },
             Surrogate::Custom { name, .. } => Surrogate::Custom { name, slope },
+            Surrogate::SmoothSigmoid { .. } => Surrogate::SmoothSigmoid { slope },
         }
     }
 
@@ -334,6 +358,7 @@ impl Surrogate {
             Surrogate::StraightThrough => "straight_through".into(),
             Surrogate::SpikeRateEscape { .. } => "spike_rate_escape".into(),
             Surrogate::Custom { name, .. } => name.name(),
+            Surrogate::SmoothSigmoid { .. } => "smooth_sigmoid".into(),
         }
     }
 
@@ -344,7 +369,8 @@ impl Surrogate {
             Surrogate::FastSigmoid { slope }
             | Surrogate::Sigmoid { slope }
             | Surrogate::Gaussian { slope }
-            | Surrogate::Custom { slope, .. } => &[("slope", slope)],
+            | Surrogate::Custom { slope, .. }
+            | Surrogate::SmoothSigmoid { slope } => &[("slope", slope)],
             Surrogate::SpikeRateEscape { beta, slope } => &[("beta", beta), ("slope", slope)],
             Surrogate::StraightThrough => &[],
         };
@@ -371,7 +397,7 @@ impl Surrogate {
                 let d = 1.0 + slope * x.abs();
                 1.0 / (d * d)
             }
-            Surrogate::Sigmoid { slope } => {
+            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => {
                 let s = 1.0 / (1.0 + (-slope * x).exp());
                 slope * s * (1.0 - s)
             }
@@ -397,7 +423,7 @@ impl Surrogate {
                 (z.square() + 1.0).recip() * (0.5 * alpha)
             }
             Surrogate::FastSigmoid { slope } => (x.abs() * slope + 1.0).square().recip(),
-            Surrogate::Sigmoid { slope } => {
+            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => {
                 let s = sigmoid(x * slope);
                 (s.clone() * (s.neg() + 1.0)) * slope
             }
@@ -425,8 +451,11 @@ impl Surrogate {
     /// Heaviside forward, surrogate backward: `S = H(x)` with `dS/dx := σ'(x)`.
     ///
     /// `H(0) = 0`, as in snnTorch. When `x` carries no gradient (inference), only the step is
-    /// computed.
+    /// computed. For [`Surrogate::SmoothSigmoid`] the output is `σ(k·x)` itself (no step).
     pub fn spike<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if let Surrogate::SmoothSigmoid { slope } = *self {
+            return sigmoid(x * slope);
+        }
         let heaviside = x.clone().greater_elem(0.0).float();
         if !x.is_tracked() {
             return heaviside;

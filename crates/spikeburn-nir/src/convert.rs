@@ -438,6 +438,7 @@ pub fn network_to_safetensors(
                     NeuronModel::Adaptive(a) => (Some(&a.lif), None),
                     NeuronModel::Conductance(c) => (Some(&c.lif), Some(&c.alpha)),
                     NeuronModel::Stochastic(s) => (Some(&s.lif), None),
+                    NeuronModel::Custom(c) => (Some(&c.lif), None),
                     NeuronModel::Integrator(li) => {
                         put("beta", array(li.beta.val())?);
                         (None, None)

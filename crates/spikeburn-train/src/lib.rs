@@ -5,11 +5,12 @@
 //! loop ([`trainer`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
 //! reporting ([`progress`]), and allocator tuning for training programs ([`runtime`]);
 //! the reproducibility record of every run ([`provenance`]), hyper-parameter sweeps
-//! ([`sweep`]), and figures ([`figures`], [`plot`]).
+//! ([`sweep`]), gradient diagnostics ([`diagnose`]), and figures ([`figures`], [`plot`]).
 
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
+pub mod diagnose;
 pub mod error;
 pub mod figures;
 pub mod fsutil;
