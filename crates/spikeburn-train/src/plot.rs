@@ -174,7 +174,8 @@ const RASTER_NEURONS: usize = 200;
 /// The spike raster of every neuron layer and the output membrane traces of test sample
 /// `sample` of a trained run: one figure with two panels. In the raster, neuron `n` of layer
 /// `l` is drawn at height `n + offset(l)` (layers stacked bottom to top, one colour each, at
-/// most the first 200 neurons of a layer); the membrane panel has one line per class.
+/// most the first 200 neurons of a layer; a non-spiking read-out is left out); the membrane
+/// panel has one line per class.
 pub fn activity_figure(run_dir: &Path, sample: usize) -> Result<Figure, PlotError> {
     use burn::prelude::*;
     let config = crate::trainer::load_run_config(run_dir)?;
@@ -201,7 +202,12 @@ pub fn activity_figure(run_dir: &Path, sample: usize) -> Result<Figure, PlotErro
     };
     let mut raster = Vec::new();
     let mut offset = 0usize;
+    let spiking: Vec<bool> = model.neurons().iter().map(|n| n.is_spiking()).collect();
     for (l, spikes) in out.layer_spikes.iter().enumerate() {
+        // A non-spiking read-out (leaky integrator) has its potential in the membrane panel.
+        if !spiking.get(l).copied().unwrap_or(true) {
+            continue;
+        }
         let (values, [steps, _, neurons]) = to_vec(spikes.clone());
         let shown = neurons.min(RASTER_NEURONS);
         let mut points = Vec::new();
