@@ -46,9 +46,10 @@
 
 use crate::lif::Lif;
 use crate::neuron::Neuron;
+use crate::registry::Registry;
 use crate::surrogate::Surrogate;
 use burn::prelude::*;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::Arc;
 
 /// The parameters a layer hands to a custom step: `β` clamped to `[0, 1]` and `θ` as rows
 /// `[1, 1]` (one per layer) or `[1, N]` (`per_neuron`) that broadcast over `[B, N]`, the layer's surrogate (use [`Surrogate::spike`] for the spike, so that every surrogate — and the
@@ -84,15 +85,7 @@ pub trait NeuronFunction: Send + Sync + 'static {
     ) -> (Tensor<2>, Vec<Tensor<2>>);
 }
 
-type Registry = RwLock<Vec<(String, Arc<dyn NeuronFunction>)>>;
-
-static REGISTRY: LazyLock<Registry> = LazyLock::new(|| RwLock::new(Vec::new()));
-
-fn registry_read() -> std::sync::RwLockReadGuard<'static, Vec<(String, Arc<dyn NeuronFunction>)>> {
-    REGISTRY
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+static REGISTRY: Registry<dyn NeuronFunction> = Registry::new();
 
 /// A handle to a neuron model registered with [`register_neuron`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,46 +94,28 @@ pub struct CustomNeuronId(u32);
 impl CustomNeuronId {
     /// Looks a registered model up by name.
     pub fn find(name: &str) -> Option<Self> {
-        registry_read()
-            .iter()
-            .position(|(n, _)| n == name)
-            .map(|i| CustomNeuronId(i as u32))
+        REGISTRY.find(name).map(CustomNeuronId)
     }
 
     /// The name it was registered under.
     pub fn name(&self) -> String {
-        registry_read()
-            .get(self.0 as usize)
-            .map(|(name, _)| name.clone())
-            .unwrap_or_default()
+        REGISTRY.name(self.0)
     }
 
     fn function(&self) -> Option<Arc<dyn NeuronFunction>> {
-        registry_read().get(self.0 as usize).map(|(_, f)| f.clone())
+        REGISTRY.get(self.0)
     }
 }
 
 /// The names of the registered neuron models, in registration order.
 pub fn registered_neurons() -> Vec<String> {
-    registry_read().iter().map(|(n, _)| n.clone()).collect()
+    REGISTRY.names()
 }
 
 /// Registers a neuron model under `name` (replacing an earlier one of the same name) and
 /// returns its handle. Configurations select it with `kind = "custom"`, `name = "NAME"`.
 pub fn register_neuron(name: &str, function: impl NeuronFunction) -> CustomNeuronId {
-    let mut registry = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
-    let function: Arc<dyn NeuronFunction> = Arc::new(function);
-    let index = match registry.iter().position(|(n, _)| n == name) {
-        Some(i) => {
-            registry[i].1 = function;
-            i
-        }
-        None => {
-            registry.push((name.to_string(), function));
-            registry.len() - 1
-        }
-    };
-    CustomNeuronId(index as u32)
+    CustomNeuronId(REGISTRY.insert(name, Arc::new(function)))
 }
 
 /// A layer of a registered custom model: the LIF parameters (`β`, `θ`, surrogate) it hands to

@@ -29,6 +29,7 @@ pub mod network;
 pub mod neuron;
 pub mod recurrent;
 pub mod refractory;
+mod registry;
 pub mod stochastic;
 pub mod surrogate;
 pub mod synaptic;

@@ -16,11 +16,12 @@
 //! The second term is exactly zero in the forward pass (`x − x = 0`), and its derivative with
 //! respect to `x` is `σ'(x)`: forward = Heaviside, backward = surrogate.
 
+use crate::registry::Registry;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::f32::consts::PI;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::Arc;
 
 /// The surrogate derivative used in place of `dH/dx` in the backward pass.
 ///
@@ -184,9 +185,7 @@ impl<F: Fn(f32, f32) -> f32 + Send + Sync + 'static> SurrogateFunction for F {
     }
 }
 
-type Registry = RwLock<Vec<(String, Arc<dyn SurrogateFunction>)>>;
-
-static REGISTRY: LazyLock<Registry> = LazyLock::new(|| RwLock::new(Vec::new()));
+static REGISTRY: Registry<dyn SurrogateFunction> = Registry::new();
 
 /// A handle to a surrogate registered with [`register`]; serialises as its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -195,18 +194,12 @@ pub struct CustomSurrogate(u32);
 impl CustomSurrogate {
     /// The name it was registered under.
     pub fn name(&self) -> String {
-        registry_read()
-            .get(self.0 as usize)
-            .map(|(name, _)| name.clone())
-            .unwrap_or_default()
+        REGISTRY.name(self.0)
     }
 
     /// Looks a registered surrogate up by name.
     pub fn find(name: &str) -> Option<Self> {
-        registry_read()
-            .iter()
-            .position(|(n, _)| n == name)
-            .map(|i| CustomSurrogate(i as u32))
+        REGISTRY.find(name).map(CustomSurrogate)
     }
 
     /// The registry index (used by the fused kernels).
@@ -216,38 +209,20 @@ impl CustomSurrogate {
 
     /// The handle with registry index `index`, if one exists.
     pub fn from_index(index: u32) -> Option<Self> {
-        (index < registry_read().len() as u32).then_some(CustomSurrogate(index))
+        (index < REGISTRY.len() as u32).then_some(CustomSurrogate(index))
     }
 
     pub(crate) fn function(&self) -> Option<Arc<dyn SurrogateFunction>> {
-        registry_read().get(self.0 as usize).map(|(_, f)| f.clone())
+        REGISTRY.get(self.0)
     }
-}
-
-fn registry_read() -> std::sync::RwLockReadGuard<'static, Vec<(String, Arc<dyn SurrogateFunction>)>>
-{
-    REGISTRY
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Registers a user-supplied surrogate derivative under `name` (replacing an earlier one of
 /// the same name) and returns it as a [`Surrogate`] with `slope = 1`.
 pub fn register(name: &str, function: impl SurrogateFunction) -> Surrogate {
-    let mut registry = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
-    let function: Arc<dyn SurrogateFunction> = Arc::new(function);
-    let index = match registry.iter().position(|(n, _)| n == name) {
-        Some(i) => {
-            registry[i].1 = function;
-            i
-        }
-        None => {
-            registry.push((name.to_string(), function));
-            registry.len() - 1
-        }
-    };
+    let index = REGISTRY.insert(name, Arc::new(function));
     Surrogate::Custom {
-        name: CustomSurrogate(index as u32),
+        name: CustomSurrogate(index),
         slope: 1.0,
     }
 }
