@@ -593,27 +593,27 @@ enum Features {
 }
 
 impl Features {
-    fn rows(&self) -> usize {
+    fn device(&self) -> Device {
         match self {
-            Features::Flat(x) => x.dims()[0],
-            Features::Image(x) => x.dims()[0],
+            Features::Flat(x) => x.device(),
+            Features::Image(x) => x.device(),
         }
     }
 
-    fn flat(self) -> Tensor<2> {
+    /// The features as `[rows, F]` (a handle clone, or a reshape of the image).
+    fn flat(&self) -> Tensor<2> {
         match self {
-            Features::Flat(x) => x,
-            Features::Image(x) => x.flatten(1, 3),
+            Features::Flat(x) => x.clone(),
+            Features::Image(x) => x.clone().flatten(1, 3),
         }
     }
 
-    fn image(self, shape: &[usize]) -> Tensor<4> {
+    /// The features as images `[rows, C, H, W]`; flat features (which a validated network
+    /// never hands to an image layer) count as `F` channels of 1×1.
+    fn image(self) -> Tensor<4> {
         match self {
             Features::Image(x) => x,
-            Features::Flat(x) => {
-                let rows = x.dims()[0];
-                x.reshape([rows, shape[0], shape[1], shape[2]])
-            }
+            Features::Flat(x) => x.unsqueeze_dims(&[2, 3]),
         }
     }
 
@@ -727,22 +727,19 @@ impl SpikingNetwork {
         for (i, layer) in self.layers.iter().enumerate() {
             features = match layer {
                 Layer::Linear(linear) => Features::Flat(linear.forward(features.flat())),
-                Layer::Conv2d(conv) => {
-                    let image = features.image(&[]);
-                    Features::Image(conv.forward(image))
-                }
-                Layer::MaxPool2d(pool) => Features::Image(pool.forward(features.image(&[]))),
-                Layer::AvgPool2d(pool) => Features::Image(pool.forward(features.image(&[]))),
+                Layer::Conv2d(conv) => Features::Image(conv.forward(features.image())),
+                Layer::MaxPool2d(pool) => Features::Image(pool.forward(features.image())),
+                Layer::AvgPool2d(pool) => Features::Image(pool.forward(features.image())),
                 Layer::Flatten(_) => Features::Flat(features.flat()),
                 Layer::Dropout(dropout) => {
-                    if !features_flat_ref(&features).device().is_autodiff() {
+                    if !features.device().is_autodiff() {
                         features
                     } else {
-                        let rows = features.rows();
-                        let flat = features_flat_ref(&features);
-                        let f = flat.dims()[1];
+                        let flat = features.flat();
+                        let [rows, f] = flat.dims();
                         let mask = dropout.mask(batch, f, &flat.device());
-                        let mask = if constant || rows == batch {
+                        // One mask per sample, shared by every step of a time-major sequence.
+                        let mask = if rows == batch {
                             mask
                         } else {
                             mask.unsqueeze::<3>()
@@ -759,7 +756,7 @@ impl SpikingNetwork {
                 Layer::Neuron(neuron) => {
                     let keep_membrane = i == last_neuron;
                     let template = features;
-                    let flat = features_flat_ref(&template);
+                    let flat = template.flat();
                     let f = flat.dims()[1];
                     let out = if probed {
                         let current = if constant {
@@ -795,12 +792,5 @@ impl SpikingNetwork {
             layer_spikes,
         };
         (output, probes)
-    }
-}
-
-fn features_flat_ref(features: &Features) -> Tensor<2> {
-    match features {
-        Features::Flat(x) => x.clone(),
-        Features::Image(x) => x.clone().flatten(1, 3),
     }
 }
