@@ -17,7 +17,13 @@ fn main() {
             std::process::exit(2)
         });
     let config = ExperimentConfig::preset("mnist-mlp").expect("built-in preset");
-    let device = backend.device().autodiff();
+    let device = backend
+        .device()
+        .unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        })
+        .autodiff();
     let b = config.training.batch_size;
     let mut model = config.model.init(config.training.seed, &device);
     let mut optim = optimizer(&config);

@@ -34,7 +34,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "mnist-mlp", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
     preset: String,
     /// Backends to time, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = BackendKind::ALL, value_parser = |s: &str| s.parse::<BackendKind>())]
+    #[arg(long, value_delimiter = ',', default_values_t = BackendKind::CPU, value_parser = |s: &str| s.parse::<BackendKind>())]
     backend: Vec<BackendKind>,
     /// Timed repetitions per case.
     #[arg(long, default_value_t = 10)]
@@ -74,10 +74,33 @@ fn time(warmup: usize, steps: usize, mut f: impl FnMut()) -> Vec<f64> {
         .collect()
 }
 
+/// Device memory the allocator holds after a case, in MiB: reserved (and in use), where the
+/// backend reports it (wgpu does; the CPU backends do not).
+fn device_memory(device: &Device) -> Option<(f64, f64)> {
+    device.memory_pool_usage().map(|u| {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        (mib(u.bytes_reserved), mib(u.bytes_in_use))
+    })
+}
+
+fn memory_column(memory: Option<(f64, f64)>) -> String {
+    memory.map_or_else(|| "-".to_string(), |(reserved, _)| format!("{reserved:.0}"))
+}
+
 /// Dispatches to the chosen workload.
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.steps == 0 {
         bail!("--steps: expected a number > 0, got 0");
+    }
+    for backend in &args.backend {
+        // Opens the device first, so that a missing GPU is one clear error before any output.
+        backend.device()?;
+        if !args.json && *backend == BackendKind::Wgpu {
+            println!("device: {}", backend.describe());
+            if let Some(note) = backend.note() {
+                println!("{note}");
+            }
+        }
     }
     match args.workload {
         Workload::TrainStep => train_step(&args),
@@ -106,12 +129,12 @@ fn train_step(args: &BenchArgs) -> Result<()> {
             args.warmup
         );
         println!(
-            "{:<10} {:>10} {:>10} {:>10}",
-            "backend", "median ms", "mean ms", "min ms"
+            "{:<10} {:>10} {:>10} {:>10} {:>10}",
+            "backend", "median ms", "mean ms", "min ms", "dev MiB"
         );
     }
     for backend in &args.backend {
-        let device = backend.device().autodiff();
+        let device = backend.device()?.autodiff();
         let mut model = Some(config.model.init(config.training.seed, &device));
         let mut optim = optimizer(&config);
         let images = Tensor::<2>::random(
@@ -132,22 +155,27 @@ fn train_step(args: &BenchArgs) -> Result<()> {
                 images.clone(),
                 targets.clone(),
             );
-            // Reading a weight waits for the step to finish on asynchronous backends.
+            // Reading a weight, then syncing, waits for the step to finish on asynchronous
+            // backends (wgpu) before the clock is read.
             let _ = m.sync();
+            let _ = device.sync();
             model = Some(m);
         });
         let (median, mean, min) = summary(&mut times);
+        let memory = device_memory(&device);
         if args.json {
             println!(
                 "{}",
                 serde_json::json!({"framework": "spikeburn", "workload": "train_step",
-                    "backend": backend.name(), "b": b, "t": t, "steps": args.steps,
-                    "median_ms": median, "mean_ms": mean, "min_ms": min})
+                    "backend": backend.name(), "device": backend.describe(), "b": b, "t": t,
+                    "steps": args.steps, "median_ms": median, "mean_ms": mean, "min_ms": min,
+                    "device_mib_reserved": memory.map(|m| m.0)})
             );
         } else {
             println!(
-                "{:<10} {median:>10.2} {mean:>10.2} {min:>10.2}",
-                backend.name()
+                "{:<10} {median:>10.2} {mean:>10.2} {min:>10.2} {:>10}",
+                backend.name(),
+                memory_column(memory)
             );
         }
     }
@@ -167,13 +195,13 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
             args.steps, args.warmup
         );
         println!(
-            "{:<10} {:>6} {:>11} {:>11} {:>10} {:>12}",
-            "backend", "N", "median ms", "GEMM ms", "GEMM %", "GEMM GFLOP/s"
+            "{:<10} {:>6} {:>11} {:>11} {:>10} {:>12} {:>10}",
+            "backend", "N", "median ms", "GEMM ms", "GEMM %", "GEMM GFLOP/s", "dev MiB"
         );
     }
     for backend in &args.backend {
         for &n in &args.sizes {
-            let device = backend.device().autodiff();
+            let device = backend.device()?.autodiff();
             let linear = LinearConfig::new(n, n).init(&device);
             let lif = LifConfig::new().init(n, &device);
             let input = Tensor::<3>::random([t, b, n], Distribution::Uniform(0.0, 0.5), &device);
@@ -183,6 +211,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                     .val()
                     .grad(grads)
                     .map(|g| g.sum().into_scalar::<f32>());
+                let _ = device.sync();
             };
             let mut full = time(args.warmup, args.steps, || {
                 let spikes = lif.forward(linear_over_time(&linear, input.clone()));
@@ -194,6 +223,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
             });
             let (median, mean, min) = summary(&mut full);
             let (gemm_ms, _, _) = summary(&mut gemm_only);
+            let memory = device_memory(&device);
             let flops = 4.0 * (t * b) as f64 * (n * n) as f64;
             let gflops = flops / (gemm_ms * 1e-3) / 1e9;
             let share = (gemm_ms / median).min(1.0);
@@ -203,13 +233,15 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                     serde_json::json!({"framework": "spikeburn", "workload": "lif_layer",
                         "backend": backend.name(), "n": n, "b": b, "t": t, "steps": args.steps,
                         "median_ms": median, "mean_ms": mean, "min_ms": min,
-                        "gemm_ms": gemm_ms, "gemm_share": share, "gemm_gflops": gflops})
+                        "gemm_ms": gemm_ms, "gemm_share": share, "gemm_gflops": gflops,
+                        "device": backend.describe(), "device_mib_reserved": memory.map(|m| m.0)})
                 );
             } else {
                 println!(
-                    "{:<10} {n:>6} {median:>11.2} {gemm_ms:>11.2} {:>9.0}% {gflops:>12.1}",
+                    "{:<10} {n:>6} {median:>11.2} {gemm_ms:>11.2} {:>9.0}% {gflops:>12.1} {:>10}",
                     backend.name(),
-                    100.0 * share
+                    100.0 * share,
+                    memory_column(memory)
                 );
             }
         }
@@ -220,7 +252,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
 /// Times square single-precision matrix products (no autodiff).
 fn gemm(args: &BenchArgs) -> Result<()> {
     for backend in &args.backend {
-        let device = backend.device();
+        let device = backend.device()?;
         for n in [2048usize, 4096] {
             let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
             let c = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);

@@ -240,7 +240,8 @@ struct Overrides {
     /// Seed of weights and data order (training.seed).
     #[arg(long)]
     seed: Option<u64>,
-    /// CPU backend (training.backend).
+    /// Backend (training.backend): flex or ndarray (CPU), or wgpu (GPU; needs the cargo
+    /// feature `wgpu`).
     #[arg(long, value_parser = parse_backend)]
     backend: Option<BackendKind>,
     /// Data set (data.dataset): mnist or fashion-mnist.
@@ -314,7 +315,7 @@ struct EvalArgs {
     /// Directory with the IDX files [default: the run's data directory].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// CPU backend [default: the run's].
+    /// Backend: flex, ndarray or wgpu [default: the run's].
     #[arg(long, value_parser = parse_backend)]
     backend: Option<BackendKind>,
     /// Evaluate the first N test images only (0 = all).
@@ -394,7 +395,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     if batch_size == 0 {
         bail!("--batch-size: expected a number > 0, got 0");
     }
-    let device = config.training.backend.device();
+    let device = config.training.backend.device()?;
     let model = trainer::load_run_model(&args.model, &config, &device)?;
     let test = trainer::load_split(&config, spikeburn_data::Split::Test)?;
     let result = trainer::evaluate(

@@ -108,6 +108,43 @@ fn bad_input_fails_with_one_line_and_no_output() {
     assert!(!d.join("runs").exists());
 }
 
+/// `--backend wgpu` where wgpu finds no adapter (all Vulkan and EGL drivers hidden from it), or
+/// in a build without the `wgpu` feature: one error line naming the backend, no output.
+#[test]
+fn wgpu_without_an_adapter_fails_with_one_line_and_no_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let out_dir = d.join("out");
+    let data = mnist();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_spikeburn"))
+            .args(args)
+            .current_dir(d)
+            .env("VK_ICD_FILENAMES", d.join("no-such-icd.json"))
+            .env("__EGL_VENDOR_LIBRARY_FILENAMES", d.join("no-such-egl.json"))
+            .env("XDG_RUNTIME_DIR", d)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run spikeburn")
+    };
+    let out = out_dir.to_str().expect("utf-8 path");
+    let o = run(&[
+        "train",
+        "--backend",
+        "wgpu",
+        "--data-dir",
+        &data,
+        "--limit-train",
+        "64",
+        "--out",
+        out,
+    ]);
+    assert_clean_failure(&o, "backend `wgpu`");
+    assert!(!out_dir.exists(), "a failed run left {out} behind");
+    let o = run(&["bench", "--backend", "wgpu", "--steps", "1"]);
+    assert_clean_failure(&o, "backend `wgpu`");
+}
+
 #[test]
 fn train_eval_and_resume_a_tiny_run() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -20,6 +20,7 @@ pub mod custom;
 pub mod encoding;
 pub mod error;
 pub mod fused;
+pub mod gpu;
 pub mod integrator;
 pub mod layers;
 pub mod lif;

@@ -51,7 +51,7 @@ pub enum Reset {
 #[serde(rename_all = "snake_case")]
 pub enum Kernel {
     /// The fused operation ([`crate::fused`]) where the backend has it (burn-flex,
-    /// burn-ndarray), the reference path elsewhere.
+    /// burn-ndarray, and burn-wgpu with the `wgpu` feature), the reference path elsewhere.
     #[default]
     Auto,
     /// Always the reference path built from standard tensor operations.
@@ -344,7 +344,10 @@ impl Lif {
             Current::Sequence(x) => x.device(),
             Current::Constant(x, _) => x.device(),
         };
-        if self.kernel == Kernel::Auto && !self.surrogate.is_smooth() && fused::supported(&device) {
+        if self.kernel == Kernel::Auto
+            && !self.surrogate.is_smooth()
+            && fused::supported(&device, &self.surrogate)
+        {
             self.run_fused(current, keep_membrane)
         } else {
             self.run(current, None, keep_membrane).0

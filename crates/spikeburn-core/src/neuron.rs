@@ -3,8 +3,9 @@
 //! Every stateful neuron model implements [`Neuron`]: a single-step update
 //! [`Neuron::step`] on `[B, N]` (streaming use, and the readable reference) and a multi-step
 //! pass [`Neuron::forward_sequence`] on time-major `[T, B, N]` sequences, which by default
-//! iterates `step` and is overridden where a fused kernel exists. The two give the same values
-//! and gradients (tested for every model).
+//! iterates `step` and is overridden where a fused kernel exists (on the CPU backends, and on
+//! burn-wgpu with the `wgpu` feature). The two give the same values and gradients (tested for
+//! every model).
 //!
 //! | model | state | fused multi-step pass | reference |
 //! |---|---|---|---|
@@ -141,7 +142,7 @@ pub(crate) fn decay_row(p: &Param<Tensor<1>>) -> Tensor<2> {
 /// `d` (`[1]` or `[N]`, already clamped): the fused scan where the backend has one, else a
 /// loop of tensor operations. Gradients flow to `x` and `d`.
 pub(crate) fn leaky_filter(x: Tensor<3>, decay: Tensor<1>, kernel: Kernel) -> Tensor<3> {
-    if kernel == Kernel::Auto && fused::supported(&x.device()) {
+    if kernel == Kernel::Auto && fused::supported(&x.device(), &Surrogate::StraightThrough) {
         let threshold = decay.ones_like().detach();
         return fused::lif_scan(
             x,

@@ -487,7 +487,7 @@ pub fn export_run(
     options: &ExportOptions,
 ) -> Result<ExportReport, ConvertError> {
     let config = trainer::load_run_config(run_dir)?;
-    let device = config.training.backend.device();
+    let device = config.training.backend.device().map_err(TrainError::from)?;
     let net = trainer::load_run_model(run_dir, &config, &device)?;
     let warnings = match format {
         ExportFormat::Nir => {
@@ -1061,7 +1061,11 @@ pub fn import_nir(file: &Path, out_dir: &Path) -> Result<ImportReport, ConvertEr
         model: imported.config.clone(),
         ..ExperimentConfig::default()
     };
-    let device = experiment.training.backend.device();
+    let device = experiment
+        .training
+        .backend
+        .device()
+        .map_err(TrainError::from)?;
     let net = build_network(&imported, &device)?;
     let parent = match out_dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

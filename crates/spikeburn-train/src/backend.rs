@@ -1,9 +1,14 @@
 //! The compute backend a run uses, chosen at run time.
+//!
+//! burn picks wgpu as its default device whenever the `wgpu` feature is compiled in, even on a
+//! machine without a GPU. spikeburn never relies on that default: every run names its backend
+//! (CPU `flex` unless asked otherwise), and [`BackendKind::device`] builds that device
+//! explicitly, failing with [`BackendError`] where it cannot.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A CPU backend of burn.
+/// A compute backend of burn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
@@ -13,28 +18,74 @@ pub enum BackendKind {
     Flex,
     /// burn-ndarray (deprecated by burn 0.22 in favour of flex; kept as the requested option).
     Ndarray,
+    /// burn-wgpu: the GPU through Vulkan, Metal, DX12 or WebGPU, with spikeburn's fused CubeCL
+    /// neuron kernels. Needs the cargo feature `wgpu`; on a machine without a GPU, Mesa's
+    /// software Vulkan driver (llvmpipe) provides an adapter.
+    Wgpu,
 }
+
+/// Why a backend's device could not be created (only wgpu can fail).
+pub use spikeburn_core::gpu::GpuError as BackendError;
 
 impl BackendKind {
     /// All backends, in the order `--help` lists them.
-    pub const ALL: [BackendKind; 2] = [BackendKind::Flex, BackendKind::Ndarray];
+    pub const ALL: [BackendKind; 3] = [BackendKind::Flex, BackendKind::Ndarray, BackendKind::Wgpu];
+
+    /// The CPU backends (what `spikeburn bench` compares by default).
+    pub const CPU: [BackendKind; 2] = [BackendKind::Flex, BackendKind::Ndarray];
 
     /// The backend's name in configs and on the command line.
     pub fn name(&self) -> &'static str {
         match self {
             BackendKind::Flex => "flex",
             BackendKind::Ndarray => "ndarray",
+            BackendKind::Wgpu => "wgpu",
         }
     }
 
-    /// The backend's device, without autodiff (for inference).
+    /// Whether this build can create the backend's device (wgpu needs the cargo feature).
+    pub fn compiled(&self) -> bool {
+        !matches!(self, BackendKind::Wgpu) || cfg!(feature = "wgpu")
+    }
+
+    /// The backend's device, without autodiff (for inference; call `.autodiff()` to train).
+    /// For wgpu, the first call opens the default adapter and later calls reuse it.
     #[allow(deprecated)] // burn 0.22 deprecates ndarray; the project supports it on purpose.
-    pub fn device(&self) -> Device {
+    pub fn device(&self) -> Result<Device, BackendError> {
         match self {
-            BackendKind::Flex => Device::flex(),
-            BackendKind::Ndarray => Device::ndarray(),
+            BackendKind::Flex => Ok(Device::flex()),
+            BackendKind::Ndarray => Ok(Device::ndarray()),
+            BackendKind::Wgpu => spikeburn_core::gpu::wgpu_device(),
         }
     }
+
+    /// A one-line description of the device that runs the backend, e.g. the GPU adapter's
+    /// name and graphics API for wgpu.
+    pub fn describe(&self) -> String {
+        match self {
+            BackendKind::Wgpu => match spikeburn_core::gpu::wgpu_adapter() {
+                Ok(adapter) => format!("wgpu ({adapter})"),
+                Err(_) => "wgpu".to_string(),
+            },
+            other => format!("{} (CPU, {} threads)", other.name(), rayon_threads()),
+        }
+    }
+}
+
+impl BackendKind {
+    /// A note for the user about this backend's device, where one is due: a wgpu adapter that
+    /// is a software renderer on the CPU.
+    pub fn note(&self) -> Option<String> {
+        (*self == BackendKind::Wgpu && spikeburn_core::gpu::wgpu_is_software()).then(|| {
+            "note: the wgpu adapter is a software renderer on the CPU (no GPU found); \
+             it computes correctly but far slower than --backend flex"
+                .to_string()
+        })
+    }
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl std::fmt::Display for BackendKind {
@@ -50,6 +101,6 @@ impl std::str::FromStr for BackendKind {
         Self::ALL
             .into_iter()
             .find(|b| b.name() == s)
-            .ok_or_else(|| format!("unknown backend {s:?}, expected flex or ndarray"))
+            .ok_or_else(|| format!("unknown backend {s:?}, expected flex, ndarray or wgpu"))
     }
 }

@@ -574,7 +574,7 @@ pub fn diagnose(
         s.validate().map_err(DiagnoseError::Options)?;
     }
     let config = load_run_config(run_dir)?;
-    let device = config.training.backend.device();
+    let device = config.training.backend.device().map_err(TrainError::from)?;
     let autodiff = device.clone().autodiff();
     let test = load_split(&config, Split::Test)?;
     if test.is_empty() {

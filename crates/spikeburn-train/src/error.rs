@@ -11,6 +11,9 @@ pub enum TrainError {
     /// The configuration could not be read.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The configured backend has no device here.
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] InvalidParameter),

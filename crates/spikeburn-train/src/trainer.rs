@@ -263,6 +263,8 @@ pub fn train(
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
+    // Opens the device (a GPU adapter for wgpu) before anything is written.
+    config.training.backend.device()?;
     let train_set = load_split(config, Split::Train)?;
     let test_set = load_split(config, Split::Test)?;
     if train_set.is_empty() {
@@ -299,6 +301,7 @@ pub fn resume(
         config.training.epochs = epochs;
     }
     config.validate()?;
+    config.training.backend.device()?;
     let train_set = load_split(&config, Split::Train)?;
     let test_set = load_split(&config, Split::Test)?;
     if train_set.is_empty() {
@@ -380,7 +383,7 @@ fn run_epochs(
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
     let t = &config.training;
-    let device = t.backend.device();
+    let device = t.backend.device()?;
     let autodiff = device.clone().autodiff();
     let mut model = config.model.init(t.seed, &autodiff);
     let mut optim = optimizer(config);
@@ -390,18 +393,21 @@ fn run_epochs(
         start = info.epochs_done;
     }
     progress.note(&format!(
-        "training {} on {} ({} train / {} test images), {} backend, epochs {}..{}, batch {}, {} time steps -> {}",
+        "training {} on {} ({} train / {} test images), backend {}, epochs {}..{}, batch {}, {} time steps -> {}",
         config.model.summary(),
         config.data.dataset,
         train_set.len(),
         test_set.len(),
-        t.backend,
+        t.backend.describe(),
         start + 1,
         t.epochs,
         t.batch_size,
         config.model.num_steps,
         run_dir.display(),
     ));
+    if let Some(note) = t.backend.note() {
+        progress.note(&note);
+    }
     let mut records = Vec::new();
     for epoch in start..t.epochs {
         let train_started = Instant::now();

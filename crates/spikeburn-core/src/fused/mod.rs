@@ -1,0 +1,298 @@
+//! The fused LIF layer: the whole time loop as one operation with a hand-written backward.
+//!
+//! Built from standard tensor operations, a LIF layer records about a dozen autodiff nodes per
+//! time step and keeps several `[B, N]` tensors per step for the backward pass. Here the time
+//! loop is one operation (a burn backend extension, [`LifScanBackend`]) with a hand-written
+//! backward, on each backend through [`ScanKernels`]:
+//!
+//! - CPU (burn-flex, burn-ndarray; [`cpu`]): plain Rust loops over the raw buffers, parallel
+//!   over batch rows (rayon), the neuron axis as the vectorisable inner loop and `T` as the
+//!   sequential loop;
+//! - GPU (burn-wgpu, cargo feature `wgpu`; `cube`): CubeCL kernels with one invocation per
+//!   neuron looping over `T`, so that neighbouring invocations touch neighbouring addresses.
+//!
+//! Only the membrane trace `U[t]` (one `f32` per neuron-step) is kept for the backward pass;
+//! spikes, resets and surrogate derivatives are recomputed from it.
+//!
+//! ## Backward pass (BPTT through the recurrence)
+//!
+//! With `G[t] = ∂L/∂O[t]` for the output `O` (spikes `S` or membrane `U`), `σ'` the surrogate
+//! derivative, `R[t] = H(U[t−1] − θ)`, `Λ[t] = β·U[t−1] + X[t]`, and `[a]` = 1 when `a` holds,
+//! the total derivative `δ[t] = dL/dU[t]` runs backwards from `δ[T] = 0`:
+//!
+//! ```text
+//! δ[t]  = G[t]·(spikes ? σ'(U[t]−θ) : 1) + δ[t+1]·J[t+1]
+//! J[t+1] = β − [attached]·θ·σ'(U[t]−θ)                       subtract reset
+//!        = (1 − R[t+1])·β − [attached]·Λ[t+1]·σ'(U[t]−θ)    zero reset
+//!        = β                                                 no reset
+//! ∂L/∂X[t] = δ[t]·(zero reset ? 1 − R[t] : 1)
+//! ∂L/∂β    = Σ_t δ[t]·U[t−1]·(zero reset ? 1 − R[t] : 1)
+//! ∂L/∂θ    = Σ_t −[spikes]·G[t]·σ'(U[t]−θ) + δ[t]·∂U[t]/∂θ, with
+//!            ∂U[t]/∂θ = −R[t] + [attached]·θ·σ'(U[t−1]−θ)     subtract reset
+//!                     = [attached]·Λ[t]·σ'(U[t−1]−θ)          zero reset
+//! ```
+//!
+//! where `[attached]` means the reset is not detached. `∂L/∂β` and `∂L/∂θ` are reduced over
+//! batch (and neurons, for a shared scalar): inside the CPU kernel in `f64`; over time inside the
+//! GPU kernel and then over batch by a tensor reduction.
+//!
+//! Equality with the reference path (standard operations, [`crate::lif`]) is tested for every
+//! reset mode, detach flag, surrogate and learnable flag.
+
+#![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+
+use crate::lif::Reset;
+use crate::surrogate::{CustomSurrogate, Surrogate};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, DispatchDevice, backend_extension};
+use burn::prelude::*;
+
+pub mod cpu;
+#[cfg(feature = "wgpu")]
+pub mod cube;
+
+/// The non-tensor settings of a fused LIF scan.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScanSettings {
+    /// Reset mechanism.
+    pub reset: Reset,
+    /// Whether the reset signal is detached.
+    pub detach_reset: bool,
+    /// Surrogate derivative.
+    pub surrogate: Surrogate,
+    /// Output the membrane `U` instead of the spikes `S`.
+    pub output_membrane: bool,
+    /// `0` for a sequence input `[T, B, N]`; else the number of steps `T` over which a constant
+    /// input `[B, N]` is repeated.
+    pub constant_steps: usize,
+}
+
+impl ScanSettings {
+    /// Packs reset (bits 0–1), detach (bit 2), membrane output (bit 3), surrogate kind
+    /// (bits 4–7) and the index of a custom surrogate (bits 8–31) into one code; the
+    /// surrogate's two parameters travel apart.
+    pub(crate) fn encode(&self) -> (u32, [f32; 2]) {
+        let reset = match self.reset {
+            Reset::Subtract => 0,
+            Reset::Zero => 1,
+            Reset::None => 2,
+        };
+        let (kind, params) = match self.surrogate {
+            Surrogate::Atan { alpha } => (0, [alpha, 0.0]),
+            Surrogate::FastSigmoid { slope } => (1, [slope, 0.0]),
+            // The smooth reference never reaches a fused kernel (its forward is not a step);
+            // its derivative is the sigmoid's.
+            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => (2, [slope, 0.0]),
+            Surrogate::StraightThrough => (3, [0.0, 0.0]),
+            Surrogate::Triangular { alpha } => (4, [alpha, 0.0]),
+            Surrogate::Gaussian { slope } => (5, [slope, 0.0]),
+            Surrogate::SpikeRateEscape { beta, slope } => (6, [beta, slope]),
+            Surrogate::Custom { name, slope } => (7 | name.index() << 4, [slope, 0.0]),
+        };
+        let code = reset
+            | u32::from(self.detach_reset) << 2
+            | u32::from(self.output_membrane) << 3
+            | kind << 4;
+        (code, params)
+    }
+
+    /// The inverse of [`encode`](Self::encode).
+    pub(crate) fn decode(code: u32, [a, b]: [f32; 2], constant_steps: usize) -> Self {
+        let reset = match code & 3 {
+            0 => Reset::Subtract,
+            1 => Reset::Zero,
+            _ => Reset::None,
+        };
+        let surrogate = match (code >> 4) & 15 {
+            0 => Surrogate::Atan { alpha: a },
+            1 => Surrogate::FastSigmoid { slope: a },
+            2 => Surrogate::Sigmoid { slope: a },
+            4 => Surrogate::Triangular { alpha: a },
+            5 => Surrogate::Gaussian { slope: a },
+            6 => Surrogate::SpikeRateEscape { beta: a, slope: b },
+            7 => match CustomSurrogate::from_index(code >> 8) {
+                Some(name) => Surrogate::Custom { name, slope: a },
+                None => Surrogate::StraightThrough,
+            },
+            _ => Surrogate::StraightThrough,
+        };
+        Self {
+            reset,
+            detach_reset: code & 4 != 0,
+            surrogate,
+            output_membrane: code & 8 != 0,
+            constant_steps,
+        }
+    }
+}
+
+/// The backend operation behind [`lif_scan`]: implemented for burn-flex, burn-ndarray,
+/// burn-wgpu (feature `wgpu`) and autodiff over any backend with [`ScanKernels`].
+#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+#[backend_extension(Flex, NdArray, Cube: cfg(feature = "wgpu"), Autodiff)]
+pub trait LifScanBackend: Backend {
+    /// Runs a LIF layer over time from rest (see [`lif_scan`]); `settings` and
+    /// `surrogate_params` are [`ScanSettings`] in encoded form.
+    fn lif_scan(
+        input: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        settings: u32,
+        surrogate_params: [f32; 2],
+        constant_steps: usize,
+    ) -> FloatTensor<Self>;
+}
+
+/// The forward and backward kernels of the fused scan on one backend. The autodiff wrapper
+/// ([`LifScanBackend`] for `Autodiff<B>`) calls them on its inner backend `B`.
+pub trait ScanKernels: Backend {
+    /// What the backward pass keeps from the forward pass: the membrane trace `U[t]` and the
+    /// parameters.
+    type Saved: Clone + Send + std::fmt::Debug + 'static;
+
+    /// The forward pass alone (inference): spikes or membrane, `[T, B, N]`.
+    fn scan(
+        input: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        settings: ScanSettings,
+    ) -> FloatTensor<Self>;
+
+    /// The forward pass, keeping what [`scan_backward`](Self::scan_backward) needs.
+    fn scan_train(
+        input: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        settings: ScanSettings,
+    ) -> (FloatTensor<Self>, Self::Saved);
+
+    /// BPTT through the scan (equations in the [module docs](self)) for the output gradient
+    /// `grad` (`[T, B, N]`): `[∂L/∂X, ∂L/∂β, ∂L/∂θ]`, each shaped like its input.
+    fn scan_backward(saved: Self::Saved, grad: FloatTensor<Self>) -> [FloatTensor<Self>; 3];
+}
+
+macro_rules! impl_scan_backend {
+    ($backend:ty) => {
+        impl LifScanBackend for $backend {
+            fn lif_scan(
+                input: FloatTensor<Self>,
+                beta: FloatTensor<Self>,
+                threshold: FloatTensor<Self>,
+                settings: u32,
+                surrogate_params: [f32; 2],
+                constant_steps: usize,
+            ) -> FloatTensor<Self> {
+                let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
+                <$backend as ScanKernels>::scan(input, beta, threshold, settings)
+            }
+        }
+    };
+}
+
+impl_scan_backend!(burn::backend::Flex);
+impl_scan_backend!(burn::backend::NdArray);
+#[cfg(feature = "wgpu")]
+impl_scan_backend!(burn::backend::Cube);
+
+/// Whether `device` has a fused kernel for `surrogate`: the CPU backends for every surrogate,
+/// burn-wgpu for the built-in ones (a user-registered derivative is host code, so on a GPU
+/// the reference path runs it). With or without autodiff.
+pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
+    match device.clone().inner().as_dispatch() {
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => true,
+        #[cfg(feature = "wgpu")]
+        DispatchDevice::Cube(_) => !matches!(surrogate, Surrogate::Custom { .. }),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = surrogate;
+            false
+        }
+    }
+}
+
+/// Runs a LIF layer over time from rest as one fused operation: `input` is `[T, B, N]`
+/// (or `[B, N]` repeated over `settings.constant_steps` steps), `beta` and `threshold` are
+/// `[1]` or `[N]` (β already clamped). Returns spikes or membrane, `[T, B, N]`. Gradients flow
+/// to `input`, `beta` and `threshold` (see the [module docs](self)).
+pub fn lif_scan(
+    input: Tensor<3>,
+    beta: Tensor<1>,
+    threshold: Tensor<1>,
+    settings: ScanSettings,
+) -> Tensor<3> {
+    let (code, params) = settings.encode();
+    Tensor::from_dispatch(<Dispatch as LifScanBackend>::lif_scan(
+        input.into_dispatch(),
+        beta.into_dispatch(),
+        threshold.into_dispatch(),
+        code,
+        params,
+        settings.constant_steps,
+    ))
+}
+
+/// [`lif_scan`] for a constant input `[B, N]` repeated over `steps` steps.
+pub fn lif_scan_constant(
+    input: Tensor<2>,
+    beta: Tensor<1>,
+    threshold: Tensor<1>,
+    steps: usize,
+    mut settings: ScanSettings,
+) -> Tensor<3> {
+    settings.constant_steps = steps;
+    lif_scan(input.unsqueeze::<3>(), beta, threshold, settings)
+}
+
+#[derive(Debug)]
+struct ScanBackward;
+
+impl<B: ScanKernels> Backward<B, 3> for ScanBackward {
+    type State = B::Saved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_input, node_beta, node_threshold] = ops.parents;
+        let grad_out = grads.consume::<B>(&ops.node);
+        let [gx, gbeta, gtheta] = B::scan_backward(ops.state, grad_out);
+        for (node, grad) in [
+            (node_input, gx),
+            (node_beta, gbeta),
+            (node_threshold, gtheta),
+        ] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+impl<B: ScanKernels, C: CheckpointStrategy> LifScanBackend for Autodiff<B, C> {
+    fn lif_scan(
+        input: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        settings: u32,
+        surrogate_params: [f32; 2],
+        constant_steps: usize,
+    ) -> FloatTensor<Self> {
+        let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
+        let (input, input_node) = input.into_parts();
+        let (beta, beta_node) = beta.into_parts();
+        let (threshold, threshold_node) = threshold.into_parts();
+        match ScanBackward
+            .prepare::<C>([input_node, beta_node, threshold_node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (out, saved) = B::scan_train(input, beta, threshold, settings);
+                prep.finish(saved, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::scan(input, beta, threshold, settings)),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The GPU device (burn-wgpu), opened explicitly.
+//!
+//! burn makes wgpu its default device whenever the `wgpu` feature is compiled in, even on a
+//! machine without a GPU. spikeburn never uses that default: [`wgpu_device`] opens the default
+//! adapter on request, once per process, and says why when there is none. On a machine without
+//! a GPU, Mesa's software Vulkan driver (Debian package `mesa-vulkan-drivers`, adapter
+//! "llvmpipe") gives wgpu an adapter that runs the same kernels on the CPU.
+
+use burn::prelude::*;
+
+/// Why the GPU device could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GpuError {
+    /// spikeburn was built without the cargo feature `wgpu`.
+    #[error(
+        "backend `wgpu` is not compiled into this build of spikeburn (rebuild with `--features wgpu`)"
+    )]
+    NotCompiled,
+    /// wgpu found no adapter, or could not open it.
+    #[error(
+        "backend `wgpu`: no usable GPU adapter ({0}); on a machine without a GPU, install Mesa's software Vulkan driver (Debian: mesa-vulkan-drivers)"
+    )]
+    NoAdapter(String),
+}
+
+/// The opened adapter.
+#[derive(Clone, Debug)]
+struct Opened {
+    device: Device,
+    description: String,
+    software: bool,
+}
+
+/// The wgpu device on the default adapter (opened on the first call, then reused).
+pub fn wgpu_device() -> Result<Device, GpuError> {
+    imp::opened().map(|o| o.device.clone())
+}
+
+/// The default adapter as `name, graphics API, device type` (e.g.
+/// `llvmpipe (LLVM 15.0.6, 256 bits), Vulkan, Cpu`), where one opens.
+pub fn wgpu_adapter() -> Result<String, GpuError> {
+    imp::opened().map(|o| o.description.clone())
+}
+
+/// Whether the default adapter is a software renderer running on the CPU (wgpu device type
+/// `Cpu`, e.g. Mesa's llvmpipe): correct, but slower than the CPU backends.
+pub fn wgpu_is_software() -> bool {
+    imp::opened().is_ok_and(|o| o.software)
+}
+
+/// For tests and benchmarks that run on the GPU where one exists: the wgpu device, or `None`
+/// after printing `SKIPPED <what>: <reason>` to stderr. With `SPIKEBURN_REQUIRE_WGPU=1` (set by
+/// `.ci/run` once it has installed a Vulkan driver) a missing device is a panic instead, so a
+/// GPU test can never pass by not running.
+pub fn wgpu_or_skip(what: &str) -> Option<Device> {
+    match wgpu_device() {
+        Ok(device) => Some(device),
+        Err(e) => {
+            if std::env::var("SPIKEBURN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+                panic!("{what}: SPIKEBURN_REQUIRE_WGPU=1 but {e}");
+            }
+            eprintln!("SKIPPED {what}: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod imp {
+    use super::{GpuError, Opened};
+    use burn::prelude::*;
+    use std::sync::OnceLock;
+
+    static OPENED: OnceLock<Result<Opened, GpuError>> = OnceLock::new();
+
+    fn open() -> Result<Opened, GpuError> {
+        let opened = std::panic::catch_unwind(|| {
+            Device::wgpu_options()
+                .device_kind(burn::tensor::DeviceKind::DefaultDevice)
+                .init_with_setup()
+        });
+        match opened {
+            Ok(Ok((device, setup))) => {
+                let info = setup.adapter.get_info();
+                let description =
+                    format!("{}, {:?}, {:?}", info.name, info.backend, info.device_type);
+                let software = info.device_type == burn::backend::wgpu::wgpu::DeviceType::Cpu;
+                Ok(Opened {
+                    device,
+                    description,
+                    software,
+                })
+            }
+            Ok(Err(e)) => Err(GpuError::NoAdapter(e.to_string())),
+            Err(_) => Err(GpuError::NoAdapter(
+                "wgpu panicked while opening the adapter".to_string(),
+            )),
+        }
+    }
+
+    pub(super) fn opened() -> Result<&'static Opened, GpuError> {
+        OPENED.get_or_init(open).as_ref().map_err(Clone::clone)
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+mod imp {
+    use super::{GpuError, Opened};
+
+    pub(super) fn opened() -> Result<&'static Opened, GpuError> {
+        Err(GpuError::NotCompiled)
+    }
+}
