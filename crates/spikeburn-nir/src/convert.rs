@@ -51,6 +51,8 @@
 //! | `layers.{i}.bias` | `[out]` | linear / conv2d with bias |
 //! | `layers.{i}.beta`, `layers.{i}.threshold` | `[1]` or `[N]` (per neuron) | neuron (β unclamped as stored) |
 //! | `layers.{i}.alpha` | `[1]` or `[N]` | synaptic / alpha / conductance neuron |
+//! | `layers.{i}.recurrent.weight`, `.recurrent.bias` | `[N, N]` (`(out, in)`), `[N]` | recurrent neuron, all-to-all (snnTorch `RLeaky.recurrent`, an `nn.Linear`) |
+//! | `layers.{i}.recurrent.V` | `[N]` | recurrent neuron, one-to-one (snnTorch `RLeaky(V = …)`) |
 //! | `layers.{i}.amplitude` | `[N]` | neuron with graded spikes |
 //! | `layers.{i}.running_mean`, `.running_var`, `.gamma`, `.beta` | `[C]` | batch norm |
 //!
@@ -520,7 +522,18 @@ pub fn network_to_safetensors(
                     NeuronModel::Refractory(r) => (Some(&r.lif), None),
                     NeuronModel::Synaptic(s) => (Some(&s.lif), Some(&s.alpha)),
                     NeuronModel::Alpha(a) => (Some(&a.lif), Some(&a.alpha)),
-                    NeuronModel::Recurrent(r) => (Some(&r.lif), None),
+                    NeuronModel::Recurrent(r) => {
+                        if let Some(d) = &r.dense {
+                            put("recurrent.weight", transpose(d.weight.val())?);
+                            if let Some(b) = &d.bias {
+                                put("recurrent.bias", array(b.val())?);
+                            }
+                        }
+                        if let Some(v) = &r.diagonal {
+                            put("recurrent.V", array(v.val())?);
+                        }
+                        (Some(&r.lif), None)
+                    }
                     NeuronModel::Adaptive(a) => (Some(&a.lif), None),
                     NeuronModel::Conductance(c) => (Some(&c.lif), Some(&c.alpha)),
                     NeuronModel::Stochastic(s) => (Some(&s.lif), None),

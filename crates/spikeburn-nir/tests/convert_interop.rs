@@ -326,20 +326,44 @@ fn norse_graph_imports_with_the_same_spikes() {
 
 /// Interop test 4: the safetensors export loaded into snnTorch by
 /// `tests/interop/load_safetensors_snntorch.py` gives the same output spikes (subtract reset,
-/// spikeburn's default, and zero reset).
+/// spikeburn's default, and zero reset; feed-forward and with a recurrent hidden layer,
+/// snnTorch `RLeaky`).
 #[test]
 fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
     let Some(python) = python("safetensors_loaded_into_snntorch_gives_the_same_spikes") else {
         return;
     };
-    for reset in [Reset::Subtract, Reset::Zero] {
-        let (config, net) = network(reset);
+    let cases = [Reset::Subtract, Reset::Zero]
+        .into_iter()
+        .flat_map(|reset| {
+            [
+                (format!("{reset:?} reset"), network(reset)),
+                (
+                    format!("recurrent all-to-all, {reset:?} reset"),
+                    recurrent_network(RecurrentKind::AllToAll, reset),
+                ),
+                (
+                    format!("recurrent one-to-one, {reset:?} reset"),
+                    recurrent_network(RecurrentKind::OneToOne, reset),
+                ),
+            ]
+        });
+    for (what, (config, net)) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         let (input, input_path) = input_spikes(dir.path());
         let file = dir.path().join("model.safetensors");
         let (tensors, metadata) = network_to_safetensors(&config, &net).expect("export");
         assert!(tensors.contains_key("layers.0.weight") && tensors.contains_key("layers.3.beta"));
         assert_eq!(tensors["layers.0.weight"].shape(), [16, F]);
+        if what.contains("all-to-all") {
+            assert_eq!(tensors["layers.1.recurrent.weight"].shape(), [16, 16]);
+            assert_eq!(tensors["layers.1.recurrent.bias"].shape(), [16]);
+        } else if what.contains("one-to-one") {
+            assert_eq!(tensors["layers.1.recurrent.V"].shape(), [16]);
+        }
+        if what.contains("recurrent") {
+            assert_recurrence_matters(&net, &input, &what);
+        }
         write_safetensors(&file, &tensors, &metadata).expect("write");
         let out = dir.path().join("out.json");
         run_py(
@@ -354,15 +378,15 @@ fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
         assert_same_spikes(
             &spikeburn_spikes(&net, &input),
             &read_spikes(&out),
-            &format!("safetensors in snnTorch ({reset:?} reset)"),
+            &format!("safetensors in snnTorch ({what})"),
         );
     }
 }
 
-/// 20-16-5 like [`network`] with zero reset, the hidden layer a recurrent LIF (β 0.9) with
+/// 20-16-5 like [`network`], the hidden layer a recurrent LIF (β 0.9) with
 /// the given connection, its recurrent weights tripled for a visible effect.
-fn recurrent_network(kind: RecurrentKind) -> (NetworkConfig, SpikingNetwork) {
-    let (mut config, _) = network(Reset::Zero);
+fn recurrent_network(kind: RecurrentKind, reset: Reset) -> (NetworkConfig, SpikingNetwork) {
+    let (mut config, _) = network(reset);
     if let LayerConfig::Neuron { neuron: Some(n) } = &mut config.layers[1] {
         n.kind = NeuronKind::Recurrent;
         n.recurrent = kind;
@@ -439,7 +463,7 @@ fn recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spike
         return;
     };
     for (flag, kind) in RECURRENT {
-        let (config, net) = recurrent_network(kind);
+        let (config, net) = recurrent_network(kind, Reset::Zero);
         let dir = tempfile::tempdir().expect("tempdir");
         let (input, input_path) = input_spikes(dir.path());
         assert_recurrence_matters(&net, &input, flag);
