@@ -4,8 +4,8 @@
 
 Builds the layers listed in the `spikeburn_config` metadata (linear -> nn.Linear,
 conv2d -> nn.Conv2d, avg_pool2d -> nn.AvgPool2d, flatten -> nn.Flatten, dropout -> identity,
-neuron lif/if -> snn.Leaky, synaptic -> snn.Synaptic, with the same beta, threshold, alpha
-and reset mechanism), loads the tensors `layers.{i}.*`, and, given INPUT.json
+neuron lif/if -> snn.Leaky, synaptic -> snn.Synaptic, recurrent -> snn.RLeaky, with the same
+beta, threshold, alpha, recurrent weights and reset mechanism), loads the tensors `layers.{i}.*`, and, given INPUT.json
 ({"spikes": [T][B][F]}: the current into the first layer at each step), writes the output
 spikes [T][B][N] to OUT.json.
 """
@@ -72,6 +72,18 @@ def build(path):
                 m = snn.Leaky(beta=beta, **args)
             elif neuron_kind == "synaptic":
                 m = snn.Synaptic(alpha=t("alpha").clamp(0, 1), beta=beta, **args)
+            elif neuron_kind == "recurrent":
+                # spikeburn's zero reset is RLeaky's with reset_delay=False (the default
+                # reset_delay=True also drops the input of the step after a spike); the
+                # subtract reset is the default one.
+                args["reset_delay"] = reset != "zero"
+                if f"layers.{i}.recurrent.V" in tensors:
+                    m = snn.RLeaky(beta=beta, all_to_all=False, V=t("recurrent.V"), **args)
+                else:
+                    w = t("recurrent.weight")
+                    m = snn.RLeaky(beta=beta, linear_features=w.shape[0], **args)
+                    m.recurrent.weight.data = w
+                    m.recurrent.bias.data = t("recurrent.bias")
             else:
                 raise SystemExit(f"layer {i}: neuron kind {neuron_kind} not supported here")
         else:

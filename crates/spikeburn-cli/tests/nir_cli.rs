@@ -62,10 +62,14 @@ fn malformed_nir_files_give_one_error_line_each() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
     let mut reset = lif(3);
     reset.v_reset = Array::vector(vec![0.5; 3]);
+    // A LIF's self-loop through one Affine imports (a recurrent layer); a loop through two
+    // nodes does not.
     let mut recurrent = mlp(Node::Lif(lif(3)));
     recurrent.add_node("rec", affine(3, 3));
+    recurrent.add_node("rec2", affine(3, 3));
     recurrent.add_edge("lif", "rec");
-    recurrent.add_edge("rec", "lif");
+    recurrent.add_edge("rec", "rec2");
+    recurrent.add_edge("rec2", "lif");
     let cases = [
         (garbage.to_string_lossy().into_owned(), "not an HDF5 file"),
         (truncated.to_string_lossy().into_owned(), "truncated"),
@@ -84,7 +88,10 @@ fn malformed_nir_files_give_one_error_line_each() {
             "Threshold is not imported",
         ),
         (write(d, "reset.nir", &mlp(Node::Lif(reset))), "v_reset"),
-        (write(d, "recurrent.nir", &recurrent), "recurrent"),
+        (
+            write(d, "recurrent.nir", &recurrent),
+            "recurrent edge `rec2` -> `lif`",
+        ),
     ];
     for (file, expected) in cases {
         let out = d.join("run");
@@ -104,9 +111,20 @@ fn malformed_nir_files_give_one_error_line_each() {
 
 #[test]
 fn import_export_import_through_the_binary() {
+    let mut recurrent = mlp(Node::Lif(lif(3)));
+    recurrent.add_node("rec", affine(3, 3));
+    recurrent.add_edge("lif", "rec");
+    recurrent.add_edge("rec", "lif");
+    round_trip(&mlp(Node::Lif(lif(3))), None);
+    round_trip(&recurrent, Some("layers.1"));
+}
+
+/// `import` → `export` (NIR and safetensors) → `import`; `recurrent` names the LIF that must
+/// come back with its `.w_rec` self-loop.
+fn round_trip(graph: &NirGraph, recurrent: Option<&str>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let file = write(d, "mlp.nir", &mlp(Node::Lif(lif(3))));
+    let file = write(d, "mlp.nir", graph);
     let run = d.join("run").to_string_lossy().into_owned();
     let (ok, stdout, stderr) = spikeburn(&["import", &file, "--out", &run]);
     assert!(ok, "{stderr}");
@@ -129,6 +147,26 @@ fn import_export_import_through_the_binary() {
     assert!(ok, "{stderr}");
     let back = spikeburn_nir::read_nir(&again).expect("read export");
     assert_eq!(back.graph.dt(), Some(1e-4));
+    if let Some(lif) = recurrent {
+        let w = format!("{lif}.w_rec");
+        assert!(
+            matches!(back.graph.node(&w), Some(Node::Affine(_))),
+            "{:?}",
+            back.graph.nodes.keys()
+        );
+        assert!(
+            back.graph
+                .edges
+                .contains(&spikeburn_nir::Edge::new(lif, &w))
+        );
+        assert!(
+            back.graph
+                .edges
+                .contains(&spikeburn_nir::Edge::new(&w, lif))
+        );
+        let config = std::fs::read_to_string(Path::new(&run).join("config.toml")).expect("config");
+        assert!(config.contains("kind = \"recurrent\""), "{config}");
+    }
     let run2 = d.join("run2").to_string_lossy().into_owned();
     let (ok, _, stderr) = spikeburn(&["import", &again, "--out", &run2]);
     assert!(ok, "{stderr}");

@@ -16,6 +16,15 @@
 //! | `neuron`, `if` with zero reset | `IF`: `r = 1/dt`, `v_threshold = θ`, `v_reset = 0` |
 //! | `neuron`, `synaptic` with zero reset | `CubaLIF` (see [`crate::mapping`]) |
 //! | `neuron`, `integrator` | `LI`: `τ = dt/(1−β)`, `r = τ/dt`, `v_leak = 0` |
+//! | `neuron`, `recurrent` with zero reset | `LIF` as above, plus a node `layers.{i}.w_rec` with the edges `layers.{i} → layers.{i}.w_rec → layers.{i}`: `Affine` (`(N, N)` weight, bias) for all-to-all, `Linear` with the diagonal `diag(v)` for one-to-one |
+//!
+//! The recurrent layer is written the way snnTorch 1.0's `export_to_nir` writes an `RLeaky`
+//! (a LIF and its recurrent weight in a two-node cycle, flattened into the graph). NIR's
+//! Affine is instantaneous; a discrete-time simulator breaks the cycle at the edge into the
+//! LIF, so the feedback computed from the spikes `S[t−1]` enters `U[t]`, and the bias `b`
+//! enters at every step including the first (`V(S[−1] = 0) = b`) — snnTorch's
+//! `RLeaky` (as its NIR importer builds it, `reset_delay = False`) and spikeburn's
+//! [`RecurrentLif`] both compute exactly this.
 //!
 //! `dt` (default [`DEFAULT_DT`] = 1e-4 s, snnTorch's) is recorded in the graph metadata under
 //! `dt`; the encoder is recorded under `spikeburn_encoder` and the number of steps under
@@ -24,7 +33,7 @@
 //! rate or latency encoder it is the encoder's spike train.
 //!
 //! Not expressible in NIR, refused with [`ConvertError::Unsupported`]: `max_pool2d`,
-//! `batch_norm`, the neuron kinds `alpha`, `recurrent`, `adaptive`, `conductance`,
+//! `batch_norm`, the neuron kinds `alpha`, `adaptive`, `conductance`,
 //! `stochastic`, a refractory period, graded spikes, and reset `none`. The *subtract* reset
 //! (spikeburn's default) has no NIR equivalent either (NIR neurons reset to `v_reset`): it is
 //! refused unless [`ExportOptions::allow_approximate`] is set, in which case the neuron is
@@ -42,6 +51,8 @@
 //! | `layers.{i}.bias` | `[out]` | linear / conv2d with bias |
 //! | `layers.{i}.beta`, `layers.{i}.threshold` | `[1]` or `[N]` (per neuron) | neuron (β unclamped as stored) |
 //! | `layers.{i}.alpha` | `[1]` or `[N]` | synaptic / alpha / conductance neuron |
+//! | `layers.{i}.recurrent.weight`, `.recurrent.bias` | `[N, N]` (`(out, in)`), `[N]` | recurrent neuron, all-to-all (snnTorch `RLeaky.recurrent`, an `nn.Linear`) |
+//! | `layers.{i}.recurrent.V` | `[N]` | recurrent neuron, one-to-one (snnTorch `RLeaky(V = …)`) |
 //! | `layers.{i}.amplitude` | `[N]` | neuron with graded spikes |
 //! | `layers.{i}.running_mean`, `.running_var`, `.gamma`, `.beta` | `[C]` | batch norm |
 //!
@@ -59,8 +70,23 @@
 //! snnTorch's convention, `dt/τ` for Norse's `r = 1` — and the leak term `(1−β)·v_leak` are
 //! folded into the preceding `Affine`/`Linear` (per output neuron) or `Conv2d` (one gain for
 //! all); a neuron without such a predecessor must have gain 1 and `v_leak = 0`. Equal
-//! per-neuron values become one scalar, differing ones a per-neuron parameter. Recurrent edges
-//! (e.g. snnTorch's `RLeaky` pattern) are refused with a clear error.
+//! per-neuron values become one scalar, differing ones a per-neuron parameter.
+//!
+//! ## Recurrence
+//! A `LIF` whose output feeds back to its own input through one `Affine` or `Linear` node `w`
+//! (edges `lif → w → lif`, nothing else into or out of `w`: snnTorch's `RLeaky` pattern, flat
+//! as snnTorch's export writes it, or as a nested `NIRGraph` `Input → LIF → Output` with the
+//! loop) becomes a `recurrent` neuron (`U[t] = β(1−R[t])U[t−1] + X[t] + V(S[t−1])`, see
+//! [`spikeburn_core::recurrent`]); the loop is not part of the chain. A `Linear` whose
+//! off-diagonal elements are all zero becomes a one-to-one connection `v = diag(W)` (as
+//! snnTorch's importer reads it); anything else an all-to-all one with `W` and the `Affine`'s
+//! bias (zeros for a `Linear`). The LIF's input gain `g` multiplies the recurrent weights and
+//! bias row by row, since NIR sums both inputs before `r`. Refused, with an error naming the
+//! edge or node: a recurrent loop into anything but a `LIF` (a `CubaLIF` loop, snnTorch's
+//! `RSynaptic`, has no spikeburn counterpart), a loop through more than one node or through a
+//! node with other edges, a node feeding itself directly, two loops into one LIF. A cycle
+//! through stateless nodes only is an algebraic loop, refused by the validation
+//! ([`NirError::Cycle`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,16 +96,22 @@ use burn::prelude::*;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
 use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
+use spikeburn_core::recurrent::{RecurrentKind, RecurrentLif};
 use spikeburn_train::{ExperimentConfig, TrainError, trainer};
 
 use crate::error::NirError;
 use crate::graph::{
-    Affine, Array, Conv, Flatten, If, Linear, MetaValue, NirGraph, Node, Padding, Pool2d,
+    Affine, Array, Conv, Edge, Flatten, If, Lif, Linear, MetaValue, NirGraph, Node, Padding, Pool2d,
 };
 use crate::mapping;
 
 /// snnTorch's time step, the default `dt` of export and of an import without `metadata/dt`.
 pub const DEFAULT_DT: f64 = 1e-4;
+
+/// Suffix of the name of a recurrent layer's weight node in an exported graph: the LIF
+/// `layers.{i}` and its recurrent weight `layers.{i}.w_rec` (snnTorch names them
+/// `{layer}.lif` and `{layer}.w_rec`).
+pub const RECURRENT_SUFFIX: &str = ".w_rec";
 
 /// Metadata key of the safetensors export holding the network configuration as JSON.
 pub const SAFETENSORS_CONFIG_KEY: &str = "spikeburn_config";
@@ -216,6 +248,8 @@ pub fn network_to_nir(
     }
     let dt = options.dt;
     let mut warnings = Vec::new();
+    // Recurrent layers: (LIF node name, recurrent weight node), wired as a self-loop below.
+    let mut loops: Vec<(String, Node)> = Vec::new();
     let mut nodes: Vec<(String, Node)> = vec![(
         "input".into(),
         Node::Input {
@@ -340,6 +374,16 @@ pub fn network_to_nir(
                         let beta = per_neuron(&li.beta, n, true)?;
                         Node::Li(with_node(mapping::li_from_discrete(&beta, dt), &what)?)
                     }
+                    NeuronModel::Recurrent(rec) => {
+                        check_reset(rec.lif.reset, &mut warnings)?;
+                        let beta = per_neuron(&rec.lif.beta, n, true)?;
+                        let threshold = per_neuron(&rec.lif.threshold, n, false)?;
+                        loops.push((name(i), recurrent_node(rec, n, &what)?));
+                        Node::Lif(with_node(
+                            mapping::lif_from_discrete(&beta, &threshold, dt),
+                            &what,
+                        )?)
+                    }
                     NeuronModel::Refractory(_) => {
                         return Err(unsupported(what, "NIR has no refractory period"));
                     }
@@ -347,7 +391,7 @@ pub fn network_to_nir(
                         return Err(unsupported(
                             what,
                             format!(
-                                "the {:?} neuron has no NIR counterpart (exportable: lif, if, synaptic, integrator)",
+                                "the {:?} neuron has no NIR counterpart (exportable: lif, if, synaptic, integrator, recurrent)",
                                 cfg.kind
                             )
                             .to_lowercase(),
@@ -367,6 +411,12 @@ pub fn network_to_nir(
     let out_shape = plan.last().map(|p| p.output.clone()).unwrap_or_default();
     nodes.push(("output".into(), Node::Output { shape: out_shape }));
     let mut graph = NirGraph::sequential(nodes);
+    for (lif, weight) in loops {
+        let w = format!("{lif}{RECURRENT_SUFFIX}");
+        graph.add_node(w.clone(), weight);
+        graph.add_edge(lif.clone(), w.clone());
+        graph.add_edge(w, lif);
+    }
     graph.set_dt(dt);
     graph.metadata.insert(
         "spikeburn_encoder".into(),
@@ -378,6 +428,44 @@ pub fn network_to_nir(
     );
     crate::validate::validate(&graph)?;
     Ok((graph, warnings))
+}
+
+/// The recurrent weight node of a recurrent LIF layer: `Affine` (weight `(N, N)` in NIR's
+/// `(out, in)` layout, and bias) for all-to-all, `Linear` with the diagonal `diag(v)` for
+/// one-to-one (as snnTorch's `export_to_nir` writes `RLeaky`).
+fn recurrent_node(rec: &RecurrentLif, n: usize, what: &str) -> Result<Node, ConvertError> {
+    match (&rec.dense, &rec.diagonal) {
+        (Some(linear), _) => {
+            let weight = transpose(linear.weight.val())?;
+            Ok(match &linear.bias {
+                Some(b) => Node::Affine(Affine {
+                    weight,
+                    bias: array(b.val())?,
+                }),
+                None => Node::Linear(Linear { weight }),
+            })
+        }
+        (None, Some(v)) => {
+            let v = values(v.val())?;
+            if v.len() != n {
+                return Err(unsupported(
+                    what,
+                    format!("{} one-to-one recurrent weights for {n} neurons", v.len()),
+                ));
+            }
+            let mut w = vec![0.0; n * n];
+            for (o, x) in v.iter().enumerate() {
+                w[o * n + o] = *x;
+            }
+            Ok(Node::Linear(Linear {
+                weight: Array::new(vec![n, n], w)?,
+            }))
+        }
+        (None, None) => Err(unsupported(
+            what,
+            "the recurrent layer holds no recurrent weights",
+        )),
+    }
 }
 
 fn with_node<T>(r: crate::Result<T>, what: &str) -> Result<T, ConvertError> {
@@ -434,7 +522,18 @@ pub fn network_to_safetensors(
                     NeuronModel::Refractory(r) => (Some(&r.lif), None),
                     NeuronModel::Synaptic(s) => (Some(&s.lif), Some(&s.alpha)),
                     NeuronModel::Alpha(a) => (Some(&a.lif), Some(&a.alpha)),
-                    NeuronModel::Recurrent(r) => (Some(&r.lif), None),
+                    NeuronModel::Recurrent(r) => {
+                        if let Some(d) = &r.dense {
+                            put("recurrent.weight", transpose(d.weight.val())?);
+                            if let Some(b) = &d.bias {
+                                put("recurrent.bias", array(b.val())?);
+                            }
+                        }
+                        if let Some(v) = &r.diagonal {
+                            put("recurrent.V", array(v.val())?);
+                        }
+                        (Some(&r.lif), None)
+                    }
                     NeuronModel::Adaptive(a) => (Some(&a.lif), None),
                     NeuronModel::Conductance(c) => (Some(&c.lif), Some(&c.alpha)),
                     NeuronModel::Stochastic(s) => (Some(&s.lif), None),
@@ -517,7 +616,8 @@ pub enum LayerWeights {
     Linear(Array, Option<Array>),
     /// `conv2d`: weight `(out, in, kh, kw)` and bias.
     Conv2d(Array, Array),
-    /// A neuron layer: `β` (or `[1]`), threshold, and `α` for synaptic.
+    /// A neuron layer: `β` (or `[1]`), threshold, `α` for synaptic, and the recurrent
+    /// weights of a recurrent LIF.
     Neuron {
         /// `β`, `[1]` or `[N]`.
         beta: Array,
@@ -525,7 +625,34 @@ pub enum LayerWeights {
         threshold: Array,
         /// `α` of a synaptic neuron.
         alpha: Option<Array>,
+        /// The recurrent connection of a `recurrent` neuron.
+        recurrent: Option<RecurrentWeights>,
     },
+}
+
+/// The recurrent connection of an imported recurrent LIF layer (`V(S)` in
+/// [`spikeburn_core::recurrent`]), with the LIF's input gain already applied.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecurrentWeights {
+    /// All-to-all: `V(S) = W S + b`.
+    AllToAll {
+        /// `W`, `(N, N)` in NIR's `(out, in)` layout.
+        weight: Array,
+        /// `b`, `(N)` (zeros for an NIR `Linear`).
+        bias: Array,
+    },
+    /// One-to-one: `V(S) = v ⊙ S`, `v` of shape `(N)` (the diagonal of an NIR `Linear` whose
+    /// off-diagonal elements are all zero).
+    OneToOne(Array),
+}
+
+impl RecurrentWeights {
+    fn kind(&self) -> RecurrentKind {
+        match self {
+            Self::AllToAll { .. } => RecurrentKind::AllToAll,
+            Self::OneToOne(_) => RecurrentKind::OneToOne,
+        }
+    }
 }
 
 /// An NIR graph converted to spikeburn terms (see the [module docs](self)).
@@ -563,12 +690,11 @@ fn broadcast(a: &Array, n: usize, what: &str, field: &str) -> Result<Vec<f32>, C
 pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError> {
     crate::validate::validate(graph)?;
     let order = crate::validate::execution_order(graph)?;
-    if let Some(e) = order.recurrent_edges.first() {
-        return Err(unsupported(
-            format!("edge `{}` -> `{}`", e.source, e.target),
-            "recurrent connections are not imported (spikeburn imports feed-forward chains)",
-        ));
-    }
+    let loops = recurrent_loops(graph, &order.recurrent_edges)?;
+    // An edge of a LIF's recurrent loop (`lif -> w` or `w -> lif`), not part of the chain.
+    let on_loop = |a: &str, b: &str| {
+        loops.get(a).is_some_and(|w| *w == b) || loops.get(b).is_some_and(|w| *w == a)
+    };
     let dt = graph.dt().unwrap_or(DEFAULT_DT);
     let inputs = graph.inputs();
     let [input] = inputs.as_slice() else {
@@ -581,11 +707,20 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
     let mut chain = Vec::new();
     let mut current = input.to_string();
     loop {
-        let succ = graph.successors(&current);
+        let succ: Vec<&str> = graph
+            .successors(&current)
+            .into_iter()
+            .filter(|next| !on_loop(&current, next))
+            .collect();
         match succ.as_slice() {
             [] => break,
             [next] => {
-                if graph.predecessors(next).len() != 1 {
+                let inputs = graph
+                    .predecessors(next)
+                    .into_iter()
+                    .filter(|p| !on_loop(p, next))
+                    .count();
+                if inputs != 1 {
                     return Err(unsupported(
                         format!("node `{next}`"),
                         "has several inputs; spikeburn imports chains (one edge into and out of each node)",
@@ -602,7 +737,7 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
             }
         }
     }
-    if chain.len() + 1 != graph.nodes.len() {
+    if chain.len() + 1 + loops.len() != graph.nodes.len() {
         return Err(unsupported(
             "graph",
             "nodes not on the chain from the input; spikeburn imports chains",
@@ -697,19 +832,27 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
                 weights.push(LayerWeights::None);
             }
             Node::Lif(lif) => {
-                let d = with_node(mapping::lif_to_discrete(lif, dt), &what)?;
-                let threshold = d.threshold.clone().unwrap_or(Array::scalar(1.0));
-                push_neuron(
+                let recurrent = loops
+                    .get(node_name.as_str())
+                    .and_then(|w| Some((w.to_string(), graph.node(w)?)));
+                push_lif(
                     &mut layers,
                     &mut weights,
                     &what,
-                    NeuronKind::Lif,
-                    &d.beta,
-                    &threshold,
-                    None,
-                    &d.gain,
-                    &d.bias,
-                    &lif.v_reset,
+                    lif,
+                    recurrent.as_ref().map(|(w, node)| (w.as_str(), *node)),
+                    dt,
+                )?;
+            }
+            Node::Graph(sub) => {
+                let (lif, (w, node)) = rnn_subgraph(sub, node_name)?;
+                push_lif(
+                    &mut layers,
+                    &mut weights,
+                    &what,
+                    lif,
+                    Some((&format!("{node_name}/{w}"), node)),
+                    dt,
                 )?;
             }
             Node::If(n) => {
@@ -726,6 +869,7 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
                     &gain,
                     &zeros,
                     &n.v_reset,
+                    None,
                 )?;
             }
             Node::Li(li) => {
@@ -741,6 +885,7 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
                     &d.gain,
                     &d.bias,
                     &Array::scalar(0.0),
+                    None,
                 )?;
             }
             Node::CubaLif(c) => {
@@ -766,6 +911,7 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
                     &gain,
                     &m.bias,
                     &c.v_reset,
+                    None,
                 )?;
             }
             Node::Input { .. } => return Err(unsupported(what, "a second Input on the chain")),
@@ -773,7 +919,7 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
                 return Err(unsupported(
                     what,
                     format!(
-                        "NIR {} is not imported (supported: Affine, Linear, Conv2d, AvgPool2d, Flatten, LIF, IF, LI, CubaLIF)",
+                        "NIR {} is not imported (supported: Affine, Linear, Conv2d, AvgPool2d, Flatten, LIF, IF, LI, CubaLIF, and a LIF's recurrent loop through an Affine or Linear node)",
                         other.type_name()
                     ),
                 ));
@@ -800,6 +946,226 @@ pub fn nir_to_network(graph: &NirGraph) -> Result<ImportedNetwork, ConvertError>
     })
 }
 
+/// The recurrent loops of a graph, from its recurrent edges (see
+/// [`crate::validate::execution_order`]): for each LIF node with a recurrent input, the name of
+/// the `Affine`/`Linear` node that feeds the LIF's output back to it (snnTorch's `RLeaky`
+/// pattern `lif -> w -> lif`), the only recurrence spikeburn imports. Any other recurrent edge
+/// is refused with an error naming it.
+fn recurrent_loops<'g>(
+    graph: &'g NirGraph,
+    recurrent: &'g [Edge],
+) -> Result<BTreeMap<&'g str, &'g str>, ConvertError> {
+    let mut loops = BTreeMap::new();
+    for e in recurrent {
+        let (w, lif) = (e.source.as_str(), e.target.as_str());
+        let what = format!("recurrent edge `{w}` -> `{lif}`");
+        let target = graph.node(lif).map_or("?", Node::type_name);
+        if w == lif {
+            return Err(unsupported(
+                what,
+                format!(
+                    "the {target} node `{lif}` feeds its output straight back to itself; spikeburn imports recurrence as a LIF's self-loop through one Affine or Linear node (`lif -> w_rec -> lif`, snnTorch's RLeaky pattern)"
+                ),
+            ));
+        }
+        if !matches!(graph.node(lif), Some(Node::Lif(_))) {
+            return Err(unsupported(
+                what,
+                format!(
+                    "recurrent input into the {target} node `{lif}`: spikeburn's recurrent neuron (kind = \"recurrent\") is a LIF, so only LIF nodes may have a recurrent loop (a recurrent CubaLIF, snnTorch's RSynaptic, or IF / LI is not imported)"
+                ),
+            ));
+        }
+        let weight = matches!(graph.node(w), Some(Node::Affine(_) | Node::Linear(_)));
+        if !weight || graph.predecessors(w) != [lif] || graph.successors(w) != [lif] {
+            return Err(unsupported(
+                what,
+                format!(
+                    "the loop through `{w}` is not a LIF's self-loop through one Affine or Linear node (`{lif}` -> `{w}` -> `{lif}` and no other edge into or out of `{w}`; snnTorch's RLeaky pattern), the only recurrence spikeburn imports"
+                ),
+            ));
+        }
+        if let Some(other) = loops.insert(lif, w) {
+            return Err(unsupported(
+                format!("node `{lif}`"),
+                format!(
+                    "has two recurrent loops (through `{other}` and `{w}`); spikeburn's recurrent LIF has one recurrent weight"
+                ),
+            ));
+        }
+    }
+    Ok(loops)
+}
+
+/// The LIF and the recurrent weight node (with its name) of a nested graph `name` in
+/// snnTorch's `RLeaky` form (what snnTorch's `_extract_snntorch_module` builds before nirtorch
+/// flattens it into the parent graph): exactly an `Input`, an `Output`, a `LIF` and an
+/// `Affine`/`Linear` node `w` with the edges `input -> lif -> output` and `lif -> w -> lif`.
+fn rnn_subgraph<'g>(
+    sub: &'g NirGraph,
+    name: &str,
+) -> Result<(&'g Lif, (&'g str, &'g Node)), ConvertError> {
+    let what = format!("node `{name}` (nested graph)");
+    let expected = "a nested graph is imported only in snnTorch's RLeaky form: Input -> LIF -> Output, with the LIF's output fed back to it through one Affine or Linear node";
+    let of = |pred: fn(&Node) -> bool| -> Vec<(&'g str, &'g Node)> {
+        sub.nodes
+            .iter()
+            .filter(|(_, e)| pred(&e.node))
+            .map(|(k, e)| (k.as_str(), &e.node))
+            .collect()
+    };
+    let inputs = of(|n| matches!(n, Node::Input { .. }));
+    let outputs = of(|n| matches!(n, Node::Output { .. }));
+    let lifs = of(|n| matches!(n, Node::Lif(_)));
+    let weights = of(|n| matches!(n, Node::Affine(_) | Node::Linear(_)));
+    let types = || {
+        sub.nodes
+            .iter()
+            .map(|(k, e)| format!("{k}: {}", e.node.type_name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let ([(input, _)], [(output, _)], [(lif_name, Node::Lif(lif))], [(w, weight)]) = (
+        inputs.as_slice(),
+        outputs.as_slice(),
+        lifs.as_slice(),
+        weights.as_slice(),
+    ) else {
+        return Err(unsupported(
+            what,
+            format!("{expected}; it holds {}", types()),
+        ));
+    };
+    if sub.nodes.len() != 4 {
+        return Err(unsupported(
+            what,
+            format!("{expected}; it holds {}", types()),
+        ));
+    }
+    let mut edges: Vec<(&str, &str)> = sub
+        .edges
+        .iter()
+        .map(|e| (e.source.as_str(), e.target.as_str()))
+        .collect();
+    edges.sort_unstable();
+    let mut want = vec![
+        (*input, *lif_name),
+        (*lif_name, *w),
+        (*w, *lif_name),
+        (*lif_name, *output),
+    ];
+    want.sort_unstable();
+    if edges != want {
+        let list = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| format!("{a} -> {b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(unsupported(
+            what,
+            format!(
+                "{expected}; its edges are {}, expected {}",
+                list(&edges),
+                list(&want)
+            ),
+        ));
+    }
+    Ok((lif, (w, weight)))
+}
+
+/// Appends a LIF layer (`lif`, or `recurrent` when the node has a recurrent loop through the
+/// weight node `recurrent`).
+fn push_lif(
+    layers: &mut Vec<LayerConfig>,
+    weights: &mut Vec<LayerWeights>,
+    what: &str,
+    lif: &Lif,
+    recurrent: Option<(&str, &Node)>,
+    dt: f64,
+) -> Result<(), ConvertError> {
+    let d = with_node(mapping::lif_to_discrete(lif, dt), what)?;
+    let threshold = d.threshold.clone().unwrap_or(Array::scalar(1.0));
+    let kind = if recurrent.is_some() {
+        NeuronKind::Recurrent
+    } else {
+        NeuronKind::Lif
+    };
+    push_neuron(
+        layers,
+        weights,
+        what,
+        kind,
+        &d.beta,
+        &threshold,
+        None,
+        &d.gain,
+        &d.bias,
+        &lif.v_reset,
+        recurrent,
+    )
+}
+
+/// The recurrent weights of a LIF's loop node `name`, multiplied row by row by the LIF's
+/// input gain `gain` (`[1]` or `[N]`). A `Linear` whose off-diagonal elements are all zero is
+/// one-to-one (as snnTorch's importer reads it), anything else all-to-all.
+fn recurrent_weights(
+    name: &str,
+    node: &Node,
+    gain: &Array,
+) -> Result<RecurrentWeights, ConvertError> {
+    let what = format!("node `{name}` (recurrent weight)");
+    let (weight, bias) = match node {
+        Node::Affine(a) => (&a.weight, Some(&a.bias)),
+        Node::Linear(l) => (&l.weight, None),
+        other => {
+            return Err(unsupported(
+                what,
+                format!(
+                    "a {} node cannot be a recurrent weight (expected Affine or Linear)",
+                    other.type_name()
+                ),
+            ));
+        }
+    };
+    let n = match *weight.shape() {
+        [rows, cols] if rows == cols => rows,
+        _ => {
+            return Err(unsupported(
+                what,
+                format!(
+                    "weight of shape {:?}, a recurrent weight must be square (N, N)",
+                    weight.shape()
+                ),
+            ));
+        }
+    };
+    let g = broadcast(gain, n, &what, "input gain r·dt/τ of the LIF")?;
+    let w = weight.data();
+    let diagonal = bias.is_none()
+        && w.chunks_exact(n.max(1))
+            .enumerate()
+            .all(|(o, row)| row.iter().enumerate().all(|(k, &x)| k == o || x == 0.0));
+    if diagonal {
+        return Ok(RecurrentWeights::OneToOne(Array::vector(
+            (0..n).map(|o| g[o] * w[o * n + o]).collect(),
+        )));
+    }
+    let scaled: Vec<f32> = w
+        .chunks_exact(n.max(1))
+        .zip(&g)
+        .flat_map(|(row, &go)| row.iter().map(move |x| x * go))
+        .collect();
+    let b = match bias {
+        Some(b) => broadcast(b, n, &what, "bias")?,
+        None => vec![0.0; n],
+    };
+    Ok(RecurrentWeights::AllToAll {
+        weight: Array::new(vec![n, n], scaled)?,
+        bias: Array::vector(b.iter().zip(&g).map(|(b, g)| b * g).collect()),
+    })
+}
+
 /// Appends a neuron layer, folding its input gain and leak bias into the preceding layer.
 #[allow(clippy::too_many_arguments)]
 fn push_neuron(
@@ -813,6 +1179,7 @@ fn push_neuron(
     gain: &Array,
     bias: &Array,
     v_reset: &Array,
+    recurrent: Option<(&str, &Node)>,
 ) -> Result<(), ConvertError> {
     if v_reset.data().iter().any(|&v| v != 0.0) {
         return Err(unsupported(
@@ -864,6 +1231,10 @@ fn push_neuron(
             }
         }
     }
+    // The gain applies to all of the neuron's input current, the recurrent part included.
+    let recurrent = recurrent
+        .map(|(name, node)| recurrent_weights(name, node, gain))
+        .transpose()?;
     let (beta_one, beta) = collapse(beta);
     let (theta_one, threshold) = collapse(threshold);
     let alpha = alpha.map(collapse);
@@ -876,12 +1247,16 @@ fn push_neuron(
         alpha: alpha.as_ref().and_then(|a| a.0).unwrap_or(0.9),
         reset: Reset::Zero,
         per_neuron,
+        recurrent: recurrent
+            .as_ref()
+            .map_or(RecurrentKind::default(), RecurrentWeights::kind),
         ..NeuronConfig::default()
     };
     weights.push(LayerWeights::Neuron {
         beta,
         threshold,
         alpha: alpha.map(|a| a.1),
+        recurrent,
     });
     layers.push(LayerConfig::Neuron {
         neuron: Some(neuron),
@@ -901,6 +1276,67 @@ fn shape_err(what: String, field: &str, found: &[usize], expected: &[usize]) -> 
         what,
         format!("`{field}` has shape {found:?}, the network needs {expected:?}"),
     )
+}
+
+/// NIR's `(out, in)` weight layout to burn's `[in, out]`.
+fn to_burn(weight: &Array, out: usize, inp: usize) -> Result<Array, ConvertError> {
+    let mut t = vec![0.0; out * inp];
+    for (o, row) in weight.data().chunks_exact(inp.max(1)).enumerate().take(out) {
+        for (k, &x) in row.iter().enumerate() {
+            t[k * out + o] = x;
+        }
+    }
+    Ok(Array::new(vec![inp, out], t)?)
+}
+
+/// Sets the recurrent weights of a recurrent LIF layer of `n` neurons.
+fn set_recurrent(
+    rec: &mut RecurrentLif,
+    weights: &RecurrentWeights,
+    n: usize,
+    what: &str,
+    device: &Device,
+) -> Result<(), ConvertError> {
+    match (weights, &mut rec.dense, &mut rec.diagonal) {
+        (RecurrentWeights::AllToAll { weight, bias }, Some(linear), _) => {
+            if weight.shape() != [n, n] {
+                return Err(shape_err(
+                    what.to_string(),
+                    "recurrent weight",
+                    weight.shape(),
+                    &[n, n],
+                ));
+            }
+            if bias.shape() != [n] {
+                return Err(shape_err(
+                    what.to_string(),
+                    "recurrent bias",
+                    bias.shape(),
+                    &[n],
+                ));
+            }
+            linear.weight = tensor(&to_burn(weight, n, n)?, [n, n], device);
+            linear.bias = Some(tensor(bias, [n], device));
+        }
+        (RecurrentWeights::OneToOne(v), None, Some(diagonal)) => {
+            if v.shape() != [n] {
+                return Err(shape_err(
+                    what.to_string(),
+                    "recurrent weight",
+                    v.shape(),
+                    &[n],
+                ));
+            }
+            *diagonal = tensor(v, [n], device);
+        }
+        _ => {
+            return Err(unsupported(
+                what,
+                "the recurrent weights do not match the layer's recurrent connection (all-to-all or one-to-one)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Builds the model of an imported network on `device`, with its weights.
@@ -928,14 +1364,7 @@ pub fn build_network(
                 if weight.shape() != [n, fan_in] {
                     return Err(shape_err(what, "weight", weight.shape(), &[n, fan_in]));
                 }
-                // NIR (out, in) → burn [in, out].
-                let mut t = vec![0.0; n * fan_in];
-                for o in 0..n {
-                    for k in 0..fan_in {
-                        t[k * n + o] = weight.data()[o * fan_in + k];
-                    }
-                }
-                linear.weight = tensor(&Array::new(vec![fan_in, n], t)?, [fan_in, n], device);
+                linear.weight = tensor(&to_burn(weight, n, fan_in)?, [fan_in, n], device);
                 linear.bias = match bias {
                     Some(b) if b.len() == n => Some(tensor(b, [n], device)),
                     Some(b) => return Err(shape_err(what, "bias", b.shape(), &[n])),
@@ -959,6 +1388,7 @@ pub fn build_network(
                     beta,
                     threshold,
                     alpha,
+                    recurrent,
                 },
             ) => {
                 let size = |a: &Array| {
@@ -985,19 +1415,36 @@ pub fn build_network(
                     *p = tensor(&a, [a.len()], device).set_require_grad(require_grad);
                     Ok(())
                 };
-                match &mut layer.model {
-                    NeuronModel::Lif(lif) => {
+                match (&mut layer.model, recurrent) {
+                    (NeuronModel::Recurrent(rec), Some(weights)) => {
+                        set(&mut rec.lif.beta, beta)?;
+                        set(&mut rec.lif.threshold, threshold)?;
+                        set_recurrent(rec, weights, n, &what, device)?;
+                    }
+                    (_, Some(_)) => {
+                        return Err(unsupported(
+                            what,
+                            "recurrent weights for a neuron layer that is not recurrent",
+                        ));
+                    }
+                    (NeuronModel::Lif(lif), None) => {
                         set(&mut lif.beta, beta)?;
                         set(&mut lif.threshold, threshold)?;
                     }
-                    NeuronModel::Synaptic(syn) => {
+                    (NeuronModel::Synaptic(syn), None) => {
                         set(&mut syn.lif.beta, beta)?;
                         set(&mut syn.lif.threshold, threshold)?;
                         if let Some(a) = alpha {
                             set(&mut syn.alpha, a)?;
                         }
                     }
-                    NeuronModel::Integrator(li) => set(&mut li.beta, beta)?,
+                    (NeuronModel::Integrator(li), None) => set(&mut li.beta, beta)?,
+                    (NeuronModel::Recurrent(_), None) => {
+                        return Err(unsupported(
+                            what,
+                            "a recurrent neuron layer without recurrent weights",
+                        ));
+                    }
                     _ => return Err(unsupported(what, "unexpected neuron model")),
                 }
             }

@@ -5,7 +5,8 @@
 //! `SPIKEBURN_REQUIRE_INTEROP=1`.
 //!
 //! Networks are 20-16-5, inputs fixed Bernoulli(0.3) spike trains of T = 20 steps and batch 4,
-//! written to a JSON file both sides read. Output spikes are compared exactly.
+//! written to a JSON file both sides read. Output spikes are compared exactly. Tests 2 and 3
+//! are also run with a recurrent hidden layer (snnTorch `RLeaky`, spikeburn `recurrent`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value as Json;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
-use spikeburn_core::neuron::NeuronConfig;
+use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
+use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
     ExportOptions, build_network, import_nir, network_to_nir, network_to_safetensors,
     nir_to_network, simulate_sequence,
@@ -324,20 +326,44 @@ fn norse_graph_imports_with_the_same_spikes() {
 
 /// Interop test 4: the safetensors export loaded into snnTorch by
 /// `tests/interop/load_safetensors_snntorch.py` gives the same output spikes (subtract reset,
-/// spikeburn's default, and zero reset).
+/// spikeburn's default, and zero reset; feed-forward and with a recurrent hidden layer,
+/// snnTorch `RLeaky`).
 #[test]
 fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
     let Some(python) = python("safetensors_loaded_into_snntorch_gives_the_same_spikes") else {
         return;
     };
-    for reset in [Reset::Subtract, Reset::Zero] {
-        let (config, net) = network(reset);
+    let cases = [Reset::Subtract, Reset::Zero]
+        .into_iter()
+        .flat_map(|reset| {
+            [
+                (format!("{reset:?} reset"), network(reset)),
+                (
+                    format!("recurrent all-to-all, {reset:?} reset"),
+                    recurrent_network(RecurrentKind::AllToAll, reset),
+                ),
+                (
+                    format!("recurrent one-to-one, {reset:?} reset"),
+                    recurrent_network(RecurrentKind::OneToOne, reset),
+                ),
+            ]
+        });
+    for (what, (config, net)) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         let (input, input_path) = input_spikes(dir.path());
         let file = dir.path().join("model.safetensors");
         let (tensors, metadata) = network_to_safetensors(&config, &net).expect("export");
         assert!(tensors.contains_key("layers.0.weight") && tensors.contains_key("layers.3.beta"));
         assert_eq!(tensors["layers.0.weight"].shape(), [16, F]);
+        if what.contains("all-to-all") {
+            assert_eq!(tensors["layers.1.recurrent.weight"].shape(), [16, 16]);
+            assert_eq!(tensors["layers.1.recurrent.bias"].shape(), [16]);
+        } else if what.contains("one-to-one") {
+            assert_eq!(tensors["layers.1.recurrent.V"].shape(), [16]);
+        }
+        if what.contains("recurrent") {
+            assert_recurrence_matters(&net, &input, &what);
+        }
         write_safetensors(&file, &tensors, &metadata).expect("write");
         let out = dir.path().join("out.json");
         run_py(
@@ -352,7 +378,204 @@ fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
         assert_same_spikes(
             &spikeburn_spikes(&net, &input),
             &read_spikes(&out),
-            &format!("safetensors in snnTorch ({reset:?} reset)"),
+            &format!("safetensors in snnTorch ({what})"),
+        );
+    }
+}
+
+/// 20-16-5 like [`network`], the hidden layer a recurrent LIF (β 0.9) with
+/// the given connection, its recurrent weights tripled for a visible effect.
+fn recurrent_network(kind: RecurrentKind, reset: Reset) -> (NetworkConfig, SpikingNetwork) {
+    let (mut config, _) = network(reset);
+    if let LayerConfig::Neuron { neuron: Some(n) } = &mut config.layers[1] {
+        n.kind = NeuronKind::Recurrent;
+        n.recurrent = kind;
+    }
+    config.validate().expect("valid");
+    let mut net = config.init(3, &device());
+    for layer in &mut net.layers {
+        match layer {
+            Layer::Linear(l) => l.weight = l.weight.clone().map(|w| w * 3.0),
+            Layer::Neuron(n) => {
+                if let NeuronModel::Recurrent(r) = &mut n.model {
+                    if let Some(d) = &mut r.dense {
+                        d.weight = d.weight.clone().map(|w| w * 3.0);
+                    }
+                    if let Some(v) = &mut r.diagonal {
+                        *v = v.clone().map(|w| w * 3.0);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (config, net)
+}
+
+/// The network with its recurrent weights and bias set to zero.
+fn without_recurrence(net: &SpikingNetwork) -> SpikingNetwork {
+    let mut net = net.clone();
+    for layer in &mut net.layers {
+        if let Layer::Neuron(n) = layer
+            && let NeuronModel::Recurrent(r) = &mut n.model
+        {
+            if let Some(d) = &mut r.dense {
+                d.weight = d.weight.clone().map(|w| w.zeros_like());
+                d.bias = d.bias.clone().map(|b| b.map(|b| b.zeros_like()));
+            }
+            if let Some(v) = &mut r.diagonal {
+                *v = v.clone().map(|w| w.zeros_like());
+            }
+        }
+    }
+    net
+}
+
+fn assert_recurrence_matters(net: &SpikingNetwork, input: &[f32], what: &str) {
+    assert_ne!(
+        spikeburn_spikes(net, input),
+        spikeburn_spikes(&without_recurrence(net), input),
+        "{what}: the output does not depend on the recurrent weights, the test is vacuous"
+    );
+}
+
+const RECURRENT: [(&str, RecurrentKind); 2] = [
+    ("all_to_all", RecurrentKind::AllToAll),
+    ("one_to_one", RecurrentKind::OneToOne),
+];
+
+/// Interop tests 1 and 2 with recurrence: our export of a recurrent layer is read by
+/// `nir.read` as a LIF with a `w_rec` self-loop (Affine for all-to-all, a diagonal Linear for
+/// one-to-one, as snnTorch writes `RLeaky`) and simulated by snnTorch with the same output
+/// spikes.
+///
+/// snnTorch 1.0's `import_from_nir` does not simulate recurrent graphs correctly with nirtorch
+/// 2.x: it wraps the loop in a nested graph whose input edge goes into the recurrent weight,
+/// which nirtorch then runs node by node (Linear, then a plain Leaky) instead of as the
+/// RLeaky snnTorch converts the loop to; on snnTorch's own exports it raises. So `nir_sim.py`
+/// runs snnTorch's per-node converter `_nir_to_snntorch_module` (the RLeaky, Leaky and Linear
+/// modules and parameters its importer means to build) in chain order instead.
+#[test]
+fn recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spikes() {
+    let Some(python) =
+        python("recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spikes")
+    else {
+        return;
+    };
+    for (flag, kind) in RECURRENT {
+        let (config, net) = recurrent_network(kind, Reset::Zero);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (input, input_path) = input_spikes(dir.path());
+        assert_recurrence_matters(&net, &input, flag);
+        let file = dir.path().join("model.nir");
+        let (graph, _) = network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
+        write_nir(&file, &graph).expect("write");
+
+        let described = dir.path().join("describe.json");
+        run_py(
+            &python,
+            &[
+                &script("nir_sim.py"),
+                Path::new("describe"),
+                &file,
+                &described,
+            ],
+        );
+        let d: Json = serde_json::from_str(&std::fs::read_to_string(&described).expect("read"))
+            .expect("json");
+        let rec_type = if kind == RecurrentKind::AllToAll {
+            "Affine"
+        } else {
+            "Linear"
+        };
+        assert_eq!(d["types"]["layers.1"], "LIF", "{flag}");
+        assert_eq!(d["types"]["layers.1.w_rec"], rec_type, "{flag}");
+        let edges = d["edges"].as_array().expect("edges");
+        for e in [
+            ["layers.1", "layers.1.w_rec"],
+            ["layers.1.w_rec", "layers.1"],
+        ] {
+            assert!(
+                edges.contains(&serde_json::json!(e)),
+                "{flag}: edge {e:?} missing from {edges:?}"
+            );
+        }
+        let w = d["params"]["layers.1.w_rec"]["weight"]
+            .as_array()
+            .expect("weight");
+        assert_eq!(w.len(), 16, "{flag}: (16, 16) recurrent weight");
+
+        let out = dir.path().join("out.json");
+        run_py(
+            &python,
+            &[
+                &script("nir_sim.py"),
+                Path::new("simulate"),
+                &file,
+                &input_path,
+                &out,
+                Path::new("--framework"),
+                Path::new("snntorch"),
+            ],
+        );
+        let json: Json =
+            serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+        eprintln!("{flag}: simulated by {}", json["importer"]);
+        assert_same_spikes(
+            &spikeburn_spikes(&net, &input),
+            &read_spikes(&out),
+            &format!("spikeburn recurrent ({flag}) export run by snnTorch"),
+        );
+    }
+}
+
+/// Interop test 3 with recurrence: an snnTorch network Linear-RLeaky-Linear-Leaky (zero
+/// reset, `reset_delay = False`: see `snntorch_rleaky` in `nir_sim.py`), exported by snnTorch's
+/// own `export_to_nir` → `import_nir` → the same output spikes as the snnTorch network.
+#[test]
+fn snntorch_rleaky_export_imports_with_the_same_spikes() {
+    let Some(python) = python("snntorch_rleaky_export_imports_with_the_same_spikes") else {
+        return;
+    };
+    for (flag, kind) in RECURRENT {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (input, input_path) = input_spikes(dir.path());
+        let file = dir.path().join("rleaky.nir");
+        let out = dir.path().join("out.json");
+        run_py(
+            &python,
+            &[
+                &script("nir_sim.py"),
+                Path::new("export"),
+                &file,
+                &input_path,
+                &out,
+                Path::new("--recurrent"),
+                Path::new(flag),
+            ],
+        );
+        let run = dir.path().join("imported");
+        import_nir(&file, &run).expect("import");
+        let config = spikeburn_train::trainer::load_run_config(&run).expect("config");
+        let kinds: Vec<_> = config
+            .model
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                LayerConfig::Neuron { neuron: Some(n) } => Some((n.kind, n.recurrent)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds.len(), 2, "{flag}: {kinds:?}");
+        assert_eq!(kinds[0], (NeuronKind::Recurrent, kind), "{flag}");
+        assert_eq!(kinds[1].0, NeuronKind::Lif, "{flag}");
+        let net =
+            spikeburn_train::trainer::load_run_model(&run, &config, &device()).expect("model");
+        assert_recurrence_matters(&net, &input, flag);
+        assert_same_spikes(
+            &spikeburn_spikes(&net, &input),
+            &read_spikes(&out),
+            &format!("snnTorch RLeaky ({flag}) export imported by spikeburn"),
         );
     }
 }
