@@ -439,6 +439,14 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // burn creates some tensors on `Device::default()`, which is wgpu whenever the `wgpu`
+    // feature is compiled in, GPU or not: notably the optimiser state when a checkpoint is
+    // resumed (moved to each parameter's device on the next step). Pin that default to the
+    // CPU so that a CPU run never opens a GPU adapter; `BURN_DEVICE` set by the user wins.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: the first statement of `main`, before any other thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     spikeburn_train::runtime::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {

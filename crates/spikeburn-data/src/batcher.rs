@@ -43,6 +43,54 @@ pub fn make_batch(data: &ImageDataset, indices: &[usize], device: &Device) -> Im
     }
 }
 
+/// Builds the batch of the samples `indices` like [`make_batch`], each image translated by a
+/// random offset `(dy, dx)` with `|dy|, |dx| ≤ max_shift` pixels (uniform, drawn from `rng`),
+/// the uncovered border filled with zeros: the usual shift augmentation for digit images.
+pub fn make_shifted_batch(
+    data: &ImageDataset,
+    indices: &[usize],
+    max_shift: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> ImageBatch {
+    use rand::Rng;
+    let (rows, cols) = (data.rows, data.cols);
+    let size = data.image_size();
+    let shift = max_shift as isize;
+    let mut pixels = vec![0.0f32; indices.len() * size];
+    let mut labels = Vec::with_capacity(indices.len());
+    for (out, &i) in pixels.chunks_exact_mut(size.max(1)).zip(indices) {
+        let dy = rng.random_range(0..=2 * shift as i64) as isize - shift;
+        let dx = rng.random_range(0..=2 * shift as i64) as isize - shift;
+        let image = data.image(i);
+        // Channel-major images [C, rows, cols]: every channel shifts the same way.
+        for (plane_out, plane_in) in out
+            .chunks_exact_mut((rows * cols).max(1))
+            .zip(image.chunks_exact((rows * cols).max(1)))
+        {
+            for r in 0..rows as isize {
+                let src_r = r - dy;
+                if !(0..rows as isize).contains(&src_r) {
+                    continue;
+                }
+                for c in 0..cols as isize {
+                    let src_c = c - dx;
+                    if (0..cols as isize).contains(&src_c) {
+                        plane_out[(r as usize) * cols + c as usize] =
+                            f32::from(plane_in[(src_r as usize) * cols + src_c as usize]) / 255.0;
+                    }
+                }
+            }
+        }
+        labels.push(i64::from(data.labels[i]));
+    }
+    let b = indices.len();
+    ImageBatch {
+        images: Tensor::from_data(TensorData::new(pixels, [b, size]), device),
+        targets: Tensor::from_data(TensorData::new(labels, [b]), device),
+    }
+}
+
 /// Iterates over `data` in batches of `batch_size` samples, in `order`. With `drop_last`,
 /// a final incomplete batch is skipped (as for training); otherwise it is yielded.
 pub fn batches<'a>(

@@ -22,7 +22,7 @@ pub mod sweep;
 pub mod trainer;
 
 pub use backend::BackendKind;
-pub use config::{ConfigError, DataConfig, ExperimentConfig, LossKind, TrainingConfig};
+pub use config::{ConfigError, DataConfig, ExperimentConfig, LossKind, LrSchedule, TrainingConfig};
 pub use error::TrainError;
 pub use progress::{Console, Progress, Silent};
 pub use trainer::{

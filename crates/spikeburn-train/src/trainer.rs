@@ -22,15 +22,22 @@ use crate::progress::Progress;
 use crate::provenance::RunInfo;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use spikeburn_core::metrics::{
     correct, predict_by_first_spike, predict_by_membrane, predict_by_spike_count,
 };
 use spikeburn_core::{InvalidParameter, SnnOutput, SpikingMlp, loss};
-use spikeburn_data::{ImageDataset, Split, batches, epoch_order, num_batches};
+use spikeburn_data::{
+    ImageDataset, Split, batches, epoch_order, make_batch, make_shifted_batch, num_batches,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Mixed into the seed for the shift-augmentation stream (kept apart from the data order).
+const AUGMENT_SEED: u64 = 0x5348_4946_5453; // "SHIFTS"
 
 /// File names inside a run directory.
 pub mod files {
@@ -236,11 +243,23 @@ pub fn train_step(
     images: Tensor<2>,
     targets: Tensor<1, Int>,
 ) -> (SpikingMlp, f32, SnnOutput) {
+    train_step_at(model, optim, training, training.lr, images, targets)
+}
+
+/// [`train_step`] with the learning rate `lr` (the schedule's rate for this step).
+pub fn train_step_at(
+    model: SpikingMlp,
+    optim: &mut ModuleOptimizer,
+    training: &TrainingConfig,
+    lr: f64,
+    images: Tensor<2>,
+    targets: Tensor<1, Int>,
+) -> (SpikingMlp, f32, SnnOutput) {
     let out = model.forward(images);
     let loss = objective(training, &out, targets);
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    (optim.step(training.lr, model, grads), value, out)
+    (optim.step(lr, model, grads), value, out)
 }
 
 /// The Adam optimiser of `config`.
@@ -291,6 +310,12 @@ pub fn train(
 
 /// Continues the run in `run_dir` from its last checkpoint up to `epochs` epochs (the
 /// configured number when `None`). A run without a checkpoint starts from the beginning.
+///
+/// burn loads the optimiser state onto `Device::default()` and moves it to each parameter's
+/// device at the next step. With the `wgpu` feature compiled in, that default is wgpu even
+/// without a GPU, so CPU programs should set `BURN_DEVICE=flex` (the `spikeburn` CLI does).
+/// A cosine schedule spans `training.epochs`, so resuming with a different `epochs` changes
+/// the remaining rates.
 pub fn resume(
     run_dir: &Path,
     epochs: Option<usize>,
@@ -418,11 +443,29 @@ fn run_epochs(
         progress.begin(&format!("epoch {}/{}", epoch + 1, t.epochs), total);
         let (mut loss_sum, mut hits, mut seen) = (0.0, 0usize, 0usize);
         let mut rates = vec![0.0; model.neuron_layers()];
-        for (i, batch) in batches(train_set, &order, t.batch_size, drop_last, &autodiff).enumerate()
-        {
+        // Shift augmentation draws from the seed on this epoch's stream, so a resumed run
+        // sees the same images.
+        let mut shifts = ChaCha8Rng::seed_from_u64(t.seed ^ AUGMENT_SEED);
+        shifts.set_stream(epoch as u64);
+        let batch_list = order
+            .chunks(t.batch_size.max(1))
+            .filter(|c| !drop_last || c.len() == t.batch_size);
+        for (i, indices) in batch_list.enumerate() {
+            let batch = if t.augment_shift > 0 {
+                make_shifted_batch(train_set, indices, t.augment_shift, &mut shifts, &autodiff)
+            } else {
+                make_batch(train_set, indices, &autodiff)
+            };
             let b = batch.targets.dims()[0];
-            let (next, value, out) =
-                train_step(model, &mut optim, t, batch.images, batch.targets.clone());
+            let lr = t.lr_at(epoch * total + i, t.epochs * total);
+            let (next, value, out) = train_step_at(
+                model,
+                &mut optim,
+                t,
+                lr,
+                batch.images,
+                batch.targets.clone(),
+            );
             model = next;
             if !value.is_finite() {
                 progress.end();

@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 use spikeburn_train::trainer::{files, load_run_model};
-use spikeburn_train::{ExperimentConfig, Silent, TrainError, resume, train};
+use spikeburn_train::{ExperimentConfig, LrSchedule, Silent, TrainError, resume, train};
 use std::path::Path;
 
 /// A small but real run: 1,024 training and 500 test images, 300 hidden neurons.
@@ -84,6 +84,45 @@ fn short_run_learns_and_writes_its_outputs() {
     // A second run into the same directory is refused, and changes nothing.
     let err = train(&small_config(1), &run, &mut Silent).expect_err("occupied");
     assert!(matches!(err, TrainError::OutputExists { .. }), "{err:?}");
+}
+
+/// The cosine schedule's formula and its validation; a run with the schedule and shift
+/// augmentation is reproducible by seed, and both change the result.
+#[test]
+fn cosine_schedule_and_shift_augmentation() {
+    let mut t = small_config(1).training;
+    t.lr = 1e-3;
+    t.lr_min = 1e-4;
+    assert_eq!(t.lr_at(7, 10), 1e-3, "constant by default");
+    t.lr_schedule = LrSchedule::Cosine;
+    assert!((t.lr_at(0, 10) - 1e-3).abs() < 1e-15);
+    assert!((t.lr_at(5, 10) - 5.5e-4).abs() < 1e-15);
+    assert!((t.lr_at(10, 10) - 1e-4).abs() < 1e-15);
+    assert!(t.lr_at(3, 10) > t.lr_at(4, 10));
+    let mut bad = small_config(1);
+    bad.training.lr_min = 1.0;
+    assert_eq!(
+        bad.validate().expect_err("lr_min > lr").field,
+        "training.lr_min"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = small_config(2);
+    config.data.limit_train = 256;
+    config.data.limit_test = 64;
+    let plain = dir.path().join("plain");
+    train(&config, &plain, &mut Silent).expect("plain run");
+    config.training.lr_schedule = LrSchedule::Cosine;
+    config.training.augment_shift = 2;
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    train(&config, &a, &mut Silent).expect("run a");
+    train(&config, &b, &mut Silent).expect("run b");
+    assert_eq!(weights(&a), weights(&b), "two runs with one seed differ");
+    assert_ne!(weights(&a), weights(&plain));
+    let saved = spikeburn_train::load_run_config(&a).expect("config");
+    assert_eq!(saved.training.augment_shift, 2);
+    assert_eq!(saved.training.lr_schedule, LrSchedule::Cosine);
 }
 
 #[test]

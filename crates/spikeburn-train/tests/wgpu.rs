@@ -114,3 +114,108 @@ fn short_wgpu_run_learns_and_reloads_on_the_cpu() {
     let on_cpu = load_run_model(&run, &saved, &Device::flex()).expect("reload on the CPU");
     assert_eq!(weights(&on_cpu).len(), 784 * 200 + 200 * 10);
 }
+
+/// A convolutional network (conv2d, batch norm over T×B, max and average pooling, flatten,
+/// linear; LIF, synaptic and leaky-integrator neurons) under every loss and the rate
+/// regularisers: the objective and the gradient of every weight on wgpu equal burn-flex's.
+#[test]
+fn every_layer_and_loss_on_wgpu_equals_the_cpu() {
+    use burn::module::{ModuleVisitor, Param};
+    use spikeburn_train::LossKind;
+    use spikeburn_train::trainer::objective;
+
+    let Some(gpu) = wgpu_or_skip("every_layer_and_loss_on_wgpu_equals_the_cpu") else {
+        return;
+    };
+    let text = r#"
+        [model]
+        input = [1, 12, 12]
+        num_steps = 5
+        layers = [
+          { type = "conv2d", channels = 4, kernel = 3 },
+          { type = "batch_norm" },
+          { type = "max_pool2d", kernel = 2 },
+          { type = "neuron" },
+          { type = "conv2d", channels = 6, kernel = 3 },
+          { type = "avg_pool2d", kernel = 2 },
+          { type = "neuron", neuron = { kind = "synaptic", alpha = 0.8 } },
+          { type = "flatten" },
+          { type = "linear", size = 10 },
+          { type = "neuron", neuron = { kind = "integrator" } },
+        ]
+        [model.neuron]
+        beta = 0.8
+        threshold = 0.5
+        [training]
+        rate_l1 = 0.01
+        rate_target_weight = 0.1
+    "#;
+    let mut config =
+        ExperimentConfig::from_toml(text, std::path::Path::new("wgpu.toml")).expect("parses");
+    config.validate().expect("valid");
+    let b = 6;
+    let images_host =
+        Tensor::<2>::random([b, 144], Distribution::Uniform(0.0, 1.0), &Device::flex()).into_data();
+    let labels: Vec<i64> = (0..b as i64).map(|i| (i * 3) % 10).collect();
+
+    struct Grads<'a>(&'a burn::tensor::Gradients, Vec<Vec<f32>>);
+    impl ModuleVisitor for Grads<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let g = param.val().grad(self.0).map(|g| {
+                g.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32")
+            });
+            self.1.push(g.unwrap_or_default());
+        }
+    }
+    for loss in [
+        LossKind::CeMembrane,
+        LossKind::CeRate,
+        LossKind::CeCount,
+        LossKind::MseCount,
+        LossKind::CeMaxMembrane,
+        LossKind::MseMembrane,
+        LossKind::CeTemporal,
+    ] {
+        config.training.loss = loss;
+        let run = |device: Device| {
+            let device = device.autodiff();
+            let model = config.model.init(config.training.seed, &device);
+            let images = Tensor::<2>::from_data(images_host.clone(), &device);
+            let targets =
+                Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [b]), &device);
+            let out = model.forward(images);
+            let value = objective(&config.training, &out, targets);
+            let grads = value.backward();
+            let mut visitor = Grads(&grads, Vec::new());
+            burn::module::Module::visit(&model, &mut visitor);
+            (value.into_scalar::<f32>(), visitor.1)
+        };
+        let (l_gpu, g_gpu) = run(gpu.clone());
+        let (l_cpu, g_cpu) = run(Device::flex());
+        assert!(
+            (l_gpu - l_cpu).abs() <= 1e-4 * l_cpu.abs().max(1.0),
+            "{loss:?}: objective wgpu {l_gpu} vs flex {l_cpu}"
+        );
+        assert_eq!(g_gpu.len(), g_cpu.len());
+        assert!(
+            g_cpu.iter().any(|g| g.iter().any(|&v| v != 0.0)),
+            "{loss:?}: no gradient"
+        );
+        // Relative to the largest gradient of the network: a conv bias before batch norm has
+        // zero gradient in exact arithmetic, so its values are rounding noise on both sides.
+        let largest = g_cpu.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, c)) in g_gpu.iter().zip(&g_cpu).enumerate() {
+            assert_eq!(a.len(), c.len(), "{loss:?}: parameter {i}");
+            let scale = c.iter().fold(largest, |m, v| m.max(v.abs()));
+            for (x, y) in a.iter().zip(c) {
+                assert!(
+                    (x - y).abs() <= 1e-3 * scale,
+                    "{loss:?}: parameter {i} gradient wgpu {x} vs flex {y} (scale {scale})"
+                );
+            }
+        }
+    }
+}

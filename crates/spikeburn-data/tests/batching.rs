@@ -1,0 +1,81 @@
+//! Batching: shift augmentation translates each image by a bounded, seeded offset.
+
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use spikeburn_data::{ImageDataset, make_batch, make_shifted_batch};
+
+fn dataset() -> ImageDataset {
+    // Four 6×5 images with distinct pixel values (1..=255).
+    let (rows, cols, n) = (6, 5, 4);
+    let pixels = (0..n * rows * cols).map(|i| (i % 255 + 1) as u8).collect();
+    ImageDataset {
+        pixels,
+        labels: vec![0, 1, 2, 3],
+        rows,
+        cols,
+        num_classes: 4,
+    }
+}
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32")
+}
+
+/// The image `src` translated by `(dy, dx)`, zero-filled.
+fn translated(src: &[f32], rows: usize, cols: usize, dy: isize, dx: isize) -> Vec<f32> {
+    let mut out = vec![0.0; rows * cols];
+    for r in 0..rows as isize {
+        for c in 0..cols as isize {
+            let (sr, sc) = (r - dy, c - dx);
+            if (0..rows as isize).contains(&sr) && (0..cols as isize).contains(&sc) {
+                out[r as usize * cols + c as usize] = src[sr as usize * cols + sc as usize];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn shifted_batches_are_bounded_translations_and_seeded() {
+    let data = dataset();
+    let dev = Device::flex();
+    let indices = [3, 0, 2, 1];
+    let plain = values(make_batch(&data, &indices, &dev).images);
+    let size = data.image_size();
+    for max_shift in [0usize, 1, 2] {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let batch = make_shifted_batch(&data, &indices, max_shift, &mut rng, &dev);
+        let shifted = values(batch.images);
+        let labels = batch
+            .targets
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("i64");
+        assert_eq!(labels, vec![3, 0, 2, 1]);
+        let k = max_shift as isize;
+        let mut moved = 0;
+        for (img, src) in shifted.chunks(size).zip(plain.chunks(size)) {
+            let offset = (-k..=k)
+                .flat_map(|dy| (-k..=k).map(move |dx| (dy, dx)))
+                .find(|&(dy, dx)| translated(src, data.rows, data.cols, dy, dx) == img);
+            let (dy, dx) = offset.unwrap_or_else(|| {
+                panic!("max_shift {max_shift}: an image is no translation within range")
+            });
+            moved += usize::from((dy, dx) != (0, 0));
+        }
+        if max_shift == 0 {
+            assert_eq!(shifted, plain);
+        } else {
+            assert!(moved > 0, "max_shift {max_shift}: no image moved");
+        }
+        // The same seed gives the same batch.
+        let mut again = ChaCha8Rng::seed_from_u64(7);
+        let repeat = make_shifted_batch(&data, &indices, max_shift, &mut again, &dev);
+        assert_eq!(values(repeat.images), shifted);
+    }
+}
