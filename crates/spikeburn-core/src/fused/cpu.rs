@@ -11,6 +11,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata, read_sync};
 use burn::prelude::*;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
 /// buffer (burn-flex does for a uniquely owned contiguous tensor).
@@ -39,7 +40,9 @@ fn from_host<B: Backend>(values: Vec<f32>, dims: &[usize], device: &B::Device) -
 }
 
 /// One parallel task's share of a `[T, B, N]` buffer: its rows' slice at every step.
-type Block<'a> = Vec<&'a mut [f32]>;
+/// The same for an output buffer not yet written (it is never zero-filled: the forward pass
+/// writes every element).
+type UninitBlock<'a> = Vec<&'a mut [MaybeUninit<f32>]>;
 
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]
@@ -107,25 +110,27 @@ impl Scan {
     fn forward(&self, keep_trace: bool) -> (Vec<f32>, Vec<f32>) {
         let size = self.steps * self.batch * self.neurons;
         let membrane_out = self.settings.output_membrane;
-        let mut out = vec![0.0f32; size];
-        let mut trace = vec![0.0f32; if keep_trace && !membrane_out { size } else { 0 }];
-        let out_blocks = self.blocks(&mut out);
-        let trace_blocks = if trace.is_empty() {
+        let trace_size = if keep_trace && !membrane_out { size } else { 0 };
+        let mut out: Vec<f32> = Vec::with_capacity(size);
+        let mut trace: Vec<f32> = Vec::with_capacity(trace_size);
+        let out_blocks = self.blocks(&mut out.spare_capacity_mut()[..size]);
+        let trace_blocks = if trace_size == 0 {
             Vec::new()
         } else {
-            self.blocks(&mut trace)
+            self.blocks(&mut trace.spare_capacity_mut()[..trace_size])
         };
-        let run = |(first_row, out, trace): (usize, Block<'_>, Option<Block<'_>>)| match (
-            self.settings.reset,
-            membrane_out,
-        ) {
-            (Reset::Subtract, false) => self.forward_block::<0, false>(first_row, out, trace),
-            (Reset::Subtract, true) => self.forward_block::<0, true>(first_row, out, trace),
-            (Reset::Zero, false) => self.forward_block::<1, false>(first_row, out, trace),
-            (Reset::Zero, true) => self.forward_block::<1, true>(first_row, out, trace),
-            (Reset::None, false) => self.forward_block::<2, false>(first_row, out, trace),
-            (Reset::None, true) => self.forward_block::<2, true>(first_row, out, trace),
-        };
+        let run =
+            |(first_row, out, trace): (usize, UninitBlock<'_>, Option<UninitBlock<'_>>)| match (
+                self.settings.reset,
+                membrane_out,
+            ) {
+                (Reset::Subtract, false) => self.forward_block::<0, false>(first_row, out, trace),
+                (Reset::Subtract, true) => self.forward_block::<0, true>(first_row, out, trace),
+                (Reset::Zero, false) => self.forward_block::<1, false>(first_row, out, trace),
+                (Reset::Zero, true) => self.forward_block::<1, true>(first_row, out, trace),
+                (Reset::None, false) => self.forward_block::<2, false>(first_row, out, trace),
+                (Reset::None, true) => self.forward_block::<2, true>(first_row, out, trace),
+            };
         let rows = self.rows_per_block();
         if trace_blocks.is_empty() {
             out_blocks
@@ -138,6 +143,12 @@ impl Scan {
                 .zip(trace_blocks)
                 .enumerate()
                 .for_each(|(i, (o, t))| run((i * rows, o, Some(t))));
+        }
+        // SAFETY: the blocks partition `out[..size]` and `trace[..trace_size]`, and
+        // `forward_block` writes every element of every block at every step.
+        unsafe {
+            out.set_len(size);
+            trace.set_len(trace_size);
         }
         if keep_trace && membrane_out {
             trace = out.clone();
@@ -156,11 +167,11 @@ impl Scan {
     /// Splits a time-major `[T, B, N]` buffer into blocks of rows: block `i` holds, for every
     /// step `t`, the slice of rows `i·rows .. (i+1)·rows`. The blocks are disjoint, so they can
     /// be processed in parallel without sharing.
-    fn blocks<'a>(&self, buffer: &'a mut [f32]) -> Vec<Vec<&'a mut [f32]>> {
-        let bn = self.batch * self.neurons;
-        let width = self.rows_per_block() * self.neurons;
+    fn blocks<'a, T>(&self, buffer: &'a mut [T]) -> Vec<Vec<&'a mut [T]>> {
+        let bn = (self.batch * self.neurons).max(1);
+        let width = (self.rows_per_block() * self.neurons).max(1);
         let num_blocks = self.batch.div_ceil(self.rows_per_block());
-        let mut blocks: Vec<Vec<&mut [f32]>> = (0..num_blocks)
+        let mut blocks: Vec<Vec<&mut [T]>> = (0..num_blocks)
             .map(|_| Vec::with_capacity(self.steps))
             .collect();
         for slab in buffer.chunks_mut(bn) {
@@ -176,8 +187,8 @@ impl Scan {
     fn forward_block<const RESET: u8, const MEMBRANE: bool>(
         &self,
         first_row: usize,
-        mut out: Vec<&mut [f32]>,
-        mut trace: Option<Vec<&mut [f32]>>,
+        mut out: UninitBlock<'_>,
+        mut trace: Option<UninitBlock<'_>>,
     ) {
         let n = self.neurons;
         let width = out.first().map_or(0, |o| o.len());
@@ -210,17 +221,19 @@ impl Scan {
                         _ => leaky,
                     };
                     *u = next;
-                    *o = if MEMBRANE {
+                    o.write(if MEMBRANE {
                         next
                     } else if next - theta > 0.0 {
                         1.0
                     } else {
                         0.0
-                    };
+                    });
                 }
             }
             if let Some(tr) = trace.as_mut() {
-                tr[t].copy_from_slice(&u);
+                for (slot, &value) in tr[t].iter_mut().zip(&u) {
+                    slot.write(value);
+                }
             }
         }
     }
