@@ -244,6 +244,11 @@ struct Overrides {
     /// feature `wgpu`).
     #[arg(long, value_parser = parse_backend)]
     backend: Option<BackendKind>,
+    /// Data-parallel training over several devices, comma-separated (training.devices):
+    /// flex, ndarray, wgpu, or wgpu:N for the N-th discrete GPU, e.g. `wgpu:0,wgpu:1`. Each
+    /// batch is split across them; the first holds the model.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    devices: Option<Vec<String>>,
     /// Data set (data.dataset): mnist or fashion-mnist.
     #[arg(long, value_parser = parse_dataset)]
     dataset: Option<DatasetKind>,
@@ -291,6 +296,9 @@ impl Overrides {
         }
         if let Some(v) = self.backend {
             c.training.backend = v;
+        }
+        if let Some(v) = &self.devices {
+            c.training.devices = v.clone();
         }
         if let Some(v) = self.dataset {
             c.data.dataset = v;

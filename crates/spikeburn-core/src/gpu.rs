@@ -42,6 +42,12 @@ pub fn wgpu_adapter() -> Result<String, GpuError> {
     imp::opened().map(|o| o.description.clone())
 }
 
+/// The wgpu device on the `index`-th discrete GPU (for data-parallel training over several
+/// GPUs), opened on the first call for that index, then reused.
+pub fn wgpu_device_at(index: usize) -> Result<Device, GpuError> {
+    imp::discrete(index)
+}
+
 /// Whether the default adapter is a software renderer running on the CPU (wgpu device type
 /// `Cpu`, e.g. Mesa's llvmpipe): correct, but slower than the CPU backends.
 pub fn wgpu_is_software() -> bool {
@@ -101,6 +107,30 @@ mod imp {
     pub(super) fn opened() -> Result<&'static Opened, GpuError> {
         OPENED.get_or_init(open).as_ref().map_err(Clone::clone)
     }
+
+    type Discrete = std::collections::HashMap<usize, Result<Device, GpuError>>;
+    static DISCRETE: std::sync::Mutex<Option<Discrete>> = std::sync::Mutex::new(None);
+
+    pub(super) fn discrete(index: usize) -> Result<Device, GpuError> {
+        let mut guard = DISCRETE.lock().unwrap_or_else(|p| p.into_inner());
+        let opened = guard.get_or_insert_with(Default::default);
+        opened
+            .entry(index)
+            .or_insert_with(|| {
+                match std::panic::catch_unwind(|| {
+                    Device::wgpu_options()
+                        .device_kind(burn::tensor::DeviceKind::DiscreteGpu(index))
+                        .init()
+                }) {
+                    Ok(Ok(device)) => Ok(device),
+                    Ok(Err(e)) => Err(GpuError::NoAdapter(format!("discrete GPU {index}: {e}"))),
+                    Err(_) => Err(GpuError::NoAdapter(format!(
+                        "discrete GPU {index}: wgpu panicked while opening it"
+                    ))),
+                }
+            })
+            .clone()
+    }
 }
 
 #[cfg(not(feature = "wgpu"))]
@@ -108,6 +138,10 @@ mod imp {
     use super::{GpuError, Opened};
 
     pub(super) fn opened() -> Result<&'static Opened, GpuError> {
+        Err(GpuError::NotCompiled)
+    }
+
+    pub(super) fn discrete(_: usize) -> Result<burn::prelude::Device, GpuError> {
         Err(GpuError::NotCompiled)
     }
 }

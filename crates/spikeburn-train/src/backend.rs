@@ -88,6 +88,50 @@ fn rayon_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// One device of a data-parallel run (`training.devices`, `--devices`): a backend's device
+/// (`flex`, `ndarray`, `wgpu` for the default adapter) or `wgpu:N`, the `N`-th discrete GPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// The backend's own device.
+    Backend(BackendKind),
+    /// The `N`-th discrete GPU through wgpu.
+    WgpuIndex(usize),
+}
+
+impl DeviceSpec {
+    /// Opens the device (without autodiff).
+    pub fn device(&self) -> Result<Device, BackendError> {
+        match self {
+            DeviceSpec::Backend(kind) => kind.device(),
+            DeviceSpec::WgpuIndex(index) => spikeburn_core::gpu::wgpu_device_at(*index),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(index) = s.strip_prefix("wgpu:") {
+            return index.parse().map(DeviceSpec::WgpuIndex).map_err(|_| {
+                format!("device {s:?}: expected wgpu:N with N a GPU index (0, 1, …)")
+            });
+        }
+        s.parse::<BackendKind>()
+            .map(DeviceSpec::Backend)
+            .map_err(|_| format!("unknown device {s:?}, expected flex, ndarray, wgpu or wgpu:N"))
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Backend(kind) => write!(f, "{kind}"),
+            DeviceSpec::WgpuIndex(index) => write!(f, "wgpu:{index}"),
+        }
+    }
+}
+
 impl std::fmt::Display for BackendKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -38,7 +38,8 @@
 //! adam_epsilon = 1e-8
 //! ```
 
-use crate::backend::BackendKind;
+use crate::backend::{BackendKind, DeviceSpec};
+use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 use spikeburn_core::{InvalidParameter, NetworkConfig};
 use spikeburn_data::DatasetKind;
@@ -105,6 +106,15 @@ pub enum LrSchedule {
 }
 
 impl TrainingConfig {
+    /// The devices of a data-parallel run (`devices`), opened; empty for a one-device run.
+    pub fn parallel_devices(&self) -> Result<Vec<Device>, crate::backend::BackendError> {
+        self.devices
+            .iter()
+            .filter_map(|d| d.parse::<DeviceSpec>().ok())
+            .map(|d| d.device())
+            .collect()
+    }
+
     /// The learning rate of optimiser step `step` (from 0) of `total` steps in the run.
     pub fn lr_at(&self, step: usize, total: usize) -> f64 {
         match self.lr_schedule {
@@ -134,6 +144,11 @@ pub struct TrainingConfig {
     pub lr_schedule: LrSchedule,
     /// The final learning rate of the cosine schedule (default 0).
     pub lr_min: f64,
+    /// Data-parallel training over several devices (`"flex"`, `"ndarray"`, `"wgpu"`, or
+    /// `"wgpu:N"` for the `N`-th discrete GPU): each batch is split across them and their
+    /// gradients summed (see [`crate::trainer::train_step_parallel`]). Empty (the default): one
+    /// device of `backend`. The first device holds the model and evaluates it.
+    pub devices: Vec<String>,
     /// Shift augmentation: each training image is translated by a random offset of up to this
     /// many pixels in each direction, zero-filled (default 0, off). Drawn from the seed per
     /// epoch, so runs stay reproducible and resumable.
@@ -174,6 +189,7 @@ impl Default for TrainingConfig {
             lr_schedule: LrSchedule::Constant,
             lr_min: 0.0,
             augment_shift: 0,
+            devices: Vec::new(),
             seed: 42,
             loss: LossKind::CeMembrane,
             backend: BackendKind::default(),
@@ -361,6 +377,11 @@ impl ExperimentConfig {
                 "training.lr",
                 format!("expected a finite number > 0, got {}", t.lr),
             );
+        }
+        for (i, d) in t.devices.iter().enumerate() {
+            if let Err(e) = d.parse::<DeviceSpec>() {
+                return err(&format!("training.devices[{i}]"), e);
+            }
         }
         if !(t.lr_min.is_finite() && t.lr_min >= 0.0 && t.lr_min <= t.lr) {
             return err(

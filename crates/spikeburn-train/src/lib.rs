@@ -21,7 +21,7 @@ pub mod runtime;
 pub mod sweep;
 pub mod trainer;
 
-pub use backend::BackendKind;
+pub use backend::{BackendKind, DeviceSpec};
 pub use config::{ConfigError, DataConfig, ExperimentConfig, LossKind, LrSchedule, TrainingConfig};
 pub use error::TrainError;
 pub use progress::{Console, Progress, Silent};

@@ -20,7 +20,7 @@ use crate::error::TrainError;
 use crate::fsutil::{io_error, write_atomically, write_bytes_atomically};
 use crate::progress::Progress;
 use crate::provenance::RunInfo;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -262,6 +262,78 @@ pub fn train_step_at(
     (optim.step(lr, model, grads), value, out)
 }
 
+/// One data-parallel training step over `devices` (autodiff devices; `model` lives on the
+/// first). The batch is split into contiguous shards, one per device; each device runs a
+/// replica of the model (`fork`) on its shard, with the shard's loss scaled by its share of the
+/// batch, so that the gradients summed over the devices (burn's `MultiGradientsParams`, each
+/// parameter accumulated on one device) are those of the whole batch: exactly for the losses
+/// and the L1 regulariser, which are means over samples; batch norm and the L2 and target-rate
+/// regularisers see each shard's own statistics, as in data-parallel PyTorch without
+/// synchronised batch norm. Returns the model (back on the first device), the batch loss and
+/// the forward pass gathered on the first device (detached, for metrics).
+pub fn train_step_parallel(
+    model: SpikingMlp,
+    optim: &mut ModuleOptimizer,
+    training: &TrainingConfig,
+    lr: f64,
+    images: Tensor<2>,
+    targets: Tensor<1, Int>,
+    devices: &[Device],
+) -> (SpikingMlp, f32, SnnOutput) {
+    let batch = images.dims()[0];
+    let shards = devices.len().min(batch).max(1);
+    let main = images.device();
+    let mut grads = MultiGradientsParams::default();
+    let mut loss_total = 0.0f32;
+    let mut outs = Vec::with_capacity(shards);
+    for (i, device) in devices.iter().take(shards).enumerate() {
+        let (start, end) = (batch * i / shards, batch * (i + 1) / shards);
+        let share = (end - start) as f32 / batch as f32;
+        let replica = model.clone().fork(device);
+        let x = images.clone().slice(start..end).to_device(device);
+        let y = targets.clone().slice(start..end).to_device(device);
+        let out = replica.forward(x);
+        let loss = objective(training, &out, y) * share;
+        loss_total += loss.clone().into_scalar::<f32>();
+        let shard_grads = GradientsParams::from_grads(loss.backward(), &replica);
+        grads.grads.push((shard_grads, device.clone().inner()));
+        outs.push((out, share));
+    }
+    let model = optim.step_multi(lr, model, grads).fork(&main);
+    let gather = |parts: Vec<Tensor<3>>| {
+        Tensor::cat(
+            parts
+                .into_iter()
+                .map(|t| t.detach().to_device(&main))
+                .collect(),
+            1,
+        )
+    };
+    let layers = outs.first().map_or(0, |(o, _)| o.layer_spikes.len());
+    let out = SnnOutput {
+        spikes: gather(outs.iter().map(|(o, _)| o.spikes.clone()).collect()),
+        membrane: gather(outs.iter().map(|(o, _)| o.membrane.clone()).collect()),
+        spike_rates: (0..layers)
+            .map(|l| {
+                outs.iter()
+                    .map(|(o, share)| o.spike_rates[l].clone().detach().to_device(&main) * *share)
+                    .reduce(|a, b| a + b)
+                    .expect("at least one shard")
+            })
+            .collect(),
+        layer_spikes: (0..layers)
+            .map(|l| {
+                gather(
+                    outs.iter()
+                        .map(|(o, _)| o.layer_spikes[l].clone())
+                        .collect(),
+                )
+            })
+            .collect(),
+    };
+    (model, loss_total, out)
+}
+
 /// The Adam optimiser of `config`.
 pub fn optimizer(config: &ExperimentConfig) -> ModuleOptimizer {
     let t = &config.training;
@@ -282,8 +354,9 @@ pub fn train(
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
-    // Opens the device (a GPU adapter for wgpu) before anything is written.
+    // Opens the device(s) (a GPU adapter for wgpu) before anything is written.
     config.training.backend.device()?;
+    config.training.parallel_devices()?;
     let train_set = load_split(config, Split::Train)?;
     let test_set = load_split(config, Split::Test)?;
     if train_set.is_empty() {
@@ -327,6 +400,7 @@ pub fn resume(
     }
     config.validate()?;
     config.training.backend.device()?;
+    config.training.parallel_devices()?;
     let train_set = load_split(&config, Split::Train)?;
     let test_set = load_split(&config, Split::Test)?;
     if train_set.is_empty() {
@@ -408,7 +482,12 @@ fn run_epochs(
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
     let t = &config.training;
-    let device = t.backend.device()?;
+    let parallel = t.parallel_devices()?;
+    let device = match parallel.first() {
+        Some(first) => first.clone(),
+        None => t.backend.device()?,
+    };
+    let parallel: Vec<Device> = parallel.into_iter().map(|d| d.autodiff()).collect();
     let autodiff = device.clone().autodiff();
     let mut model = config.model.init(t.seed, &autodiff);
     let mut optim = optimizer(config);
@@ -458,14 +537,26 @@ fn run_epochs(
             };
             let b = batch.targets.dims()[0];
             let lr = t.lr_at(epoch * total + i, t.epochs * total);
-            let (next, value, out) = train_step_at(
-                model,
-                &mut optim,
-                t,
-                lr,
-                batch.images,
-                batch.targets.clone(),
-            );
+            let (next, value, out) = if parallel.len() > 1 {
+                train_step_parallel(
+                    model,
+                    &mut optim,
+                    t,
+                    lr,
+                    batch.images,
+                    batch.targets.clone(),
+                    &parallel,
+                )
+            } else {
+                train_step_at(
+                    model,
+                    &mut optim,
+                    t,
+                    lr,
+                    batch.images,
+                    batch.targets.clone(),
+                )
+            };
             model = next;
             if !value.is_finite() {
                 progress.end();

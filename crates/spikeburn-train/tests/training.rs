@@ -86,6 +86,92 @@ fn short_run_learns_and_writes_its_outputs() {
     assert!(matches!(err, TrainError::OutputExists { .. }), "{err:?}");
 }
 
+/// A data-parallel step over two devices (flex and ndarray, each with half the batch) equals
+/// the same step on one device with the whole batch (an MLP: no batch norm), and a run with
+/// `training.devices` trains and reloads.
+#[test]
+#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+fn data_parallel_training_equals_one_device() {
+    use burn::tensor::Distribution;
+    use spikeburn_train::trainer::{optimizer, train_step_at, train_step_parallel};
+
+    let config = small_config(1);
+    let b = 32;
+    let flex = Device::flex().autodiff();
+    let devices = [flex.clone(), Device::ndarray().autodiff()];
+    let images = Tensor::<2>::random([b, 784], Distribution::Uniform(0.0, 1.0), &flex);
+    let labels: Vec<i64> = (0..b as i64).map(|i| (i * 7) % 10).collect();
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &flex);
+    let flat = |m: &spikeburn_core::SpikingNetwork| -> Vec<f32> {
+        m.linears()
+            .into_iter()
+            .flat_map(|l| {
+                l.weight
+                    .val()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .expect("f32")
+            })
+            .collect()
+    };
+    let mut one = config.model.init(config.training.seed, &flex);
+    let mut two = config.model.init(config.training.seed, &flex);
+    let (mut optim_one, mut optim_two) = (optimizer(&config), optimizer(&config));
+    let lr = config.training.lr;
+    for step in 0..2 {
+        let (next, loss_one, _) = train_step_at(
+            one,
+            &mut optim_one,
+            &config.training,
+            lr,
+            images.clone(),
+            targets.clone(),
+        );
+        one = next;
+        let (next, loss_two, out) = train_step_parallel(
+            two,
+            &mut optim_two,
+            &config.training,
+            lr,
+            images.clone(),
+            targets.clone(),
+            &devices,
+        );
+        two = next;
+        assert!(
+            (loss_one - loss_two).abs() <= 1e-5 * loss_one.abs().max(1.0),
+            "step {step}: loss {loss_one} on one device, {loss_two} on two"
+        );
+        assert_eq!(out.spikes.dims()[1], b, "gathered outputs cover the batch");
+    }
+    let (w1, w2) = (flat(&one), flat(&two));
+    let worst = w1
+        .iter()
+        .zip(&w2)
+        .map(|(a, c)| (a - c).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "weights differ by up to {worst}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut parallel = small_config(1);
+    parallel.data.limit_train = 512;
+    parallel.data.limit_test = 200;
+    parallel.training.devices = vec!["flex".into(), "ndarray".into()];
+    let run = dir.path().join("parallel");
+    let outcome = train(&parallel, &run, &mut Silent).expect("data-parallel run");
+    assert!(
+        outcome.epochs[0].test_accuracy > 0.3,
+        "{:?}",
+        outcome.epochs[0]
+    );
+    let mut bad = small_config(1);
+    bad.training.devices = vec!["flex".into(), "tpu".into()];
+    assert_eq!(
+        bad.validate().expect_err("unknown device").field,
+        "training.devices[1]"
+    );
+}
+
 /// The cosine schedule's formula and its validation; a run with the schedule and shift
 /// augmentation is reproducible by seed, and both change the result.
 #[test]

@@ -219,3 +219,47 @@ fn every_layer_and_loss_on_wgpu_equals_the_cpu() {
         }
     }
 }
+
+/// A data-parallel step over wgpu and flex (half the batch each) equals one step on flex with
+/// the whole batch.
+#[test]
+fn data_parallel_over_wgpu_and_flex_equals_one_device() {
+    use spikeburn_train::trainer::train_step_parallel;
+
+    let Some(gpu) = wgpu_or_skip("data_parallel_over_wgpu_and_flex_equals_one_device") else {
+        return;
+    };
+    let config = small_config();
+    let b = 32;
+    let flex = Device::flex().autodiff();
+    let images = Tensor::<2>::random([b, 784], Distribution::Uniform(0.0, 1.0), &flex);
+    let labels: Vec<i64> = (0..b as i64).map(|i| (i * 7) % 10).collect();
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &flex);
+    let model = config.model.init(config.training.seed, &flex);
+    let (one, loss_one, _) = train_step(
+        model.clone(),
+        &mut optimizer(&config),
+        &config.training,
+        images.clone(),
+        targets.clone(),
+    );
+    let (two, loss_two, _) = train_step_parallel(
+        config.model.init(config.training.seed, &flex),
+        &mut optimizer(&config),
+        &config.training,
+        config.training.lr,
+        images,
+        targets,
+        &[flex.clone(), gpu.autodiff()],
+    );
+    assert!(
+        (loss_one - loss_two).abs() <= 1e-4 * loss_one.abs().max(1.0),
+        "loss {loss_one} on flex, {loss_two} on flex + wgpu"
+    );
+    let worst = weights(&one)
+        .iter()
+        .zip(&weights(&two))
+        .map(|(a, c)| (a - c).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "weights differ by up to {worst}");
+}
