@@ -22,6 +22,12 @@ fn lif_layer(c: &mut Criterion) {
     for backend in BackendKind::ALL {
         for n in [512usize, 2048] {
             let device = match backend.device() {
+                Ok(_)
+                    if backend == BackendKind::Wgpu && spikeburn::core::gpu::wgpu_is_software() =>
+                {
+                    eprintln!("skipping wgpu: its adapter is a software renderer (no GPU)");
+                    continue;
+                }
                 Ok(device) => device.autodiff(),
                 Err(e) if backend.compiled() => {
                     eprintln!("skipping {backend}: {e}");

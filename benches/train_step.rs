@@ -18,6 +18,10 @@ fn bench_train_step(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     for backend in BackendKind::ALL {
         let device = match backend.device() {
+            Ok(_) if backend == BackendKind::Wgpu && spikeburn::core::gpu::wgpu_is_software() => {
+                eprintln!("skipping wgpu: its adapter is a software renderer (no GPU)");
+                continue;
+            }
             Ok(device) => device.autodiff(),
             Err(e) if backend.compiled() => {
                 eprintln!("skipping {backend}: {e}");
