@@ -65,7 +65,10 @@ pub fn wgpu_or_skip(what: &str) -> Option<Device> {
             if std::env::var("SPIKEBURN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
                 panic!("{what}: SPIKEBURN_REQUIRE_WGPU=1 but {e}");
             }
-            eprintln!("SKIPPED {what}: {e}");
+            // Written to the stderr handle directly: libtest captures `eprintln!` of passing
+            // tests, and a skip must be visible.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {e}");
             None
         }
     }
