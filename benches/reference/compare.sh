@@ -16,8 +16,14 @@ py="${SPIKEBURN_VENV:-$HOME/.cache/spikeburn/venv}/bin/python"
 sizes="512,2048,8192"
 [ "${1:-}" = "--quick" ] && sizes="512,2048"
 cd "$root"
-cargo build --release -q -p spikeburn-cli
-bin="${CARGO_TARGET_DIR:-$root/target}/release/spikeburn"
+# SPIKEBURN_BIN: an already built `spikeburn` (e.g. one built with --features wgpu) instead of
+# building the CPU-only CLI here.
+if [ -n "${SPIKEBURN_BIN:-}" ]; then
+    bin="$SPIKEBURN_BIN"
+else
+    cargo build --release -q -p spikeburn-cli
+    bin="${CARGO_TARGET_DIR:-$root/target}/release/spikeburn"
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
