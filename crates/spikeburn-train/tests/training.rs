@@ -92,14 +92,21 @@ fn short_run_learns_and_writes_its_outputs() {
 #[test]
 #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 fn data_parallel_training_equals_one_device() {
-    use burn::tensor::Distribution;
     use spikeburn_train::trainer::{optimizer, train_step_at, train_step_parallel};
 
-    let config = small_config(1);
+    // Adam with a large ε updates in proportion to the gradient, so rounding differences in
+    // the summed gradients stay small in the weights (with ε = 1e-8 the first update is about
+    // lr·sign(g), which flips for gradients at the rounding-noise level).
+    let mut config = small_config(1);
+    config.training.adam_epsilon = 1.0;
+    config.training.lr = 0.05;
     let b = 32;
     let flex = Device::flex().autodiff();
     let devices = [flex.clone(), Device::ndarray().autodiff()];
-    let images = Tensor::<2>::random([b, 784], Distribution::Uniform(0.0, 1.0), &flex);
+    let pixels: Vec<f32> = (0..b * 784)
+        .map(|i| (i as f32 * 0.618_034).fract())
+        .collect();
+    let images = Tensor::<2>::from_data(TensorData::new(pixels, [b, 784]), &flex);
     let labels: Vec<i64> = (0..b as i64).map(|i| (i * 7) % 10).collect();
     let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &flex);
     let flat = |m: &spikeburn_core::SpikingNetwork| -> Vec<f32> {
@@ -150,7 +157,7 @@ fn data_parallel_training_equals_one_device() {
         .zip(&w2)
         .map(|(a, c)| (a - c).abs())
         .fold(0.0f32, f32::max);
-    assert!(worst < 1e-5, "weights differ by up to {worst}");
+    assert!(worst < 1e-6, "weights differ by up to {worst}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut parallel = small_config(1);

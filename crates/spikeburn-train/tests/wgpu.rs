@@ -3,7 +3,6 @@
 //! (a failure instead under `SPIKEBURN_REQUIRE_WGPU=1`, as `.ci/run` sets it).
 
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use spikeburn_core::gpu::wgpu_or_skip;
 use spikeburn_train::trainer::{load_run_model, optimizer, train_step};
 use spikeburn_train::{BackendKind, ExperimentConfig, Silent, train};
@@ -17,6 +16,24 @@ fn small_config() -> ExperimentConfig {
     c.training.batch_size = 64;
     c.training.lr = 2e-3;
     c.training.epochs = 2;
+    c
+}
+
+/// Deterministic pixels in [0, 1) for `b` images.
+fn pixels(b: usize) -> TensorData {
+    let values: Vec<f32> = (0..b * 784)
+        .map(|i| (i as f32 * 0.618_034).fract())
+        .collect();
+    TensorData::new(values, [b, 784])
+}
+
+/// `small_config` with Adam updating in proportion to the gradient (a large ε), so that
+/// rounding differences between devices stay small in the updated weights (with ε = 1e-8 the
+/// first update is about lr·sign(g), which flips for gradients at the rounding-noise level).
+fn proportional_config() -> ExperimentConfig {
+    let mut c = small_config();
+    c.training.adam_epsilon = 1.0;
+    c.training.lr = 0.05;
     c
 }
 
@@ -42,10 +59,9 @@ fn training_steps_on_wgpu_equal_the_cpu() {
     let Some(gpu) = wgpu_or_skip("training_steps_on_wgpu_equal_the_cpu") else {
         return;
     };
-    let config = small_config();
+    let config = proportional_config();
     let b = config.training.batch_size;
-    let images_host =
-        Tensor::<2>::random([b, 784], Distribution::Uniform(0.0, 1.0), &Device::flex()).into_data();
+    let images_host = pixels(b);
     let labels: Vec<i64> = (0..b as i64).map(|i| i % 10).collect();
     let run = |device: Device| {
         let device = device.autodiff();
@@ -154,8 +170,12 @@ fn every_layer_and_loss_on_wgpu_equals_the_cpu() {
         ExperimentConfig::from_toml(text, std::path::Path::new("wgpu.toml")).expect("parses");
     config.validate().expect("valid");
     let b = 6;
-    let images_host =
-        Tensor::<2>::random([b, 144], Distribution::Uniform(0.0, 1.0), &Device::flex()).into_data();
+    let images_host = TensorData::new(
+        (0..b * 144)
+            .map(|i| (i as f32 * 0.618_034).fract())
+            .collect::<Vec<f32>>(),
+        [b, 144],
+    );
     let labels: Vec<i64> = (0..b as i64).map(|i| (i * 3) % 10).collect();
 
     struct Grads<'a>(&'a burn::tensor::Gradients, Vec<Vec<f32>>);
@@ -229,10 +249,10 @@ fn data_parallel_over_wgpu_and_flex_equals_one_device() {
     let Some(gpu) = wgpu_or_skip("data_parallel_over_wgpu_and_flex_equals_one_device") else {
         return;
     };
-    let config = small_config();
+    let config = proportional_config();
     let b = 32;
     let flex = Device::flex().autodiff();
-    let images = Tensor::<2>::random([b, 784], Distribution::Uniform(0.0, 1.0), &flex);
+    let images = Tensor::<2>::from_data(pixels(b), &flex);
     let labels: Vec<i64> = (0..b as i64).map(|i| (i * 7) % 10).collect();
     let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &flex);
     let model = config.model.init(config.training.seed, &flex);
