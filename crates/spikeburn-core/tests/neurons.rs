@@ -1,7 +1,10 @@
 //! Tests of the neuron, surrogate and loss semantics against hand-computed values, analytic
 //! derivatives and the single-step reference.
 
+mod common;
+
 use burn::prelude::*;
+use common::SURROGATES;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::loss::{ce_count, ce_membrane, ce_rate};
@@ -47,18 +50,6 @@ fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
 /// Every built-in surrogate (the sigmoid and spike-rate escape with gentler slopes, so that
 /// gradients through an attached reset neither vanish nor explode to 1e7 on the test's inputs,
 /// where f32 rounding alone exceeds the 1e-5 tolerance).
-const SURROGATES: [Surrogate; 7] = [
-    Surrogate::Atan { alpha: 2.0 },
-    Surrogate::FastSigmoid { slope: 25.0 },
-    Surrogate::Sigmoid { slope: 5.0 },
-    Surrogate::StraightThrough,
-    Surrogate::Triangular { alpha: 0.3 },
-    Surrogate::Gaussian { slope: 2.0 },
-    Surrogate::SpikeRateEscape {
-        beta: 1.0,
-        slope: 1.0,
-    },
-];
 
 #[test]
 fn surrogate_backward_equals_analytic_derivative() {

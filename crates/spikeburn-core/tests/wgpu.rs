@@ -14,28 +14,14 @@
 mod common;
 
 use burn::prelude::*;
-use common::{assert_close, catalogue, pass, uniform, values};
+use common::{SURROGATES, assert_close, catalogue, pass, uniform, values};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::gpu::wgpu_or_skip;
 use spikeburn_core::lif::{Kernel, LifConfig, Reset};
-use spikeburn_core::surrogate::Surrogate;
 use spikeburn_core::{NeuronConfig, NeuronKind};
 
 const TOL: f32 = 1e-4;
-
-const SURROGATES: [Surrogate; 7] = [
-    Surrogate::Atan { alpha: 2.0 },
-    Surrogate::FastSigmoid { slope: 25.0 },
-    Surrogate::Sigmoid { slope: 5.0 },
-    Surrogate::StraightThrough,
-    Surrogate::Triangular { alpha: 0.3 },
-    Surrogate::Gaussian { slope: 2.0 },
-    Surrogate::SpikeRateEscape {
-        beta: 1.0,
-        slope: 1.0,
-    },
-];
 
 /// Every model of the catalogue through `NeuronLayer::forward` on wgpu (its fused kernel where
 /// it has one, and the reference path) equals the CPU reference in spikes, membrane, input

@@ -318,7 +318,7 @@ pub fn train_step_parallel(
                 outs.iter()
                     .map(|(o, share)| o.spike_rates[l].clone().detach().to_device(&main) * *share)
                     .reduce(|a, b| a + b)
-                    .expect("at least one shard")
+                    .unwrap_or_else(|| Tensor::zeros([1], &main))
             })
             .collect(),
         layer_spikes: (0..layers)

@@ -20,7 +20,11 @@ fn small_config(epochs: usize) -> ExperimentConfig {
 
 fn weights(run: &Path) -> Vec<f32> {
     let config = spikeburn_train::load_run_config(run).expect("config");
-    let model = load_run_model(run, &config, &Device::flex()).expect("model");
+    model_weights(&load_run_model(run, &config, &Device::flex()).expect("model"))
+}
+
+/// Every linear layer's weights, flattened.
+fn model_weights(model: &spikeburn_core::SpikingNetwork) -> Vec<f32> {
     model
         .linears()
         .into_iter()
@@ -109,18 +113,6 @@ fn data_parallel_training_equals_one_device() {
     let images = Tensor::<2>::from_data(TensorData::new(pixels, [b, 784]), &flex);
     let labels: Vec<i64> = (0..b as i64).map(|i| (i * 7) % 10).collect();
     let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &flex);
-    let flat = |m: &spikeburn_core::SpikingNetwork| -> Vec<f32> {
-        m.linears()
-            .into_iter()
-            .flat_map(|l| {
-                l.weight
-                    .val()
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .expect("f32")
-            })
-            .collect()
-    };
     let mut one = config.model.init(config.training.seed, &flex);
     let mut two = config.model.init(config.training.seed, &flex);
     let (mut optim_one, mut optim_two) = (optimizer(&config), optimizer(&config));
@@ -151,7 +143,7 @@ fn data_parallel_training_equals_one_device() {
         );
         assert_eq!(out.spikes.dims()[1], b, "gathered outputs cover the batch");
     }
-    let (w1, w2) = (flat(&one), flat(&two));
+    let (w1, w2) = (model_weights(&one), model_weights(&two));
     let worst = w1
         .iter()
         .zip(&w2)

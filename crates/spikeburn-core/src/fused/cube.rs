@@ -57,6 +57,12 @@ fn surrogate_derivative(x: f32, kind: u32, a: f32, b: f32) -> f32 {
     d
 }
 
+/// The value for neuron `j` of a parameter shared by the layer (`[1]`) or per neuron (`[N]`).
+#[cube]
+fn per_neuron(param: &Tensor<f32>, j: usize) -> f32 {
+    if param.len() > 1 { param[j] } else { param[0] }
+}
+
 /// Forward recurrence for neuron `i = ABSOLUTE_POS` over all `steps` steps. `flags`: bit 0
 /// keeps the trace, bit 1 marks a constant input `[B, N]`.
 #[cube(launch)]
@@ -79,12 +85,8 @@ fn scan_forward_kernel(
         terminate!();
     }
     let j = i % (neurons as usize);
-    let b = if beta.len() > 1 { beta[j] } else { beta[0] };
-    let th = if threshold.len() > 1 {
-        threshold[j]
-    } else {
-        threshold[0]
-    };
+    let b = per_neuron(beta, j);
+    let th = per_neuron(threshold, j);
     let reset = code & 3u32;
     let membrane = (code & 8u32) != 0u32;
     let keep = (flags & 1u32) != 0u32;
@@ -143,12 +145,8 @@ fn scan_backward_kernel(
         terminate!();
     }
     let j = i % (neurons as usize);
-    let bj = if beta.len() > 1 { beta[j] } else { beta[0] };
-    let th = if threshold.len() > 1 {
-        threshold[j]
-    } else {
-        threshold[0]
-    };
+    let bj = per_neuron(beta, j);
+    let th = per_neuron(threshold, j);
     let reset = code & 3u32;
     let attached = (code & 4u32) == 0u32;
     let membrane = (code & 8u32) != 0u32;

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::recurrent::RecurrentKind;
+use spikeburn_core::surrogate::Surrogate;
 use spikeburn_core::{NeuronConfig, NeuronKind, NeuronLayer};
 
 pub fn uniform(shape: [usize; 3], lo: f32, hi: f32, seed: u64, dev: &Device) -> Tensor<3> {
@@ -171,3 +172,17 @@ pub fn catalogue() -> Vec<(String, NeuronConfig)> {
     ));
     list
 }
+
+/// Every built-in surrogate, with non-default parameters where they have one.
+pub const SURROGATES: [Surrogate; 7] = [
+    Surrogate::Atan { alpha: 2.0 },
+    Surrogate::FastSigmoid { slope: 25.0 },
+    Surrogate::Sigmoid { slope: 5.0 },
+    Surrogate::StraightThrough,
+    Surrogate::Triangular { alpha: 0.3 },
+    Surrogate::Gaussian { slope: 2.0 },
+    Surrogate::SpikeRateEscape {
+        beta: 1.0,
+        slope: 1.0,
+    },
+];
