@@ -8,6 +8,8 @@
 //! written to a JSON file both sides read. Output spikes are compared exactly. Tests 2 and 3
 //! are also run with a recurrent hidden layer (snnTorch `RLeaky`, spikeburn `recurrent`).
 
+mod networks;
+use networks::{scale_weights, without_recurrence};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value as Json;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
-use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
+use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
 use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
     ExportOptions, build_network, import_nir, network_to_nir, network_to_safetensors,
@@ -393,42 +395,8 @@ fn recurrent_network(kind: RecurrentKind, reset: Reset) -> (NetworkConfig, Spiki
     }
     config.validate().expect("valid");
     let mut net = config.init(3, &device());
-    for layer in &mut net.layers {
-        match layer {
-            Layer::Linear(l) => l.weight = l.weight.clone().map(|w| w * 3.0),
-            Layer::Neuron(n) => {
-                if let NeuronModel::Recurrent(r) = &mut n.model {
-                    if let Some(d) = &mut r.dense {
-                        d.weight = d.weight.clone().map(|w| w * 3.0);
-                    }
-                    if let Some(v) = &mut r.diagonal {
-                        *v = v.clone().map(|w| w * 3.0);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    scale_weights(&mut net, 3.0, 3.0);
     (config, net)
-}
-
-/// The network with its recurrent weights and bias set to zero.
-fn without_recurrence(net: &SpikingNetwork) -> SpikingNetwork {
-    let mut net = net.clone();
-    for layer in &mut net.layers {
-        if let Layer::Neuron(n) = layer
-            && let NeuronModel::Recurrent(r) = &mut n.model
-        {
-            if let Some(d) = &mut r.dense {
-                d.weight = d.weight.clone().map(|w| w.zeros_like());
-                d.bias = d.bias.clone().map(|b| b.map(|b| b.zeros_like()));
-            }
-            if let Some(v) = &mut r.diagonal {
-                *v = v.clone().map(|w| w.zeros_like());
-            }
-        }
-    }
-    net
 }
 
 fn assert_recurrence_matters(net: &SpikingNetwork, input: &[f32], what: &str) {

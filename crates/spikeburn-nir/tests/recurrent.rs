@@ -4,12 +4,14 @@
 //! weights (checked against a direct Euler simulation of the NIR graph), and one clear error
 //! for each recurrence spikeburn cannot import. The Python side is in `convert_interop.rs`.
 
+mod networks;
 use burn::prelude::*;
+use networks::{scale_weights, without_recurrence};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::lif::Reset;
-use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
-use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
+use spikeburn_core::network::{LayerConfig, NetworkConfig, SpikingNetwork};
+use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
 use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
     ConvertError, ExportOptions, ImportedNetwork, LayerWeights, RecurrentWeights, build_network,
@@ -80,42 +82,8 @@ fn network(kind: RecurrentKind) -> (NetworkConfig, SpikingNetwork) {
     };
     config.validate().expect("valid");
     let mut net = config.init(11, &device());
-    for layer in &mut net.layers {
-        match layer {
-            Layer::Linear(l) => l.weight = l.weight.clone().map(|w| w * 2.5),
-            Layer::Neuron(n) => {
-                if let NeuronModel::Recurrent(r) = &mut n.model {
-                    if let Some(d) = &mut r.dense {
-                        d.weight = d.weight.clone().map(|w| w * 3.0);
-                    }
-                    if let Some(v) = &mut r.diagonal {
-                        *v = v.clone().map(|w| w * 3.0);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    scale_weights(&mut net, 2.5, 3.0);
     (config, net)
-}
-
-/// The network with its recurrent weights (and bias) set to zero.
-fn without_recurrence(net: &SpikingNetwork) -> SpikingNetwork {
-    let mut net = net.clone();
-    for layer in &mut net.layers {
-        if let Layer::Neuron(n) = layer
-            && let NeuronModel::Recurrent(r) = &mut n.model
-        {
-            if let Some(d) = &mut r.dense {
-                d.weight = d.weight.clone().map(|w| w.zeros_like());
-                d.bias = d.bias.clone().map(|b| b.map(|b| b.zeros_like()));
-            }
-            if let Some(v) = &mut r.diagonal {
-                *v = v.clone().map(|w| w.zeros_like());
-            }
-        }
-    }
-    net
 }
 
 fn assert_same(ours: &[f32], theirs: &[f32], what: &str) {
