@@ -8,6 +8,9 @@
 //! - [`surrogate`]: the spike function and its surrogate derivatives;
 //! - [`lif`]: the leaky integrate-and-fire layer (snnTorch `Leaky` semantics);
 //! - [`fused`]: the LIF time loop as one operation with a hand-written BPTT backward (CPU);
+//! - [`batch_norm`]: training-mode batch normalisation with a hand-written backward (CPU);
+//! - [`conv`]: 2-D convolution as im2col + GEMM with a hand-written backward (CPU);
+//! - [`pool`]: 2-D max pooling with a saved-arg-max backward (CPU);
 //! - [`layers`]: stateless layers over sequences (time folded into the batch);
 //! - [`custom`]: neuron models registered by the user (`kind = "custom"`);
 //! - [`network`]: the serialisable network description and the model it builds;
@@ -15,7 +18,9 @@
 
 pub mod adaptive;
 pub mod alpha;
+pub mod batch_norm;
 pub mod conductance;
+pub mod conv;
 pub mod custom;
 pub mod encoding;
 pub mod error;
@@ -28,6 +33,7 @@ pub mod loss;
 pub mod metrics;
 pub mod network;
 pub mod neuron;
+pub mod pool;
 pub mod recurrent;
 pub mod refractory;
 mod registry;

@@ -727,8 +727,16 @@ impl SpikingNetwork {
         for (i, layer) in self.layers.iter().enumerate() {
             features = match layer {
                 Layer::Linear(linear) => Features::Flat(linear.forward(features.flat())),
-                Layer::Conv2d(conv) => Features::Image(conv.forward(features.image())),
-                Layer::MaxPool2d(pool) => Features::Image(pool.forward(features.image())),
+                Layer::Conv2d(conv) => Features::Image(crate::conv::forward(
+                    conv,
+                    features.image(),
+                    crate::Kernel::Auto,
+                )),
+                Layer::MaxPool2d(pool) => Features::Image(crate::pool::forward(
+                    pool,
+                    features.image(),
+                    crate::Kernel::Auto,
+                )),
                 Layer::AvgPool2d(pool) => Features::Image(pool.forward(features.image())),
                 Layer::Flatten(_) => Features::Flat(features.flat()),
                 Layer::Dropout(dropout) => {
@@ -750,8 +758,12 @@ impl SpikingNetwork {
                     }
                 }
                 Layer::BatchNorm(norm) => match features {
-                    Features::Flat(x) => Features::Flat(norm.forward(x)),
-                    Features::Image(x) => Features::Image(norm.forward(x)),
+                    Features::Flat(x) => {
+                        Features::Flat(crate::batch_norm::forward(norm, x, crate::Kernel::Auto))
+                    }
+                    Features::Image(x) => {
+                        Features::Image(crate::batch_norm::forward(norm, x, crate::Kernel::Auto))
+                    }
                 },
                 Layer::Neuron(neuron) => {
                     let keep_membrane = i == last_neuron;

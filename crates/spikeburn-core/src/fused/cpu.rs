@@ -16,26 +16,31 @@ use std::mem::MaybeUninit;
 /// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
 /// buffer (burn-flex does for a uniquely owned contiguous tensor).
 #[derive(Clone, Debug)]
-struct Host(TensorData);
+pub(crate) struct Host(TensorData);
 
 impl Host {
-    fn new<B: Backend>(t: FloatTensor<B>) -> Self {
+    pub(crate) fn new<B: Backend>(t: FloatTensor<B>) -> Self {
         let data = read_sync(B::float_into_data(t)).expect("reading a CPU tensor cannot fail");
         Self(data.convert::<f32>())
     }
 
-    fn dims(&self) -> Vec<usize> {
+    pub(crate) fn dims(&self) -> Vec<usize> {
         self.0.shape().to_vec()
     }
 
-    fn values(&self) -> &[f32] {
+    pub(crate) fn values(&self) -> &[f32] {
         self.0
             .as_slice::<f32>()
             .expect("converted to f32 in Host::new")
     }
 }
 
-fn from_host<B: Backend>(values: Vec<f32>, dims: &[usize], device: &B::Device) -> FloatTensor<B> {
+/// A host buffer as a tensor of `B` on `device`.
+pub(crate) fn from_host<B: Backend>(
+    values: Vec<f32>,
+    dims: &[usize],
+    device: &B::Device,
+) -> FloatTensor<B> {
     B::float_from_data(TensorData::new(values, dims.to_vec()), device)
 }
 

@@ -1,0 +1,125 @@
+//! The im2col convolution (`spikeburn_core::conv`) equals burn's `conv2d`: outputs and the
+//! gradients of input, weight and bias, on burn-flex and burn-ndarray, for strides,
+//! paddings, kernel shapes and sizes not a multiple of anything; with and without autodiff.
+
+#![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+
+mod common;
+
+use burn::prelude::*;
+use common::{assert_close, values};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use spikeburn_core::Kernel;
+use spikeburn_core::conv::{conv2d, supported};
+
+fn random<const D: usize>(shape: [usize; D], seed: u64, dev: &Device) -> Tensor<D> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::from_data(TensorData::new(v, shape), dev)
+}
+
+/// `(samples, channels, height, width, outputs, kernel, stride, padding, bias)`
+const CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize, bool)] = &[
+    (4, 3, 9, 7, 5, 3, 1, 1, true),
+    (3, 1, 28, 28, 8, 3, 1, 1, false),
+    (2, 4, 10, 11, 3, 5, 2, 2, true),
+    (5, 2, 8, 8, 6, 1, 1, 0, false),
+    (1, 3, 6, 5, 2, 4, 3, 1, true),
+    (17, 2, 5, 5, 3, 3, 2, 0, false),
+    (2, 2, 3, 3, 2, 5, 1, 3, true),
+];
+
+/// One forward + backward of `Σ Y ⊙ R` for a fixed random `R`, through `kernel`.
+fn pass(
+    case: (usize, usize, usize, usize, usize, usize, usize, usize, bool),
+    kernel: Kernel,
+    dev: &Device,
+) -> [Vec<f32>; 4] {
+    let (n, c, h, w, o, k, stride, padding, bias) = case;
+    let x = random([n, c, h, w], 1, dev).require_grad();
+    let weight = random([o, c, k, k], 2, dev).require_grad();
+    let b = bias.then(|| random([o], 3, dev).require_grad());
+    let y = conv2d(
+        x.clone(),
+        weight.clone(),
+        b.clone(),
+        stride,
+        padding,
+        kernel,
+    );
+    let r = random(y.dims(), 4, dev);
+    let grads = (y.clone() * r).sum().backward();
+    let grad = |t: &Tensor<4>| values(t.grad(&grads).expect("gradient"));
+    let gb = b.map_or_else(Vec::new, |b| values(b.grad(&grads).expect("bias gradient")));
+    [values(y), grad(&x), grad(&weight), gb]
+}
+
+#[test]
+fn im2col_convolution_equals_burn_in_values_and_gradients() {
+    for dev in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+        assert!(supported(&dev), "{dev:?}");
+        for &case in CASES {
+            let fast = pass(case, Kernel::Auto, &dev);
+            let reference = pass(case, Kernel::Reference, &dev);
+            // ∂W and ∂b sum N·OH·OW products (up to 2,352 here) in another order than
+            // burn's; the output and ∂x sum at most C·KH·KW or O·KH·KW.
+            for ((name, tol), (a, b)) in
+                [("output", 1e-5), ("∂x", 1e-5), ("∂W", 1e-4), ("∂b", 1e-4)]
+                    .iter()
+                    .zip(fast.iter().zip(&reference))
+            {
+                assert_close(a, b, *tol, &format!("{dev:?} {case:?} {name}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn im2col_convolution_without_autodiff_equals_burn() {
+    for dev in [Device::flex(), Device::ndarray()] {
+        for &(n, c, h, w, o, k, stride, padding, bias) in CASES {
+            let x = random([n, c, h, w], 1, &dev);
+            let weight = random([o, c, k, k], 2, &dev);
+            let b = bias.then(|| random([o], 3, &dev));
+            let run = |kernel| {
+                values(conv2d(
+                    x.clone(),
+                    weight.clone(),
+                    b.clone(),
+                    stride,
+                    padding,
+                    kernel,
+                ))
+            };
+            assert_close(
+                &run(Kernel::Auto),
+                &run(Kernel::Reference),
+                1e-5,
+                &format!("{dev:?} {c}x{h}x{w} k{k} s{stride} p{padding}"),
+            );
+        }
+    }
+}
+
+/// The input gradient is skipped when the input is a constant (the first layer's image), and
+/// the weight gradient is still right.
+#[test]
+fn only_the_tracked_operands_get_gradients() {
+    let dev = Device::flex().autodiff();
+    let x = random([3, 2, 6, 6], 1, &dev);
+    let weight = random([4, 2, 3, 3], 2, &dev).require_grad();
+    let grads_of = |kernel| {
+        let y = conv2d(x.clone(), weight.clone(), None, 1, 1, kernel);
+        let grads = y.sum().backward();
+        assert!(x.grad(&grads).is_none());
+        values(weight.grad(&grads).expect("weight gradient"))
+    };
+    assert_close(
+        &grads_of(Kernel::Auto),
+        &grads_of(Kernel::Reference),
+        1e-5,
+        "∂W",
+    );
+}
