@@ -53,6 +53,21 @@ pub fn make_shifted_batch(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> ImageBatch {
+    make_augmented_batch(data, indices, max_shift, false, rng, device)
+}
+
+/// [`make_shifted_batch`] with, when `flip`, each image also mirrored left–right with
+/// probability ½ (drawn from `rng` after its offset): the usual augmentation for clothing
+/// images (Fashion-MNIST), not for digits. Without `flip` the draws, and so the batches, are
+/// those of [`make_shifted_batch`].
+pub fn make_augmented_batch(
+    data: &ImageDataset,
+    indices: &[usize],
+    max_shift: usize,
+    flip: bool,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> ImageBatch {
     use rand::Rng;
     let (rows, cols) = (data.rows, data.cols);
     let size = data.image_size();
@@ -62,8 +77,9 @@ pub fn make_shifted_batch(
     for (out, &i) in pixels.chunks_exact_mut(size.max(1)).zip(indices) {
         let dy = rng.random_range(0..=2 * shift as i64) as isize - shift;
         let dx = rng.random_range(0..=2 * shift as i64) as isize - shift;
+        let mirrored = flip && rng.random_bool(0.5);
         let image = data.image(i);
-        // Channel-major images [C, rows, cols]: every channel shifts the same way.
+        // Channel-major images [C, rows, cols]: every channel moves the same way.
         for (plane_out, plane_in) in out
             .chunks_exact_mut((rows * cols).max(1))
             .zip(image.chunks_exact((rows * cols).max(1)))
@@ -74,10 +90,16 @@ pub fn make_shifted_batch(
                     continue;
                 }
                 for c in 0..cols as isize {
+                    // The mirror comes first, then the translation.
                     let src_c = c - dx;
                     if (0..cols as isize).contains(&src_c) {
+                        let src_c = if mirrored {
+                            cols - 1 - src_c as usize
+                        } else {
+                            src_c as usize
+                        };
                         plane_out[(r as usize) * cols + c as usize] =
-                            f32::from(plane_in[(src_r as usize) * cols + src_c as usize]) / 255.0;
+                            f32::from(plane_in[(src_r as usize) * cols + src_c]) / 255.0;
                     }
                 }
             }

@@ -10,6 +10,9 @@ pub mod batcher;
 pub mod dataset;
 pub mod idx;
 
-pub use batcher::{ImageBatch, batches, epoch_order, make_batch, make_shifted_batch, num_batches};
+pub use batcher::{
+    ImageBatch, batches, epoch_order, make_augmented_batch, make_batch, make_shifted_batch,
+    num_batches,
+};
 pub use dataset::{DataError, DatasetKind, ImageDataset, Split};
 pub use idx::{IdxArray, IdxError, read_idx};

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use spikeburn_data::{ImageDataset, make_batch, make_shifted_batch};
+use spikeburn_data::{ImageDataset, make_augmented_batch, make_batch, make_shifted_batch};
 
 fn dataset() -> ImageDataset {
     // Four 6×5 images with distinct pixel values (1..=255).
@@ -78,4 +78,43 @@ fn shifted_batches_are_bounded_translations_and_seeded() {
         let repeat = make_shifted_batch(&data, &indices, max_shift, &mut again, &dev);
         assert_eq!(values(repeat.images), shifted);
     }
+}
+
+#[test]
+fn flipped_batches_mirror_some_images_and_leave_the_rest() {
+    let data = dataset();
+    let dev = Device::flex();
+    let indices = [3, 0, 2, 1, 3, 0, 2, 1, 3, 0, 2, 1];
+    let plain = values(make_batch(&data, &indices, &dev).images);
+    let size = data.image_size();
+    let mirror = |img: &[f32]| -> Vec<f32> {
+        img.chunks(data.cols)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let flipped = values(make_augmented_batch(&data, &indices, 0, true, &mut rng, &dev).images);
+    let mut mirrored = 0;
+    for (img, src) in flipped.chunks(size).zip(plain.chunks(size)) {
+        if img != src {
+            assert_eq!(
+                img,
+                mirror(src),
+                "an image is neither itself nor its mirror"
+            );
+            mirrored += 1;
+        }
+    }
+    assert!(
+        mirrored > 0 && mirrored < indices.len(),
+        "{mirrored} of {} mirrored",
+        indices.len()
+    );
+    // Without flips the batch is the shifted batch of the same seed.
+    let mut a = ChaCha8Rng::seed_from_u64(5);
+    let mut b = ChaCha8Rng::seed_from_u64(5);
+    assert_eq!(
+        values(make_augmented_batch(&data, &indices, 2, false, &mut a, &dev).images),
+        values(make_shifted_batch(&data, &indices, 2, &mut b, &dev).images)
+    );
 }

@@ -30,7 +30,7 @@ use spikeburn_core::metrics::{
 };
 use spikeburn_core::{InvalidParameter, SnnOutput, SpikingMlp, loss};
 use spikeburn_data::{
-    ImageDataset, Split, batches, epoch_order, make_batch, make_shifted_batch, num_batches,
+    ImageDataset, Split, batches, epoch_order, make_augmented_batch, make_batch, num_batches,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -530,8 +530,15 @@ fn run_epochs(
             .chunks(t.batch_size.max(1))
             .filter(|c| !drop_last || c.len() == t.batch_size);
         for (i, indices) in batch_list.enumerate() {
-            let batch = if t.augment_shift > 0 {
-                make_shifted_batch(train_set, indices, t.augment_shift, &mut shifts, &autodiff)
+            let batch = if t.augment_shift > 0 || t.augment_flip {
+                make_augmented_batch(
+                    train_set,
+                    indices,
+                    t.augment_shift,
+                    t.augment_flip,
+                    &mut shifts,
+                    &autodiff,
+                )
             } else {
                 make_batch(train_set, indices, &autodiff)
             };
