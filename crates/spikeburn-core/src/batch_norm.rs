@@ -106,14 +106,31 @@ fn channel_sum<'a>(runs: impl Iterator<Item = &'a [f32]>, f: impl Fn(f32) -> f32
         .sum()
 }
 
-/// What the forward pass computes on the host.
-struct Forward {
-    output: Vec<f32>,
+/// The batch statistics per channel.
+struct Stats {
     mean: Vec<f32>,
     variance: Vec<f32>,
 }
 
-fn forward_on_host(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, l: Layout) -> Forward {
+impl Stats {
+    /// The mean and variance as `[C]` tensors of `B` on `device`.
+    fn tensors<B: Backend>(&self, device: &B::Device) -> (FloatTensor<B>, FloatTensor<B>) {
+        let c = [self.mean.len()];
+        (
+            from_host::<B>(self.mean.clone(), &c, device),
+            from_host::<B>(self.variance.clone(), &c, device),
+        )
+    }
+}
+
+/// The normalised output and the statistics.
+fn forward_on_host(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    epsilon: f64,
+    l: Layout,
+) -> (Vec<f32>, Stats) {
     let count = l.count().max(1.0);
     let stats: Vec<(f32, f32)> = (0..l.channels)
         .into_par_iter()
@@ -139,32 +156,22 @@ fn forward_on_host(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, l: Layo
             }
         });
     let (mean, variance) = stats.into_iter().unzip();
-    Forward {
-        output,
-        mean,
-        variance,
-    }
+    (output, Stats { mean, variance })
 }
 
-/// The forward pass on the host; returns the output, mean and variance as tensors of `B`
-/// on `device`, and the host values.
+/// The forward pass on the host; returns the output as a tensor of `B` on `device`, and the
+/// statistics.
 fn batch_stats<B: Backend>(
     x: &Host,
     gamma: &Host,
     beta: &Host,
     epsilon: f64,
     device: &B::Device,
-) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, Forward) {
+) -> (FloatTensor<B>, Stats) {
     let dims = x.dims();
     let layout = Layout::of(&dims);
-    let fwd = forward_on_host(x.values(), gamma.values(), beta.values(), epsilon, layout);
-    let c = [layout.channels];
-    (
-        from_host::<B>(fwd.output.clone(), &dims, device),
-        from_host::<B>(fwd.mean.clone(), &c, device),
-        from_host::<B>(fwd.variance.clone(), &c, device),
-        fwd,
-    )
+    let (y, stats) = forward_on_host(x.values(), gamma.values(), beta.values(), epsilon, layout);
+    (from_host::<B>(y, &dims, device), stats)
 }
 
 macro_rules! impl_batch_norm_backend {
@@ -178,8 +185,8 @@ macro_rules! impl_batch_norm_backend {
             ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
                 let device = x.device();
                 let [x, gamma, beta] = [x, gamma, beta].map(Host::new::<Self>);
-                let (y, mean, variance, _) =
-                    batch_stats::<Self>(&x, &gamma, &beta, epsilon, &device);
+                let (y, stats) = batch_stats::<Self>(&x, &gamma, &beta, epsilon, &device);
+                let (mean, variance) = stats.tensors::<Self>(&device);
                 (y, mean, variance)
             }
         }
@@ -280,18 +287,16 @@ impl<B: Backend, C: CheckpointStrategy> BatchNormBackend for Autodiff<B, C> {
         let (beta, beta_node) = beta.into_parts();
         let device = x.device();
         let [x, gamma, beta] = [x, gamma, beta].map(Host::new::<B>);
-        let (y, _, _, fwd) = batch_stats::<B>(&x, &gamma, &beta, epsilon, &device);
+        let (y, stats) = batch_stats::<B>(&x, &gamma, &beta, epsilon, &device);
         // The statistics leave as constants: the gradient through them is in the backward pass.
-        let channels = [fwd.mean.len()];
-        let mean = from_host::<Self>(fwd.mean.clone(), &channels, &device);
-        let variance = from_host::<Self>(fwd.variance.clone(), &channels, &device);
+        let (mean, variance) = stats.tensors::<Self>(&device);
         let y = match BatchNormBackward
             .prepare::<C>([x_node, gamma_node, beta_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let inv_std = fwd
+                let inv_std = stats
                     .variance
                     .iter()
                     .map(|&v| (1.0 / (f64::from(v) + epsilon).sqrt()) as f32)
@@ -299,7 +304,7 @@ impl<B: Backend, C: CheckpointStrategy> BatchNormBackend for Autodiff<B, C> {
                 let saved = Saved {
                     x,
                     gamma: gamma.values().to_vec(),
-                    mean: fwd.mean,
+                    mean: stats.mean,
                     inv_std,
                     device: device.clone(),
                 };

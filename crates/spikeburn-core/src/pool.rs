@@ -85,7 +85,7 @@ impl Geometry {
             self.out_height() * self.out_width(),
         );
         let mut out = vec![0.0f32; self.planes * plane_out];
-        let mut arg = vec![0u32; out.len()];
+        let mut arg = vec![0u32; if keep { out.len() } else { 0 }];
         let (ow, k, s, w) = (self.out_width(), self.kernel, self.stride, self.width);
         // One output row at a time, window offset by window offset, so that the innermost loop
         // runs along the row without a loop-carried dependency (comparisons become selects:
@@ -119,22 +119,34 @@ impl Geometry {
                 }
             }
         };
-        // Tasks of whole planes, about 16k inputs each.
+        // Tasks of whole planes, about 16k inputs each. Without `keep`, each task writes the
+        // arg-max of one plane at a time into scratch space.
         let planes = (16_384 / plane_in.max(1)).max(1);
-        x.par_chunks(planes * plane_in)
-            .zip(out.par_chunks_mut(planes * plane_out))
-            .zip(arg.par_chunks_mut(planes * plane_out))
-            .for_each(|((x, out), arg)| {
-                for ((x, out), arg) in x
+        let tasks = x
+            .par_chunks(planes * plane_in)
+            .zip(out.par_chunks_mut(planes * plane_out));
+        let pool_task =
+            |x: &[f32], out: &mut [f32], arg: Option<&mut [u32]>, scratch: &mut [u32]| {
+                let mut arg = arg.map(|a| a.chunks_exact_mut(plane_out));
+                for (x, out) in x
                     .chunks_exact(plane_in)
                     .zip(out.chunks_exact_mut(plane_out))
-                    .zip(arg.chunks_exact_mut(plane_out))
                 {
-                    pool_plane(x, out, arg);
+                    match arg.as_mut().and_then(Iterator::next) {
+                        Some(arg) => pool_plane(x, out, arg),
+                        None => pool_plane(x, out, scratch),
+                    }
                 }
-            });
-        if !keep {
-            arg = Vec::new();
+            };
+        if keep {
+            tasks
+                .zip(arg.par_chunks_mut(planes * plane_out))
+                .for_each(|((x, out), arg)| pool_task(x, out, Some(arg), &mut []));
+        } else {
+            tasks.for_each_init(
+                || vec![0u32; plane_out],
+                |scratch, (x, out)| pool_task(x, out, None, scratch),
+            );
         }
         (out, arg)
     }

@@ -20,24 +20,58 @@ fn random<const D: usize>(shape: [usize; D], seed: u64, dev: &Device) -> Tensor<
     Tensor::from_data(TensorData::new(v, shape), dev)
 }
 
-/// `(samples, channels, height, width, outputs, kernel, stride, padding, bias)`
-const CASES: &[(usize, usize, usize, usize, usize, usize, usize, usize, bool)] = &[
-    (4, 3, 9, 7, 5, 3, 1, 1, true),
-    (3, 1, 28, 28, 8, 3, 1, 1, false),
-    (2, 4, 10, 11, 3, 5, 2, 2, true),
-    (5, 2, 8, 8, 6, 1, 1, 0, false),
-    (1, 3, 6, 5, 2, 4, 3, 1, true),
-    (17, 2, 5, 5, 3, 3, 2, 0, false),
-    (2, 2, 3, 3, 2, 5, 1, 3, true),
+/// One convolution: input `[n, c, h, w]`, `o` output channels, a `k × k` kernel.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    k: usize,
+    stride: usize,
+    padding: usize,
+    bias: bool,
+}
+
+const fn case(shape: [usize; 6], stride: usize, padding: usize, bias: bool) -> Case {
+    let [n, c, h, w, o, k] = shape;
+    Case {
+        n,
+        c,
+        h,
+        w,
+        o,
+        k,
+        stride,
+        padding,
+        bias,
+    }
+}
+
+const CASES: &[Case] = &[
+    case([4, 3, 9, 7, 5, 3], 1, 1, true),
+    case([3, 1, 28, 28, 8, 3], 1, 1, false),
+    case([2, 4, 10, 11, 3, 5], 2, 2, true),
+    case([5, 2, 8, 8, 6, 1], 1, 0, false),
+    case([1, 3, 6, 5, 2, 4], 3, 1, true),
+    case([17, 2, 5, 5, 3, 3], 2, 0, false),
+    case([2, 2, 3, 3, 2, 5], 1, 3, true),
 ];
 
 /// One forward + backward of `Σ Y ⊙ R` for a fixed random `R`, through `kernel`.
-fn pass(
-    case: (usize, usize, usize, usize, usize, usize, usize, usize, bool),
-    kernel: Kernel,
-    dev: &Device,
-) -> [Vec<f32>; 4] {
-    let (n, c, h, w, o, k, stride, padding, bias) = case;
+fn pass(case: Case, kernel: Kernel, dev: &Device) -> [Vec<f32>; 4] {
+    let Case {
+        n,
+        c,
+        h,
+        w,
+        o,
+        k,
+        stride,
+        padding,
+        bias,
+    } = case;
     let x = random([n, c, h, w], 1, dev).require_grad();
     let weight = random([o, c, k, k], 2, dev).require_grad();
     let b = bias.then(|| random([o], 3, dev).require_grad());
@@ -79,7 +113,18 @@ fn im2col_convolution_equals_burn_in_values_and_gradients() {
 #[test]
 fn im2col_convolution_without_autodiff_equals_burn() {
     for dev in [Device::flex(), Device::ndarray()] {
-        for &(n, c, h, w, o, k, stride, padding, bias) in CASES {
+        for &Case {
+            n,
+            c,
+            h,
+            w,
+            o,
+            k,
+            stride,
+            padding,
+            bias,
+        } in CASES
+        {
             let x = random([n, c, h, w], 1, &dev);
             let weight = random([o, c, k, k], 2, &dev);
             let b = bias.then(|| random([o], 3, &dev));
