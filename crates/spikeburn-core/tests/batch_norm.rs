@@ -9,18 +9,13 @@ mod common;
 use burn::module::Param;
 use burn::nn::BatchNormConfig;
 use burn::prelude::*;
-use common::{assert_close, values};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use common::{assert_close, uniform, values};
 use spikeburn_core::Kernel;
 use spikeburn_core::batch_norm::forward;
 
 fn random<const D: usize>(shape: [usize; D], seed: u64, dev: &Device) -> Tensor<D> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let n = shape.iter().product();
-    // An offset and scale per element so that the statistics are not trivial.
-    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..3.0)).collect();
-    Tensor::from_data(TensorData::new(v, shape), dev)
+    // Values off zero and wider than 1, so that the statistics are not trivial.
+    uniform(shape, -1.0, 3.0, seed, dev)
 }
 
 /// Two training passes of `Σ Y ⊙ R`; returns the second pass's output and gradients and the

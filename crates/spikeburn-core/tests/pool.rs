@@ -8,17 +8,12 @@ mod common;
 
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
-use common::{assert_close, values};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use common::{assert_close, uniform, values};
 use spikeburn_core::Kernel;
 use spikeburn_core::pool::forward;
 
 fn random(shape: [usize; 4], seed: u64, dev: &Device) -> Tensor<4> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let n = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
-    Tensor::from_data(TensorData::new(v, shape), dev)
+    uniform(shape, -1.0, 1.0, seed, dev)
 }
 
 /// `(shape, kernel, stride)`

@@ -13,7 +13,14 @@ use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_core::surrogate::Surrogate;
 use spikeburn_core::{NeuronConfig, NeuronKind, NeuronLayer};
 
-pub fn uniform(shape: [usize; 3], lo: f32, hi: f32, seed: u64, dev: &Device) -> Tensor<3> {
+/// A tensor of values drawn uniformly from `[lo, hi)` by ChaCha8 seeded with `seed`.
+pub fn uniform<const D: usize>(
+    shape: [usize; D],
+    lo: f32,
+    hi: f32,
+    seed: u64,
+    dev: &Device,
+) -> Tensor<D> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = shape.iter().product();
     let v: Vec<f32> = (0..n).map(|_| rng.random_range(lo..hi)).collect();
