@@ -4,29 +4,13 @@
 mod common;
 
 use burn::prelude::*;
-use common::SURROGATES;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use common::{SURROGATES, uniform};
 use spikeburn_core::loss::{ce_count, ce_membrane, ce_rate};
 use spikeburn_core::metrics::{accuracy_by_membrane, accuracy_by_spike_count};
 use spikeburn_core::{Kernel, LifConfig, LifState, NetworkConfig, Reset, Surrogate};
 
 fn device() -> Device {
     Device::flex().autodiff()
-}
-
-/// A tensor of uniform values in `[lo, hi)` drawn from a local seeded RNG (thread-safe).
-fn uniform<const D: usize>(
-    shape: [usize; D],
-    lo: f32,
-    hi: f32,
-    seed: u64,
-    dev: &Device,
-) -> Tensor<D> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let n = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| rng.random_range(lo..hi)).collect();
-    Tensor::from_data(TensorData::new(v, shape), dev)
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
