@@ -4,7 +4,7 @@
 #   train_step  tutorial-5 MLP (784-1000-10 LIF, T=25, B=128), forward + backward + Adam
 #   lif_layer   Linear(N,N) + LIF, B=16, T=100, forward + backward of sum(spikes)
 # plus the GEMM share of spikeburn's lif_layer time, its GFLOP/s, and the machine's
-# single-precision GEMM peak measured with torch (2 threads).
+# single-precision GEMM peak: the best of torch and numpy (OpenBLAS) at 2 threads.
 #
 #   bash benches/reference/setup_venv.sh                  # once (about 5 GB, PyPI only)
 #   bash benches/reference/compare.sh [--quick]           # --quick: N = 512, 2048 only
@@ -39,15 +39,16 @@ if [ "$sizes" != "512,2048" ]; then
     "$py" "$here/frameworks_bench.py" --json --workload lif_layer --frameworks spikingjelly,norse,spyx \
         --sizes 8192 --steps 1 --warmup 1 >> "$out/theirs.jsonl"
 fi
-echo "[5/5] GEMM peak (torch)" >&2
-"$py" "$here/frameworks_bench.py" --json --gemm-peak > "$out/gemm.jsonl"
+echo "[5/5] GEMM peak (torch, numpy)" >&2
+OPENBLAS_NUM_THREADS=2 "$py" "$here/frameworks_bench.py" --json --gemm-peak > "$out/gemm.jsonl"
 
 python3 - "$out" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 load = lambda f: [json.loads(l) for l in (out / f).read_text().splitlines() if l.strip().startswith("{")]
 ours, theirs = load("ours.jsonl"), [r for r in load("theirs.jsonl") if r.get("ok")]
-peak = load("gemm.jsonl")[0]["gflops"]
+gemm = load("gemm.jsonl")[0]
+peak = gemm["gflops"]
 for workload in ("train_step", "lif_layer"):
     sizes = sorted({r.get("n", 0) for r in ours if r["workload"] == workload})
     for n in sizes:
@@ -66,5 +67,6 @@ for workload in ("train_step", "lif_layer"):
             if "gemm_gflops" in r:
                 line += f"  | GEMM {100 * r['gemm_share']:.0f}% of time, {r['gemm_gflops']:.0f} GFLOP/s = {100 * r['gemm_gflops'] / peak:.0f}% of peak"
             print(line)
-print(f"\nsingle-precision GEMM peak (torch, 2 threads): {peak:.1f} GFLOP/s")
+print(f"\nsingle-precision GEMM peak, 2 threads: {peak:.1f} GFLOP/s ({gemm['library']}; all: "
+      + ", ".join(f"{k} {max(v.values()):.1f}" for k, v in gemm["by_library"].items()) + ")")
 PY

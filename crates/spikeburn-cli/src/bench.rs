@@ -5,8 +5,8 @@ use burn::nn::LinearConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::{Args, ValueEnum};
-use spikeburn_core::LifConfig;
 use spikeburn_core::layers::linear_over_time;
+use spikeburn_core::{Kernel, LifConfig};
 use spikeburn_train::config::PRESETS;
 use spikeburn_train::trainer::{self, optimizer};
 use spikeburn_train::{BackendKind, ExperimentConfig};
@@ -20,7 +20,8 @@ pub enum Workload {
     /// Linear(N, N) + LIF over [T, B, N], forward and backward of sum(spikes), with the share
     /// of the time spent in the GEMMs and their GFLOP/s.
     LifLayer,
-    /// Single-precision GEMM throughput of the backend (2048³ and 4096³).
+    /// Single-precision GEMM throughput (2048³ and 4096³): burn's matmul, and the OpenBLAS
+    /// product of dense layers where the build has it.
     Gemm,
 }
 
@@ -100,6 +101,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             if let Some(note) = backend.note() {
                 println!("{note}");
             }
+        }
+    }
+    let cpu = args.backend.iter().any(|b| *b != BackendKind::Wgpu);
+    if !args.json && cpu && args.workload != Workload::Gemm {
+        match spikeburn_core::dense::blas_library() {
+            Some(blas) => println!("dense layers on the CPU: {blas}"),
+            None => println!("dense layers on the CPU: burn's matmul (this build has no OpenBLAS)"),
         }
     }
     match args.workload {
@@ -234,6 +242,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                         "backend": backend.name(), "n": n, "b": b, "t": t, "steps": args.steps,
                         "median_ms": median, "mean_ms": mean, "min_ms": min,
                         "gemm_ms": gemm_ms, "gemm_share": share, "gemm_gflops": gflops,
+                        "blas": spikeburn_core::dense::blas_library(),
                         "device": backend.describe(), "device_mib_reserved": memory.map(|m| m.0)})
                 );
             } else {
@@ -249,33 +258,39 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Times square single-precision matrix products (no autodiff).
+/// Times square single-precision matrix products (no autodiff): burn's `matmul` and, where
+/// the build has OpenBLAS, the dense-layer product ([`spikeburn_core::dense::linear`]).
 fn gemm(args: &BenchArgs) -> Result<()> {
     for backend in &args.backend {
         let device = backend.device()?;
-        for n in [2048usize, 4096] {
-            let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
-            let c = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
-            let mut times = time(1, args.steps.min(5), || {
-                let _ = a
-                    .clone()
-                    .matmul(c.clone())
-                    .slice([0..1, 0..1])
-                    .into_scalar::<f32>();
-            });
-            let (_, _, min) = summary(&mut times);
-            let gflops = 2.0 * (n as f64).powi(3) / (min * 1e-3) / 1e9;
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"framework": "spikeburn", "workload": "gemm_peak",
-                        "backend": backend.name(), "n": n, "min_ms": min, "gflops": gflops})
-                );
-            } else {
-                println!(
-                    "{:<10} GEMM {n}³: {min:.1} ms, {gflops:.1} GFLOP/s",
-                    backend.name()
-                );
+        let ops = [("matmul", Kernel::Reference), ("dense", Kernel::Auto)];
+        for (op, kernel) in ops {
+            if kernel == Kernel::Auto && !spikeburn_core::dense::supported(&device) {
+                continue;
+            }
+            for n in [2048usize, 4096] {
+                let a = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
+                let c = Tensor::<2>::random([n, n], Distribution::Uniform(-1.0, 1.0), &device);
+                let mut times = time(1, args.steps.min(5), || {
+                    let _ = spikeburn_core::dense::linear(a.clone(), c.clone(), None, kernel)
+                        .slice([0..1, 0..1])
+                        .into_scalar::<f32>();
+                });
+                let (_, _, min) = summary(&mut times);
+                let gflops = 2.0 * (n as f64).powi(3) / (min * 1e-3) / 1e9;
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"framework": "spikeburn", "workload": "gemm_peak",
+                            "backend": backend.name(), "op": op, "n": n, "min_ms": min,
+                            "gflops": gflops})
+                    );
+                } else {
+                    println!(
+                        "{:<10} {op:<7} GEMM {n}³: {min:.1} ms, {gflops:.1} GFLOP/s",
+                        backend.name()
+                    );
+                }
             }
         }
     }

@@ -7,10 +7,15 @@ use burn::nn::Linear;
 use burn::prelude::*;
 
 /// Applies `linear` to every step of a time-major sequence `[T, B, N_in] → [T, B, N_out]`
-/// with a single matrix product over `T·B` rows: `Y[t] = X[t]·W + b`.
+/// with a single matrix product over `T·B` rows: `Y[t] = X[t]·W + b` (through OpenBLAS on the
+/// CPU backends where the build has it: [`crate::dense`]).
 pub fn linear_over_time(linear: &Linear, input: Tensor<3>) -> Tensor<3> {
     let [steps, batch, features] = input.dims();
-    let folded = linear.forward(input.reshape([steps * batch, features]));
+    let folded = crate::dense::forward(
+        linear,
+        input.reshape([steps * batch, features]),
+        crate::Kernel::Auto,
+    );
     let outputs = folded.dims()[1];
     folded.reshape([steps, batch, outputs])
 }

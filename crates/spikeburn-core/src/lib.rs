@@ -9,6 +9,7 @@
 //! - [`lif`]: the leaky integrate-and-fire layer (snnTorch `Leaky` semantics);
 //! - [`fused`]: the LIF time loop as one operation with a hand-written BPTT backward (CPU);
 //! - [`batch_norm`]: training-mode batch normalisation with a hand-written backward (CPU);
+//! - [`dense`]: dense layers through OpenBLAS with a hand-written backward (CPU);
 //! - [`conv`]: 2-D convolution as im2col + GEMM with a hand-written backward (CPU);
 //! - [`pool`]: 2-D max pooling with a saved-arg-max backward (CPU);
 //! - [`layers`]: stateless layers over sequences (time folded into the batch);
@@ -22,6 +23,7 @@ pub mod batch_norm;
 pub mod conductance;
 pub mod conv;
 pub mod custom;
+pub mod dense;
 pub mod encoding;
 pub mod error;
 pub mod fused;

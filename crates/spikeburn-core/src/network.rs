@@ -726,7 +726,11 @@ impl SpikingNetwork {
         let mut output = None;
         for (i, layer) in self.layers.iter().enumerate() {
             features = match layer {
-                Layer::Linear(linear) => Features::Flat(linear.forward(features.flat())),
+                Layer::Linear(linear) => Features::Flat(crate::dense::forward(
+                    linear,
+                    features.flat(),
+                    crate::Kernel::Auto,
+                )),
                 Layer::Conv2d(conv) => Features::Image(crate::conv::forward(
                     conv,
                     features.image(),

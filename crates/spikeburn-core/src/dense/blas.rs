@@ -1,0 +1,205 @@
+//! Single-precision matrix products through the system OpenBLAS (`cblas_sgemm`), in parallel
+//! over row blocks of the output on rayon's pool.
+//!
+//! OpenBLAS is set to one thread of its own (once, process-wide), so that it never competes
+//! with rayon's workers, which run the neuron scans and the convolutions between GEMMs; the
+//! parallelism is here instead: the `M` rows of `C` are cut into one contiguous block per
+//! rayon thread and each block is one `cblas_sgemm` call. Every element of `C` is still a
+//! full `K`-long dot product computed by one call, so the result does not depend on the
+//! thread count.
+
+use rayon::prelude::*;
+use std::ffi::{CStr, c_char, c_int};
+use std::sync::Once;
+
+// CBLAS enums (cblas.h).
+const ROW_MAJOR: c_int = 101;
+const NO_TRANS: c_int = 111;
+const TRANS: c_int = 112;
+
+// Linked by build.rs (pkg-config `openblas`).
+unsafe extern "C" {
+    fn cblas_sgemm(
+        layout: c_int,
+        trans_a: c_int,
+        trans_b: c_int,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f32,
+        a: *const f32,
+        lda: c_int,
+        b: *const f32,
+        ldb: c_int,
+        beta: f32,
+        c: *mut f32,
+        ldc: c_int,
+    );
+    fn openblas_set_num_threads(threads: c_int);
+    fn openblas_get_config() -> *const c_char;
+}
+
+/// A row-major matrix operand: `data` holds `rows × cols` values of the *stored* matrix, and
+/// the operand is that matrix or, with `transposed`, its transpose.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operand<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub transposed: bool,
+}
+
+impl Operand<'_> {
+    /// Rows and columns of the operand as it enters the product.
+    fn shape(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
+        }
+    }
+
+    /// The operand's rows `r0..` (as it enters the product) start at this offset of `data`.
+    fn row_offset(&self, r0: usize) -> usize {
+        if self.transposed { r0 } else { r0 * self.cols }
+    }
+}
+
+/// Whether every dimension fits CBLAS's `int`.
+pub(crate) fn fits(dims: &[usize]) -> bool {
+    dims.iter().all(|&d| c_int::try_from(d).is_ok())
+}
+
+static SINGLE_THREADED: Once = Once::new();
+
+/// Rows of `C` below which a product is not split across threads (each block's packing of
+/// `B` would cost more than the thread saves).
+const MIN_ROWS_PER_TASK: usize = 64;
+
+/// `C = A·B` as a new row-major `[M, N]` buffer, for `A` `[M, K]` and `B` `[K, N]` (each
+/// possibly a transposed stored matrix).
+///
+/// The buffer is not zero-filled first: with `β = 0` `cblas_sgemm` writes every element of
+/// `C` without reading it (the BLAS definition).
+///
+/// # Panics
+/// If the shapes disagree or a dimension exceeds `i32::MAX` (see [`fits`]).
+pub(crate) fn gemm(a: Operand<'_>, b: Operand<'_>) -> Vec<f32> {
+    let ((m, k), (k_b, n)) = (a.shape(), b.shape());
+    assert_eq!(k, k_b, "gemm: inner dimensions {k} vs {k_b}");
+    assert!(fits(&[m, n, k]), "gemm: dimensions beyond i32");
+    assert!(a.data.len() >= a.rows * a.cols && b.data.len() >= b.rows * b.cols);
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
+    // SAFETY: sets a process-wide thread count; called before any product.
+    SINGLE_THREADED.call_once(|| unsafe { openblas_set_num_threads(1) });
+    let tasks = rayon::current_num_threads()
+        .min(m / MIN_ROWS_PER_TASK)
+        .max(1);
+    let rows_per_task = m.div_ceil(tasks);
+    let mut c = Vec::with_capacity(m * n);
+    c.spare_capacity_mut()[..m * n]
+        .par_chunks_mut(rows_per_task * n)
+        .enumerate()
+        .for_each(|(i, block)| {
+            let r0 = i * rows_per_task;
+            let rows = block.len() / n;
+            let lda = a.cols.max(1);
+            let ldb = b.cols.max(1);
+            // SAFETY: the block holds `rows × n` values; `A`'s rows `r0..r0 + rows` (as an
+            // operand) lie inside `a.data` at stride `lda`, and `B` is read whole, both
+            // checked against their stored shapes above; all dimensions fit `c_int`.
+            unsafe {
+                cblas_sgemm(
+                    ROW_MAJOR,
+                    if a.transposed { TRANS } else { NO_TRANS },
+                    if b.transposed { TRANS } else { NO_TRANS },
+                    rows as c_int,
+                    n as c_int,
+                    k as c_int,
+                    1.0,
+                    a.data.as_ptr().add(a.row_offset(r0)),
+                    lda as c_int,
+                    b.data.as_ptr(),
+                    ldb as c_int,
+                    0.0,
+                    block.as_mut_ptr().cast::<f32>(),
+                    n as c_int,
+                );
+            }
+        });
+    // SAFETY: the blocks cover all `m·n` elements and `cblas_sgemm` (β = 0) wrote each.
+    unsafe { c.set_len(m * n) };
+    c
+}
+
+/// The OpenBLAS build in use, as it describes itself (e.g. `OpenBLAS 0.3.21 DYNAMIC_ARCH
+/// … Zen MAX_THREADS=64`).
+pub(crate) fn describe() -> String {
+    // SAFETY: OpenBLAS returns a static NUL-terminated string.
+    unsafe { CStr::from_ptr(openblas_get_config()) }
+        .to_string_lossy()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, in f64.
+    fn naive(a: Operand<'_>, b: Operand<'_>) -> Vec<f32> {
+        let ((m, k), (_, n)) = (a.shape(), b.shape());
+        let at = |o: &Operand<'_>, r: usize, c: usize| {
+            if o.transposed {
+                o.data[c * o.cols + r]
+            } else {
+                o.data[r * o.cols + c]
+            }
+        };
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| at(&a, i, p) as f64 * at(&b, p, j) as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn every_transpose_combination_and_row_split_equals_the_definition() {
+        let values = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (((i * 7919 + seed * 104_729) % 2001) as f32 - 1000.0) * 1e-3)
+                .collect()
+        };
+        // 300 rows are split across threads; 5 rows are one call; k = 0 gives zeros.
+        for (m, n, k) in [(300, 37, 19), (5, 3, 7), (129, 1, 1), (4, 6, 0)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (ad, bd) = (values(m * k, 1), values(k * n, 2));
+                let a = Operand {
+                    data: &ad,
+                    rows: if ta { k } else { m },
+                    cols: if ta { m } else { k },
+                    transposed: ta,
+                };
+                let b = Operand {
+                    data: &bd,
+                    rows: if tb { n } else { k },
+                    cols: if tb { k } else { n },
+                    transposed: tb,
+                };
+                let c = gemm(a, b);
+                for (x, y) in c.iter().zip(naive(a, b)) {
+                    assert!(
+                        (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                        "{m}x{n}x{k} {ta} {tb}"
+                    );
+                }
+            }
+        }
+    }
+}
