@@ -94,8 +94,10 @@ pub fn linear(
     }
 }
 
-/// Applies burn's [`Linear`] module to `x` `[M, K]` through [`linear`] where its weight has the
-/// row layout `[K, N]`, else through its own `forward`.
+/// Applies burn's [`Linear`] module to `x` `[M, K]` through [`linear`]. Its weight is `[K, N]`
+/// in either of burn's layouts (the column layout is a transposed view, which the operation
+/// reads through a contiguous copy); an input of the wrong width goes to `Linear::forward`,
+/// which panics with burn's shape message.
 pub fn forward(layer: &Linear, x: Tensor<2>, kernel: Kernel) -> Tensor<2> {
     let weight = layer.weight.val();
     if weight.dims()[0] != x.dims()[1] {
