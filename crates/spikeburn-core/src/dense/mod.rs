@@ -166,7 +166,7 @@ mod extension {
         fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
             match t.as_slice::<f32>() {
                 Some(values) => Cow::Borrowed(values),
-                None => Cow::Owned(Host::new::<Self>(t.clone()).values().to_vec()),
+                None => Cow::Owned(Host::new::<Self>(t.clone()).into_values()),
             }
         }
     }
@@ -178,7 +178,7 @@ mod extension {
             {
                 return Cow::Borrowed(values);
             }
-            Cow::Owned(Host::new::<Self>(t.clone()).values().to_vec())
+            Cow::Owned(Host::new::<Self>(t.clone()).into_values())
         }
     }
 

@@ -33,6 +33,13 @@ impl Host {
             .as_slice::<f32>()
             .expect("converted to f32 in Host::new")
     }
+
+    /// The values as an owned buffer (no copy: the data was already read to the host).
+    pub(crate) fn into_values(self) -> Vec<f32> {
+        self.0
+            .into_vec::<f32>()
+            .expect("converted to f32 in Host::new")
+    }
 }
 
 /// A host buffer as a tensor of `B` on `device`.
@@ -86,8 +93,8 @@ impl Scan {
         };
         Self {
             x,
-            beta: expand(Host::new::<B>(beta).values().to_vec()),
-            threshold: expand(Host::new::<B>(threshold).values().to_vec()),
+            beta: expand(Host::new::<B>(beta).into_values()),
+            threshold: expand(Host::new::<B>(threshold).into_values()),
             steps,
             batch,
             neurons,
