@@ -104,11 +104,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
     let cpu = args.backend.iter().any(|b| *b != BackendKind::Wgpu);
-    if !args.json && cpu && args.workload != Workload::Gemm {
-        match spikeburn_core::dense::blas_library() {
-            Some(blas) => println!("dense layers on the CPU: {blas}"),
-            None => println!("dense layers on the CPU: burn's matmul (this build has no OpenBLAS)"),
-        }
+    if !args.json && cpu {
+        println!(
+            "dense layers on the CPU: {}",
+            spikeburn_core::dense::dense_product()
+        );
     }
     match args.workload {
         Workload::TrainStep => train_step(&args),

@@ -37,7 +37,8 @@ use burn::prelude::*;
 pub use extension::DenseBackend;
 
 /// Whether dense layers on `device` run through OpenBLAS ([`linear`] with [`Kernel::Auto`]):
-/// burn-flex and burn-ndarray, with or without autodiff, in a build that found OpenBLAS.
+/// burn-flex and burn-ndarray, with or without autodiff, in a build that found OpenBLAS, when
+/// OpenBLAS has kernels for this CPU (see [`dense_product`]).
 pub fn supported(device: &Device) -> bool {
     #[cfg(spikeburn_openblas)]
     {
@@ -45,7 +46,7 @@ pub fn supported(device: &Device) -> bool {
         matches!(
             device.clone().inner().as_dispatch(),
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-        )
+        ) && blas::choice().is_ok()
     }
     #[cfg(not(spikeburn_openblas))]
     {
@@ -55,15 +56,36 @@ pub fn supported(device: &Device) -> bool {
 }
 
 /// The BLAS behind dense layers on the CPU backends, as it describes itself, or `None` where
-/// they use burn's matrix product.
+/// they use burn's matrix product (see [`dense_product`] for why).
 pub fn blas_library() -> Option<String> {
     #[cfg(spikeburn_openblas)]
     {
-        Some(blas::describe())
+        blas::choice().is_ok().then(blas::describe)
     }
     #[cfg(not(spikeburn_openblas))]
     {
         None
+    }
+}
+
+/// One line saying which product the dense layers on the CPU backends use, and why.
+///
+/// The choice is made once per process, at run time, never by a build-time guess: OpenBLAS
+/// where the build linked it, unless it picked kernels from before AVX2 on a CPU that has
+/// AVX2 and FMA (an OpenBLAS too old to know the CPU: Debian's 0.3.21 runs its generic
+/// `Prescott` kernels on AVX-512 Xeons, 2.7–3× slower than burn's product there); the
+/// environment variable `SPIKEBURN_GEMM=openblas|burn` overrides it.
+pub fn dense_product() -> String {
+    #[cfg(spikeburn_openblas)]
+    {
+        match blas::choice() {
+            Ok(()) => blas::describe(),
+            Err(why) => format!("burn's matmul ({}: {why})", blas::describe()),
+        }
+    }
+    #[cfg(not(spikeburn_openblas))]
+    {
+        "burn's matmul (this build has no OpenBLAS)".to_string()
     }
 }
 
