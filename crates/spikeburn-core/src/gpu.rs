@@ -54,26 +54,6 @@ pub fn wgpu_is_software() -> bool {
     imp::opened().is_ok_and(|o| o.software)
 }
 
-/// For tests and benchmarks that run on the GPU where one exists: the wgpu device, or `None`
-/// after printing `SKIPPED <what>: <reason>` to stderr. With `SPIKEBURN_REQUIRE_WGPU=1` (set by
-/// `.ci/run` once it has installed a Vulkan driver) a missing device is a panic instead, so a
-/// GPU test can never pass by not running.
-pub fn wgpu_or_skip(what: &str) -> Option<Device> {
-    match wgpu_device() {
-        Ok(device) => Some(device),
-        Err(e) => {
-            if std::env::var("SPIKEBURN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
-                panic!("{what}: SPIKEBURN_REQUIRE_WGPU=1 but {e}");
-            }
-            // Written to the stderr handle directly: libtest captures `eprintln!` of passing
-            // tests, and a skip must be visible.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {e}");
-            None
-        }
-    }
-}
-
 #[cfg(feature = "wgpu")]
 mod imp {
     use super::{GpuError, Opened};

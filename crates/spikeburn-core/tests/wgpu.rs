@@ -3,21 +3,25 @@
 //! standard tensor operations) for every reset × detach × surrogate × parameter layout, and
 //! every model of the catalogue runs on wgpu with the CPU's values and gradients.
 //!
-//! Where no wgpu adapter exists (or the `wgpu` feature is not compiled in) each test prints
-//! `SKIPPED <test>: <reason>` and returns; with `SPIKEBURN_REQUIRE_WGPU=1` (set by `.ci/run`
-//! after it installs Mesa's software Vulkan driver) that is a failure instead.
+//! Where no wgpu adapter opens (or the `wgpu` feature is not compiled in) the tests are
+//! reported ignored, with the reason, by the harness of `tests/support/harness.rs`; with
+//! `SPIKEBURN_REQUIRE=all` (set by `.ci/run` after `scripts/test-setup.sh` installed Mesa's
+//! software Vulkan driver) they fail instead.
 //!
 //! Tolerance: `|gpu − cpu| ≤ 1e-4 · max(1, |gpu|, |cpu|)` for membranes and gradients (the GPU
 //! sums the batch in a different order and may contract `a·b + c` into one rounding); spikes
 //! must be identical.
 
 mod common;
+#[macro_use]
+#[path = "../../../tests/support/harness.rs"]
+mod harness;
 
 use burn::prelude::*;
 use common::{SURROGATES, assert_close, catalogue, pass, uniform, values};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use spikeburn_core::gpu::wgpu_or_skip;
+use spikeburn_core::gpu::{wgpu_adapter, wgpu_device};
 use spikeburn_core::lif::{Kernel, LifConfig, Reset};
 use spikeburn_core::{NeuronConfig, NeuronKind};
 
@@ -26,11 +30,8 @@ const TOL: f32 = 1e-4;
 /// Every model of the catalogue through `NeuronLayer::forward` on wgpu (its fused kernel where
 /// it has one, and the reference path) equals the CPU reference in spikes, membrane, input
 /// gradient and every parameter's gradient.
-#[test]
 fn every_model_on_wgpu_equals_the_cpu_reference() {
-    let Some(gpu) = wgpu_or_skip("every_model_on_wgpu_equals_the_cpu_reference") else {
-        return;
-    };
+    let gpu = wgpu();
     let gpu = gpu.autodiff();
     let cpu = Device::flex().autodiff();
     let shapes = [[9, 3, 5], [1, 2, 7], [14, 4, 37]];
@@ -80,12 +81,8 @@ fn every_model_on_wgpu_equals_the_cpu_reference() {
 /// The fused LIF kernel on wgpu equals the CPU reference path for every reset mode × detach
 /// flag × built-in surrogate × scalar or per-neuron β and θ, with learnable parameters, for
 /// shapes with T = 1 and N not a multiple of any vector width.
-#[test]
 fn fused_lif_on_wgpu_equals_the_cpu_reference_for_every_setting() {
-    let Some(gpu) = wgpu_or_skip("fused_lif_on_wgpu_equals_the_cpu_reference_for_every_setting")
-    else {
-        return;
-    };
+    let gpu = wgpu();
     let gpu = gpu.autodiff();
     let cpu = Device::flex().autodiff();
     let shapes = [[7, 3, 5], [1, 2, 9], [12, 5, 37]];
@@ -137,11 +134,8 @@ fn fused_lif_on_wgpu_equals_the_cpu_reference_for_every_setting() {
 
 /// Inference (no autodiff) through the fused kernel on wgpu, for a sequence and for a constant
 /// input repeated over time, equals the CPU.
-#[test]
 fn fused_inference_and_constant_input_on_wgpu_equal_the_cpu() {
-    let Some(gpu) = wgpu_or_skip("fused_inference_and_constant_input_on_wgpu_equal_the_cpu") else {
-        return;
-    };
+    let gpu = wgpu();
     let cpu = Device::flex();
     for reset in [Reset::Subtract, Reset::Zero] {
         let config = LifConfig::new()
@@ -167,4 +161,24 @@ fn fused_inference_and_constant_input_on_wgpu_equal_the_cpu() {
         assert_close(&u_gpu, &u_cpu, TOL, &format!("{reset:?}: membrane"));
         assert_eq!(c_gpu, c_cpu, "{reset:?}: spikes for a constant input");
     }
+}
+
+/// A wgpu adapter that opens (Mesa's llvmpipe will do).
+const WGPU: harness::Requirement = harness::Requirement {
+    name: "wgpu",
+    probe: || wgpu_adapter().map(drop).map_err(|e| e.to_string()),
+};
+
+/// The wgpu device (the harness runs these tests only where [`WGPU`] holds).
+fn wgpu() -> Device {
+    wgpu_device().expect("wgpu device")
+}
+
+fn main() -> std::process::ExitCode {
+    harness::run(trials![;
+        needs WGPU =>
+            every_model_on_wgpu_equals_the_cpu_reference,
+            fused_lif_on_wgpu_equals_the_cpu_reference_for_every_setting,
+            fused_inference_and_constant_input_on_wgpu_equal_the_cpu,
+    ])
 }

@@ -1,8 +1,8 @@
 //! Export and import against snnTorch 1.0 and Norse 1.1 (issue 5, interop tests 1–4), through
 //! `tests/interop/nir_sim.py` and `tests/interop/load_safetensors_snntorch.py` run by the venv
-//! `$SPIKEBURN_VENV` (default `~/.cache/spikeburn/venv`). Same skip policy as `interop.rs`:
-//! without the venv each test prints `skipped: <reason>` and passes, unless
-//! `SPIKEBURN_REQUIRE_INTEROP=1`.
+//! `$SPIKEBURN_VENV` (default `~/.cache/spikeburn/venv`). Same policy as `interop.rs`: without
+//! the venv the tests that need it are reported ignored with the reason, or fail under
+//! `SPIKEBURN_REQUIRE=all`.
 //!
 //! Networks are 20-16-5, inputs fixed Bernoulli(0.3) spike trains of T = 20 steps and batch 4,
 //! written to a JSON file both sides read. Output spikes are compared exactly. Tests 2 and 3
@@ -32,10 +32,19 @@ const B: usize = 4;
 const F: usize = 20;
 
 mod common;
+#[macro_use]
+#[path = "../../../tests/support/harness.rs"]
+mod harness;
 use common::script;
 
-fn python(test: &str) -> Option<PathBuf> {
-    common::python(test, &["nir", "torch", "snntorch", "norse", "safetensors"])
+/// The Python packages these tests use, in the venv of `tests/interop/requirements.txt`.
+const INTEROP: harness::Requirement = harness::Requirement {
+    name: "interop",
+    probe: || common::imports(&["nir", "torch", "snntorch", "norse", "safetensors.torch"]),
+};
+
+fn python() -> PathBuf {
+    common::python()
 }
 
 fn run_py(python: &Path, args: &[&Path]) {
@@ -149,7 +158,6 @@ fn network(reset: Reset) -> (NetworkConfig, SpikingNetwork) {
     (config, net)
 }
 
-#[test]
 fn nir_export_then_import_gives_the_same_spikes() {
     let (config, net) = network(Reset::Zero);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -166,7 +174,6 @@ fn nir_export_then_import_gives_the_same_spikes() {
     );
 }
 
-#[test]
 fn subtract_reset_is_refused_unless_approximate() {
     let (config, net) = network(Reset::Subtract);
     let err = network_to_nir(&config, &net, &ExportOptions::default()).expect_err("refused");
@@ -180,12 +187,8 @@ fn subtract_reset_is_refused_unless_approximate() {
 }
 
 /// Interop test 1: `nir.read` loads our export; node types and parameters as expected.
-#[test]
 fn export_is_read_by_python_nir_with_expected_types_and_parameters() {
-    let Some(python) = python("export_is_read_by_python_nir_with_expected_types_and_parameters")
-    else {
-        return;
-    };
+    let python = python();
     let (config, net) = network(Reset::Zero);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("model.nir");
@@ -251,11 +254,8 @@ fn export_is_read_by_python_nir_with_expected_types_and_parameters() {
 
 /// Interop test 2: our export simulated by snnTorch (`import_from_nir`) on the same input
 /// spikes gives the same output spikes.
-#[test]
 fn export_simulated_by_snntorch_gives_the_same_spikes() {
-    let Some(python) = python("export_simulated_by_snntorch_gives_the_same_spikes") else {
-        return;
-    };
+    let python = python();
     let (config, net) = network(Reset::Zero);
     let dir = tempfile::tempdir().expect("tempdir");
     let (input, input_path) = input_spikes(dir.path());
@@ -285,10 +285,7 @@ fn export_simulated_by_snntorch_gives_the_same_spikes() {
 /// Interop test 3: a graph built in a framework's convention and simulated by it →
 /// `import_nir` → the same output spikes in spikeburn.
 fn framework_graph_imports_with_the_same_spikes(framework: &str) {
-    let test = format!("{framework}_graph_imports_with_the_same_spikes");
-    let Some(python) = python(&test) else {
-        return;
-    };
+    let python = python();
     let dir = tempfile::tempdir().expect("tempdir");
     let (input, input_path) = input_spikes(dir.path());
     let file = dir.path().join(format!("{framework}.nir"));
@@ -316,12 +313,10 @@ fn framework_graph_imports_with_the_same_spikes(framework: &str) {
     );
 }
 
-#[test]
 fn snntorch_graph_imports_with_the_same_spikes() {
     framework_graph_imports_with_the_same_spikes("snntorch");
 }
 
-#[test]
 fn norse_graph_imports_with_the_same_spikes() {
     framework_graph_imports_with_the_same_spikes("norse");
 }
@@ -330,11 +325,8 @@ fn norse_graph_imports_with_the_same_spikes() {
 /// `tests/interop/load_safetensors_snntorch.py` gives the same output spikes (subtract reset,
 /// spikeburn's default, and zero reset; feed-forward and with a recurrent hidden layer,
 /// snnTorch `RLeaky`).
-#[test]
 fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
-    let Some(python) = python("safetensors_loaded_into_snntorch_gives_the_same_spikes") else {
-        return;
-    };
+    let python = python();
     let cases = [Reset::Subtract, Reset::Zero]
         .into_iter()
         .flat_map(|reset| {
@@ -423,13 +415,8 @@ const RECURRENT: [(&str, RecurrentKind); 2] = [
 /// RLeaky snnTorch converts the loop to; on snnTorch's own exports it raises. So `nir_sim.py`
 /// runs snnTorch's per-node converter `_nir_to_snntorch_module` (the RLeaky, Leaky and Linear
 /// modules and parameters its importer means to build) in chain order instead.
-#[test]
 fn recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spikes() {
-    let Some(python) =
-        python("recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spikes")
-    else {
-        return;
-    };
+    let python = python();
     for (flag, kind) in RECURRENT {
         let (config, net) = recurrent_network(kind, Reset::Zero);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -500,11 +487,8 @@ fn recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spike
 /// Interop test 3 with recurrence: an snnTorch network Linear-RLeaky-Linear-Leaky (zero
 /// reset, `reset_delay = False`: see `snntorch_rleaky` in `nir_sim.py`), exported by snnTorch's
 /// own `export_to_nir` → `import_nir` → the same output spikes as the snnTorch network.
-#[test]
 fn snntorch_rleaky_export_imports_with_the_same_spikes() {
-    let Some(python) = python("snntorch_rleaky_export_imports_with_the_same_spikes") else {
-        return;
-    };
+    let python = python();
     for (flag, kind) in RECURRENT {
         let dir = tempfile::tempdir().expect("tempdir");
         let (input, input_path) = input_spikes(dir.path());
@@ -546,4 +530,11 @@ fn snntorch_rleaky_export_imports_with_the_same_spikes() {
             &format!("snnTorch RLeaky ({flag}) export imported by spikeburn"),
         );
     }
+}
+
+fn main() -> std::process::ExitCode {
+    harness::run(trials![
+        nir_export_then_import_gives_the_same_spikes, subtract_reset_is_refused_unless_approximate;
+        needs INTEROP => export_is_read_by_python_nir_with_expected_types_and_parameters, export_simulated_by_snntorch_gives_the_same_spikes, snntorch_graph_imports_with_the_same_spikes, norse_graph_imports_with_the_same_spikes, safetensors_loaded_into_snntorch_gives_the_same_spikes, recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spikes, snntorch_rleaky_export_imports_with_the_same_spikes,
+    ])
 }

@@ -3,9 +3,9 @@
 //! `tests/interop/nir_check.py` run by the venv `$SPIKEBURN_VENV`
 //! (default `~/.cache/spikeburn/venv`).
 //!
-//! Without a usable venv every test prints `skipped: <reason>` to stderr and returns, unless
-//! `SPIKEBURN_REQUIRE_INTEROP=1` (set by `.ci/run` once the venv is installed), in which
-//! case it fails.
+//! Without a usable venv the tests are reported ignored, with the reason, by the harness of
+//! `tests/support/harness.rs`; under `SPIKEBURN_REQUIRE=all` (set by `.ci/run` after
+//! `scripts/test-setup.sh` installed the venv) they fail instead.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,13 +18,22 @@ use spikeburn_nir::{
 };
 
 mod common;
+#[macro_use]
+#[path = "../../../tests/support/harness.rs"]
+mod harness;
 
 fn script() -> PathBuf {
     common::script("nir_check.py")
 }
 
-fn python(test: &str) -> Option<PathBuf> {
-    common::python(test, &["nir", "h5py", "numpy", "safetensors"])
+/// The Python packages these tests use, in the venv of `tests/interop/requirements.txt`.
+const INTEROP: harness::Requirement = harness::Requirement {
+    name: "interop",
+    probe: || common::imports(&["nir", "h5py", "numpy", "safetensors"]),
+};
+
+fn python() -> PathBuf {
+    common::python()
 }
 
 fn run_py(python: &Path, args: &[&str]) -> Json {
@@ -226,11 +235,8 @@ fn our_graph() -> NirGraph {
     g
 }
 
-#[test]
 fn python_nir_reads_our_graph() {
-    let Some(py) = python("python_nir_reads_our_graph") else {
-        return;
-    };
+    let py = python();
     let dir = tmpdir();
     let path = dir.path().join("ours.nir");
     let graph = our_graph();
@@ -243,11 +249,8 @@ fn python_nir_reads_our_graph() {
     assert_eq!(json["metadata"]["producer"].as_str(), Some("spikeburn"));
 }
 
-#[test]
 fn python_nir_reads_our_recurrent_graph() {
-    let Some(py) = python("python_nir_reads_our_recurrent_graph") else {
-        return;
-    };
+    let py = python();
     let dir = tmpdir();
     let path = dir.path().join("rec.nir");
     let mut graph = NirGraph::sequential([
@@ -294,22 +297,19 @@ fn python_nir_reads_our_recurrent_graph() {
     assert_graph_matches(&graph, &json);
 }
 
-fn read_python_graph(kind: &str) -> Option<(NirGraph, Json)> {
-    let py = python(&format!("we_read_python_{kind}"))?;
+fn read_python_graph(kind: &str) -> (NirGraph, Json) {
+    let py = python();
     let dir = tmpdir();
     let path = dir.path().join(format!("{kind}.nir"));
     let json = run_py(&py, &["write", kind, path.to_str().expect("utf8 path")]);
     let file = read_nir(&path).unwrap_or_else(|e| panic!("reading Python's {kind} graph: {e}"));
     assert_eq!(Some(file.version.as_str()), json["version"].as_str());
     assert_graph_matches(&file.graph, &json);
-    Some((file.graph, json))
+    (file.graph, json)
 }
 
-#[test]
 fn we_read_python_mlp() {
-    let Some((graph, _)) = read_python_graph("mlp") else {
-        return;
-    };
+    let (graph, _) = read_python_graph("mlp");
     assert_eq!(graph.dt(), Some(1e-4));
     assert_eq!(
         graph.metadata.get("source"),
@@ -331,11 +331,8 @@ fn we_read_python_mlp() {
     );
 }
 
-#[test]
 fn we_read_python_cuba() {
-    let Some((graph, _)) = read_python_graph("cuba") else {
-        return;
-    };
+    let (graph, _) = read_python_graph("cuba");
     let Some(Node::CubaLif(n)) = graph.node("cubalif") else {
         panic!("cubalif is not a CubaLIF");
     };
@@ -351,11 +348,8 @@ fn we_read_python_cuba() {
     assert!(matches!(graph.node("li"), Some(Node::Li(Li { .. }))));
 }
 
-#[test]
 fn we_read_python_conv() {
-    let Some((graph, _)) = read_python_graph("conv") else {
-        return;
-    };
+    let (graph, _) = read_python_graph("conv");
     let shapes = spikeburn_nir::output_shapes(&graph).expect("shapes");
     assert_eq!(shapes["conv2d"], vec![4, 8, 8]);
     assert_eq!(shapes["sumpool2d"], vec![4, 4, 4]);
@@ -363,11 +357,8 @@ fn we_read_python_conv() {
     assert_eq!(shapes["output"], vec![10]);
 }
 
-#[test]
 fn we_read_python_recurrent() {
-    let Some((graph, _)) = read_python_graph("recurrent") else {
-        return;
-    };
+    let (graph, _) = read_python_graph("recurrent");
     let order = spikeburn_nir::execution_order(&graph).expect("order");
     assert_eq!(order.order, ["input", "fc", "lif", "output", "rec"]);
     assert_eq!(
@@ -390,11 +381,8 @@ fn tensors() -> BTreeMap<String, Array> {
     ])
 }
 
-#[test]
 fn python_safetensors_reads_ours() {
-    let Some(py) = python("python_safetensors_reads_ours") else {
-        return;
-    };
+    let py = python();
     let dir = tmpdir();
     let path = dir.path().join("w.safetensors");
     let meta = BTreeMap::from([("format".to_string(), "pt".to_string())]);
@@ -408,11 +396,8 @@ fn python_safetensors_reads_ours() {
     }
 }
 
-#[test]
 fn we_read_python_safetensors() {
-    let Some(py) = python("we_read_python_safetensors") else {
-        return;
-    };
+    let py = python();
     let dir = tmpdir();
     let path = dir.path().join("py.safetensors");
     let json = run_py(&py, &["st-write", path.to_str().expect("utf8 path")]);
@@ -422,4 +407,10 @@ fn we_read_python_safetensors() {
     for (name, a) in &read.tensors {
         assert_param_eq(name, &Param::Floats(a.clone()), &json[name]);
     }
+}
+
+fn main() -> std::process::ExitCode {
+    harness::run(trials![;
+        needs INTEROP => python_nir_reads_our_graph, python_nir_reads_our_recurrent_graph, we_read_python_mlp, we_read_python_cuba, we_read_python_conv, we_read_python_recurrent, python_safetensors_reads_ours, we_read_python_safetensors,
+    ])
 }

@@ -1,9 +1,14 @@
 //! Training on burn-wgpu: a step on the GPU equals the same step on the CPU, and a short run
-//! learns and reloads on the CPU. Skipped, with the reason printed, where no wgpu adapter exists
-//! (a failure instead under `SPIKEBURN_REQUIRE_WGPU=1`, as `.ci/run` sets it).
+//! learns and reloads on the CPU. Reported ignored, with the reason, where no wgpu adapter
+//! opens (the harness of `tests/support/harness.rs`); a failure instead under
+//! `SPIKEBURN_REQUIRE=all`, as `.ci/run` sets it.
+
+#[macro_use]
+#[path = "../../../tests/support/harness.rs"]
+mod harness;
 
 use burn::prelude::*;
-use spikeburn_core::gpu::wgpu_or_skip;
+use spikeburn_core::gpu::{wgpu_adapter, wgpu_device};
 use spikeburn_train::trainer::{load_run_model, optimizer, train_step};
 use spikeburn_train::{BackendKind, ExperimentConfig, Silent, train};
 
@@ -54,11 +59,8 @@ fn weights(model: &spikeburn_core::SpikingNetwork) -> Vec<f32> {
 
 /// Two Adam steps of the MNIST MLP (fused LIF kernels, rate loss) from the same weights and
 /// batch give the same losses and weights on wgpu as on burn-flex.
-#[test]
 fn training_steps_on_wgpu_equal_the_cpu() {
-    let Some(gpu) = wgpu_or_skip("training_steps_on_wgpu_equal_the_cpu") else {
-        return;
-    };
+    let gpu = wgpu();
     let config = proportional_config();
     let b = config.training.batch_size;
     let images_host = pixels(b);
@@ -101,11 +103,7 @@ fn training_steps_on_wgpu_equal_the_cpu() {
 
 /// `train` with `backend = "wgpu"`: two epochs on 1,024 MNIST images learn (loss falls, held-out
 /// accuracy far above chance), and the saved weights reload on the CPU with the same accuracy.
-#[test]
 fn short_wgpu_run_learns_and_reloads_on_the_cpu() {
-    if wgpu_or_skip("short_wgpu_run_learns_and_reloads_on_the_cpu").is_none() {
-        return;
-    }
     let mut config = small_config();
     config.training.backend = BackendKind::Wgpu;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -134,15 +132,12 @@ fn short_wgpu_run_learns_and_reloads_on_the_cpu() {
 /// A convolutional network (conv2d, batch norm over T×B, max and average pooling, flatten,
 /// linear; LIF, synaptic and leaky-integrator neurons) under every loss and the rate
 /// regularisers: the objective and the gradient of every weight on wgpu equal burn-flex's.
-#[test]
 fn every_layer_and_loss_on_wgpu_equals_the_cpu() {
     use burn::module::{ModuleVisitor, Param};
     use spikeburn_train::LossKind;
     use spikeburn_train::trainer::objective;
 
-    let Some(gpu) = wgpu_or_skip("every_layer_and_loss_on_wgpu_equals_the_cpu") else {
-        return;
-    };
+    let gpu = wgpu();
     let text = r#"
         [model]
         input = [1, 12, 12]
@@ -242,13 +237,10 @@ fn every_layer_and_loss_on_wgpu_equals_the_cpu() {
 
 /// A data-parallel step over wgpu and flex (half the batch each) equals one step on flex with
 /// the whole batch.
-#[test]
 fn data_parallel_over_wgpu_and_flex_equals_one_device() {
     use spikeburn_train::trainer::train_step_parallel;
 
-    let Some(gpu) = wgpu_or_skip("data_parallel_over_wgpu_and_flex_equals_one_device") else {
-        return;
-    };
+    let gpu = wgpu();
     let config = proportional_config();
     let b = 32;
     let flex = Device::flex().autodiff();
@@ -282,4 +274,25 @@ fn data_parallel_over_wgpu_and_flex_equals_one_device() {
         .map(|(a, c)| (a - c).abs())
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "weights differ by up to {worst}");
+}
+
+/// A wgpu adapter that opens (Mesa's llvmpipe will do).
+const WGPU: harness::Requirement = harness::Requirement {
+    name: "wgpu",
+    probe: || wgpu_adapter().map(drop).map_err(|e| e.to_string()),
+};
+
+/// The wgpu device (the harness runs these tests only where [`WGPU`] holds).
+fn wgpu() -> Device {
+    wgpu_device().expect("wgpu device")
+}
+
+fn main() -> std::process::ExitCode {
+    harness::run(trials![;
+        needs WGPU =>
+            training_steps_on_wgpu_equal_the_cpu,
+            short_wgpu_run_learns_and_reloads_on_the_cpu,
+            every_layer_and_loss_on_wgpu_equals_the_cpu,
+            data_parallel_over_wgpu_and_flex_equals_one_device,
+    ])
 }

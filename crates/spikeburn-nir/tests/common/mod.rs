@@ -1,7 +1,7 @@
-//! The Python venv of the interop tests and their skip policy, shared by `interop.rs` and
-//! `convert_interop.rs`.
+//! The Python venv of the interop tests, shared by `interop.rs` and `convert_interop.rs`,
+//! whose harness (`tests/support/harness.rs`) runs the tests that need it only where
+//! [`imports`] holds, and reports them ignored (or, under `SPIKEBURN_REQUIRE`, failed) elsewhere.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,41 +22,28 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The venv's Python if it imports `modules`, or `None` after printing why `test` is
-/// skipped; panics instead when `SPIKEBURN_REQUIRE_INTEROP=1` (set by `.ci/run` once the venv
-/// is installed).
-pub fn python(test: &str, modules: &[&str]) -> Option<PathBuf> {
-    let python = venv().join("bin/python");
+/// The venv's Python.
+pub fn python() -> PathBuf {
+    venv().join("bin/python")
+}
+
+/// Whether the venv's Python imports `modules`: `Err` says why not (the harness's probe).
+pub fn imports(modules: &[&str]) -> Result<(), String> {
+    let python = python();
     let list = modules.join(", ");
-    let reason = if !python.exists() {
-        Some(format!("no Python venv at {}", venv().display()))
-    } else {
-        match Command::new(&python)
-            .args(["-c", &format!("import {list}")])
-            .output()
-        {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "{} cannot import {list}: {}",
-                python.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Some(format!("cannot run {}: {e}", python.display())),
-        }
-    };
-    let Some(reason) = reason else {
-        return Some(python);
-    };
-    let required = std::env::var("SPIKEBURN_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{test}: SPIKEBURN_REQUIRE_INTEROP=1 but {reason} (install with `python -m pip install -r tests/interop/requirements.txt`)"
-    );
-    // Written to the stderr handle directly: libtest captures `eprintln!` of passing tests,
-    // and a skip must be visible.
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: skipped: {reason} (set SPIKEBURN_VENV, or run .ci/run to create it)"
-    );
-    None
+    if !python.exists() {
+        return Err(format!("no Python venv at {}", venv().display()));
+    }
+    match Command::new(&python)
+        .args(["-c", &format!("import {list}")])
+        .output()
+    {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "{} cannot import {list}: {}",
+            python.display(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("cannot run {}: {e}", python.display())),
+    }
 }
