@@ -6,6 +6,7 @@
 //! code.
 
 mod bench;
+mod compare;
 mod sweep;
 
 use anyhow::{Context, Result, bail};
@@ -41,6 +42,8 @@ enum Command {
     Export(ExportArgs),
     /// Build a run directory (for eval/export) from an NIR graph.
     Import(ImportArgs),
+    /// Whether two runs hold the same weights (value by value; burn's files differ in bytes).
+    Compare(compare::CompareArgs),
     /// Gradient diagnostics of a trained run: gradient norms through time, firing-rate
     /// histograms, and the agreement of surrogate gradients with the exact gradient of a
     /// smooth network (diagnostics.json and figures).
@@ -212,7 +215,8 @@ struct TrainArgs {
     /// TOML file with the experiment (format: README, "Configuration file").
     #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     config: Option<PathBuf>,
-    /// Continue the run in DIR from its last end-of-epoch checkpoint.
+    /// Continue the run in DIR from its last end-of-epoch checkpoint (with `--epochs` to
+    /// extend it; other options are refused).
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
     /// Output directory [default: runs/<preset or config name>, numbered if taken].
@@ -222,44 +226,51 @@ struct TrainArgs {
     overrides: Overrides,
 }
 
-/// Settings that override the preset or config file.
+/// Settings that override the preset or config file. With `--resume` only `--epochs` applies
+/// (a longer or shorter run); every other option would change a run half-way, so clap refuses
+/// it with a line naming the option.
 #[derive(Args, Debug, Default)]
 struct Overrides {
     /// Passes over the training set (training.epochs).
     #[arg(long)]
     epochs: Option<usize>,
     /// Samples per step (training.batch_size).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     batch_size: Option<usize>,
     /// Simulated time steps per sample (model.num_steps).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     num_steps: Option<usize>,
     /// Adam learning rate (training.lr).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     lr: Option<f64>,
     /// Seed of weights and data order (training.seed).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
     /// Backend (training.backend): flex or ndarray (CPU), or wgpu (GPU; needs the cargo
     /// feature `wgpu`).
-    #[arg(long, value_parser = parse_backend)]
+    #[arg(long, conflicts_with = "resume", value_parser = parse_backend)]
     backend: Option<BackendKind>,
     /// Data-parallel training over several devices, comma-separated (training.devices):
     /// flex, ndarray, wgpu, or wgpu:N for the N-th discrete GPU, e.g. `wgpu:0,wgpu:1`. Each
     /// batch is split across them; the first holds the model.
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    #[arg(
+        long,
+        conflicts_with = "resume",
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
     devices: Option<Vec<String>>,
     /// Data set (data.dataset): mnist or fashion-mnist.
-    #[arg(long, value_parser = parse_dataset)]
+    #[arg(long, conflicts_with = "resume", value_parser = parse_dataset)]
     dataset: Option<DatasetKind>,
     /// Directory with the IDX files (data.dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, conflicts_with = "resume", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Train on the first N images only (data.limit_train; 0 = all).
-    #[arg(long, value_name = "N")]
+    #[arg(long, conflicts_with = "resume", value_name = "N")]
     limit_train: Option<usize>,
     /// Test on the first N images only (data.limit_test; 0 = all).
-    #[arg(long, value_name = "N")]
+    #[arg(long, conflicts_with = "resume", value_name = "N")]
     limit_test: Option<usize>,
 }
 
@@ -466,6 +477,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Import(args) => import(args),
         Command::Diagnose(args) => diagnose(args),
+        Command::Compare(args) => compare::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -408,6 +408,16 @@ impl NeuronConfig {
                 ))
             }
         };
+        if self.refractory > 0 && !matches!(self.kind, NeuronKind::Lif | NeuronKind::If) {
+            return Err(InvalidParameter::new(
+                "refractory",
+                format!(
+                    "only the lif and if neurons have a refractory period (kind is {:?}); \
+                     remove it or set it to 0",
+                    self.kind
+                ),
+            ));
+        }
         finite("adapt_strength", self.adapt_strength)?;
         finite("reversal_exc", self.reversal_exc)?;
         finite("reversal_inh", self.reversal_inh)?;
@@ -543,6 +553,15 @@ impl NeuronLayer {
     pub fn forward_stepwise(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         let out = each_model!(&self.model, m => step_loop(m, input, keep_membrane));
         self.graded(out)
+    }
+
+    /// The pass counter of a stochastic model's noise (`None` for the deterministic ones):
+    /// see [`crate::network::SpikingNetwork::stream_positions`].
+    pub fn random_stream(&self) -> Option<&std::sync::Arc<std::sync::atomic::AtomicU64>> {
+        match &self.model {
+            NeuronModel::Stochastic(m) => Some(&m.passes),
+            _ => None,
+        }
     }
 
     /// Restarts the noise of a stochastic model (no effect on the others).

@@ -56,6 +56,26 @@ pub fn make_shifted_batch(
     make_augmented_batch(data, indices, max_shift, false, rng, device)
 }
 
+/// The random draws of one image's augmentation, in the order [`make_augmented_batch`] makes
+/// them: the offset `(dy, dx)`, each uniform in `−max_shift ..= max_shift`, then, when `flip`,
+/// whether it is mirrored (probability ½).
+fn draw_augmentation(max_shift: usize, flip: bool, rng: &mut ChaCha8Rng) -> (isize, isize, bool) {
+    use rand::Rng;
+    let shift = max_shift as isize;
+    let dy = rng.random_range(0..=2 * shift as i64) as isize - shift;
+    let dx = rng.random_range(0..=2 * shift as i64) as isize - shift;
+    (dy, dx, flip && rng.random_bool(0.5))
+}
+
+/// Advances `rng` past the augmentation of `images` images exactly as
+/// [`make_augmented_batch`] would, without building the batch: how a run resumed in the
+/// middle of an epoch reaches the position of the interrupted run's augmentation stream.
+pub fn skip_augmentation(images: usize, max_shift: usize, flip: bool, rng: &mut ChaCha8Rng) {
+    for _ in 0..images {
+        draw_augmentation(max_shift, flip, rng);
+    }
+}
+
 /// [`make_shifted_batch`] with, when `flip`, each image also mirrored left–right with
 /// probability ½ (drawn from `rng` after its offset): the usual augmentation for clothing
 /// images (Fashion-MNIST), not for digits. Without `flip` the draws, and so the batches, are
@@ -68,16 +88,12 @@ pub fn make_augmented_batch(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> ImageBatch {
-    use rand::Rng;
     let (rows, cols) = (data.rows, data.cols);
     let size = data.image_size();
-    let shift = max_shift as isize;
     let mut pixels = vec![0.0f32; indices.len() * size];
     let mut labels = Vec::with_capacity(indices.len());
     for (out, &i) in pixels.chunks_exact_mut(size.max(1)).zip(indices) {
-        let dy = rng.random_range(0..=2 * shift as i64) as isize - shift;
-        let dx = rng.random_range(0..=2 * shift as i64) as isize - shift;
-        let mirrored = flip && rng.random_bool(0.5);
+        let (dy, dx, mirrored) = draw_augmentation(max_shift, flip, rng);
         let image = data.image(i);
         // Channel-major images [C, rows, cols]: every channel moves the same way.
         for (plane_out, plane_in) in out

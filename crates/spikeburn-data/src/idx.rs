@@ -218,6 +218,24 @@ pub fn read_idx(path: &Path, rank: Option<u8>) -> Result<IdxArray, IdxError> {
     }
 }
 
+/// Parses IDX data held in memory, plain or gzip-compressed (told apart by the gzip magic
+/// `1f 8b`), with the checks of [`read_idx`]; `path` names the data in errors only.
+///
+/// # Errors
+/// As [`read_idx`], but never [`IdxError::NotAFile`] or [`IdxError::NotGzip`].
+pub fn parse_idx(bytes: &[u8], path: &Path, rank: Option<u8>) -> Result<IdxArray, IdxError> {
+    if bytes.is_empty() {
+        return Err(IdxError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        parse(GzDecoder::new(bytes), path, rank, true)
+    } else {
+        parse(bytes, path, rank, false)
+    }
+}
+
 /// Parses an IDX stream; `path` is only used in errors.
 fn parse(
     mut reader: impl Read,

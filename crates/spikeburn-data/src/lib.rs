@@ -12,7 +12,7 @@ pub mod idx;
 
 pub use batcher::{
     ImageBatch, batches, epoch_order, make_augmented_batch, make_batch, make_shifted_batch,
-    num_batches,
+    num_batches, skip_augmentation,
 };
 pub use dataset::{DataError, DatasetKind, ImageDataset, Split};
-pub use idx::{IdxArray, IdxError, read_idx};
+pub use idx::{IdxArray, IdxError, parse_idx, read_idx};

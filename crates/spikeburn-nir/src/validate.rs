@@ -132,6 +132,47 @@ fn elementwise_params(node: &Node) -> Option<Vec<(&'static str, &Array)>> {
     })
 }
 
+/// Every numeric array of a node, and whether an infinity is meaningful in it: weights and
+/// biases must be finite; neuron parameters may be infinite (a time constant of `inf` is a
+/// neuron without leak) but not NaN.
+fn numbers(n: &Node) -> Vec<(&'static str, &Array, bool)> {
+    match n {
+        Node::Affine(a) => vec![("weight", &a.weight, false), ("bias", &a.bias, false)],
+        Node::Linear(l) => vec![("weight", &l.weight, false)],
+        Node::Conv1d(c) | Node::Conv2d(c) => {
+            vec![("weight", &c.weight, false), ("bias", &c.bias, false)]
+        }
+        other => elementwise_params(other)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(field, a)| (field, a, true))
+            .collect(),
+    }
+}
+
+/// Refuses NaN, and infinities unless `allow_infinite`: they would spread silently through
+/// every output of a simulation or training run.
+fn defined(node: &str, field: &str, a: &Array, allow_infinite: bool) -> Result<()> {
+    let bad = |v: &f32| v.is_nan() || (!allow_infinite && v.is_infinite());
+    match a.data().iter().position(bad) {
+        None => Ok(()),
+        Some(i) => Err(invalid(
+            node,
+            field,
+            format!(
+                "expected {}, element {i} (of {}) is {}",
+                if allow_infinite {
+                    "numbers (not NaN)"
+                } else {
+                    "finite numbers"
+                },
+                a.len(),
+                a.data()[i]
+            ),
+        )),
+    }
+}
+
 fn matrix(node: &str, field: &str, w: &Array) -> Result<(usize, usize)> {
     match w.shape() {
         [rows, cols] => Ok((*rows, *cols)),
@@ -203,6 +244,9 @@ fn check_conv(node: &str, c: &Conv, dims: usize) -> Result<()> {
 /// Checks the parameters of one node on their own (no edges involved). `node` is its path,
 /// for error messages.
 pub fn check_node(node: &str, n: &Node) -> Result<()> {
+    for (field, array, allow_infinite) in numbers(n) {
+        defined(node, field, array, allow_infinite)?;
+    }
     match n {
         Node::Affine(a) => {
             let (rows, _) = matrix(node, "weight", &a.weight)?;

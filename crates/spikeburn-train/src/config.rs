@@ -181,6 +181,22 @@ pub struct TrainingConfig {
     /// Weight of the target-rate regulariser `(rate − rate_target)²` per hidden layer
     /// (default 0).
     pub rate_target_weight: f32,
+    /// A checkpoint within an epoch every this many optimiser steps (default 0: none by
+    /// count). Checkpoints are also written at the end of every epoch.
+    pub checkpoint_every: usize,
+    /// A checkpoint within an epoch once this many minutes have passed since the last one
+    /// (default 5: a crash loses at most about five minutes of work; 0: none by time).
+    pub checkpoint_minutes: f64,
+}
+
+impl TrainingConfig {
+    /// Whether a checkpoint is due after `steps` steps of an epoch, `since` the last one
+    /// ([`checkpoint_every`](Self::checkpoint_every), [`checkpoint_minutes`](Self::checkpoint_minutes)).
+    pub fn checkpoint_due(&self, steps: usize, since: std::time::Duration) -> bool {
+        (self.checkpoint_every > 0 && steps % self.checkpoint_every == 0)
+            || (self.checkpoint_minutes > 0.0
+                && since.as_secs_f64() >= 60.0 * self.checkpoint_minutes)
+    }
 }
 
 impl Default for TrainingConfig {
@@ -206,6 +222,8 @@ impl Default for TrainingConfig {
             rate_l2: 0.0,
             rate_target: 0.05,
             rate_target_weight: 0.0,
+            checkpoint_every: 0,
+            checkpoint_minutes: 5.0,
         }
     }
 }
@@ -415,8 +433,74 @@ impl ExperimentConfig {
                 format!("expected a finite number > 0, got {}", t.adam_epsilon),
             );
         }
+        if !(t.checkpoint_minutes.is_finite() && t.checkpoint_minutes >= 0.0) {
+            return err(
+                "training.checkpoint_minutes",
+                format!(
+                    "expected a finite number of minutes >= 0 (0: none by time), got {}",
+                    t.checkpoint_minutes
+                ),
+            );
+        }
+        // MNIST and Fashion-MNIST images are 28×28: a shift of 28 or more moves every pixel
+        // out of view and trains on blank images.
+        if t.augment_shift >= IMAGE_SIDE {
+            return err(
+                "training.augment_shift",
+                format!(
+                    "expected a shift below the {IMAGE_SIDE}-pixel image side (a shift of \
+                     {IMAGE_SIDE} or more can leave no pixel in view), got {}",
+                    t.augment_shift
+                ),
+            );
+        }
         Ok(())
     }
+
+    /// Refuses a configuration whose estimated training memory
+    /// ([`spikeburn_core::NetworkConfig::memory_estimate`] at `training.batch_size`) exceeds
+    /// `available` bytes, with the estimate and what to lower. `None` (the free memory is
+    /// unknown) accepts every configuration.
+    pub fn check_memory(&self, available: Option<f64>) -> Result<(), InvalidParameter> {
+        let (Some(available), Some(estimate)) = (
+            available,
+            self.model.memory_estimate(self.training.batch_size),
+        ) else {
+            return Ok(());
+        };
+        if estimate.total() <= available {
+            return Ok(());
+        }
+        let gib = |bytes: f64| bytes / f64::from(1u32 << 30);
+        Err(InvalidParameter::new(
+            "model",
+            format!(
+                "training needs an estimated {:.1} GiB ({:.1} GiB of weights, gradients and Adam \
+                 state for {:.3e} parameters; {:.1} GiB of activations kept for BPTT over \
+                 {} steps × batch {}), more than the {:.1} GiB available: lower \
+                 model.num_steps, training.batch_size or the layer sizes",
+                gib(estimate.total()),
+                gib(estimate.weight_bytes),
+                estimate.parameters,
+                gib(estimate.activation_bytes),
+                self.model.num_steps,
+                self.training.batch_size,
+                gib(available)
+            ),
+        ))
+    }
+}
+
+/// The side of the images of the supported data sets (MNIST, Fashion-MNIST: 28×28).
+const IMAGE_SIDE: usize = 28;
+
+/// The memory this machine can give a new process now, in bytes (`MemAvailable` of
+/// `/proc/meminfo`); `None` where that is not known.
+pub fn available_memory() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
 }
 
 /// A parser message folded to a single line.

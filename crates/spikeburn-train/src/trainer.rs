@@ -31,6 +31,7 @@ use spikeburn_core::metrics::{
 use spikeburn_core::{InvalidParameter, SnnOutput, SpikingMlp, loss};
 use spikeburn_data::{
     ImageDataset, Split, batches, epoch_order, make_augmented_batch, make_batch, num_batches,
+    skip_augmentation,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -354,6 +355,7 @@ pub fn train(
     progress: &mut dyn Progress,
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
+    config.check_memory(crate::config::available_memory())?;
     // Opens the device(s) (a GPU adapter for wgpu) before anything is written.
     config.training.backend.device()?;
     config.training.parallel_devices()?;
@@ -399,6 +401,7 @@ pub fn resume(
         config.training.epochs = epochs;
     }
     config.validate()?;
+    config.check_memory(crate::config::available_memory())?;
     config.training.backend.device()?;
     config.training.parallel_devices()?;
     let train_set = load_split(&config, Split::Train)?;
@@ -492,9 +495,19 @@ fn run_epochs(
     let mut model = config.model.init(t.seed, &autodiff);
     let mut optim = optimizer(config);
     let mut start = 0;
+    let mut partial = None;
     if let Some(info) = from {
         (model, optim) = checkpoint::load(run_dir, &info, model, optim)?;
+        if !info.streams.is_empty() {
+            model
+                .set_stream_positions(&info.streams)
+                .map_err(|message| TrainError::BadCheckpoint {
+                    path: run_dir.join(checkpoint::POINTER),
+                    message,
+                })?;
+        }
         start = info.epochs_done;
+        partial = info.partial;
     }
     progress.note(&format!(
         "training {} on {} ({} train / {} test images), backend {}, epochs {}..{}, batch {}, {} time steps -> {}",
@@ -513,6 +526,7 @@ fn run_epochs(
         progress.note(&note);
     }
     let mut records = Vec::new();
+    let mut last_checkpoint = Instant::now();
     for epoch in start..t.epochs {
         let train_started = Instant::now();
         let order = epoch_order(train_set.len(), t.seed, epoch as u64);
@@ -520,17 +534,33 @@ fn run_epochs(
         let drop_last = train_set.len() >= t.batch_size;
         let total = num_batches(train_set.len(), t.batch_size, drop_last);
         progress.begin(&format!("epoch {}/{}", epoch + 1, t.epochs), total);
-        let (mut loss_sum, mut hits, mut seen) = (0.0, 0usize, 0usize);
-        let mut rates = vec![0.0; model.neuron_layers()];
+        // A checkpoint taken within this epoch: its sums so far, and the steps to skip.
+        let resumed = partial.take().filter(|p| p.steps < total);
+        let skip = resumed.as_ref().map_or(0, |p| p.steps);
+        let earlier_seconds = resumed.as_ref().map_or(0.0, |p| p.train_seconds);
+        let (mut loss_sum, mut hits, mut seen, mut rates) = match resumed {
+            Some(p) if p.rates.len() == model.neuron_layers() => {
+                (p.loss_sum, p.hits, p.seen, p.rates)
+            }
+            _ => (0.0, 0usize, 0usize, vec![0.0; model.neuron_layers()]),
+        };
         // Shift augmentation draws from the seed on this epoch's stream, so a resumed run
         // sees the same images.
         let mut shifts = ChaCha8Rng::seed_from_u64(t.seed ^ AUGMENT_SEED);
         shifts.set_stream(epoch as u64);
+        let augment = t.augment_shift > 0 || t.augment_flip;
         let batch_list = order
             .chunks(t.batch_size.max(1))
             .filter(|c| !drop_last || c.len() == t.batch_size);
         for (i, indices) in batch_list.enumerate() {
-            let batch = if t.augment_shift > 0 || t.augment_flip {
+            if i < skip {
+                // Done before the checkpoint: only the augmentation stream moves on.
+                if augment {
+                    skip_augmentation(indices.len(), t.augment_shift, t.augment_flip, &mut shifts);
+                }
+                continue;
+            }
+            let batch = if augment {
                 make_augmented_batch(
                     train_set,
                     indices,
@@ -588,9 +618,27 @@ fn run_epochs(
                     100.0 * hits as f64 / seen as f64
                 ),
             );
+            if i + 1 < total && t.checkpoint_due(i + 1, last_checkpoint.elapsed()) {
+                let info = checkpoint::CheckpointInfo {
+                    epochs_done: epoch,
+                    dir: String::new(),
+                    seed: t.seed,
+                    streams: model.stream_positions(),
+                    partial: Some(checkpoint::PartialEpoch {
+                        steps: i + 1,
+                        loss_sum,
+                        hits,
+                        seen,
+                        rates: rates.clone(),
+                        train_seconds: earlier_seconds + train_started.elapsed().as_secs_f64(),
+                    }),
+                };
+                checkpoint::save(run_dir, &model, &optim, info)?;
+                last_checkpoint = Instant::now();
+            }
         }
         progress.end();
-        let train_seconds = train_started.elapsed().as_secs_f64();
+        let train_seconds = earlier_seconds + train_started.elapsed().as_secs_f64();
 
         let eval_started = Instant::now();
         let eval_model = model.valid();
@@ -612,6 +660,7 @@ fn run_epochs(
             backend: t.backend.name().to_string(),
         };
         save_epoch(run_dir, &model, &optim, &record, t.seed)?;
+        last_checkpoint = Instant::now();
         progress.note(&format!(
             "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}% (membrane {:.2}%), {:.1} ms/step, {:.1}s",
             record.epoch,
@@ -653,10 +702,20 @@ fn save_epoch(
         .create(true)
         .append(true)
         .open(&metrics_path)
-        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .and_then(|mut f| {
+            f.write_all(line.as_bytes())?;
+            f.sync_data()
+        })
         .map_err(|source| TrainError::Io {
             path: metrics_path.clone(),
             source,
         })?;
-    checkpoint::save(run_dir, model, optim, record.epoch, seed)
+    let info = checkpoint::CheckpointInfo {
+        epochs_done: record.epoch,
+        dir: String::new(),
+        seed,
+        streams: model.stream_positions(),
+        partial: None,
+    };
+    checkpoint::save(run_dir, model, optim, info)
 }
