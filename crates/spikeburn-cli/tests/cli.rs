@@ -415,3 +415,131 @@ fn diagnose_a_tiny_run() {
     let o = spikeburn(&["diagnose", "--model", "run", "--steepness", "0"], d);
     assert_clean_failure(&o, "--steepness");
 }
+
+/// Hostile configurations (the reliability review's list) end with one `error:` line naming
+/// the field, exit code 1, and no run folder; none panics or aborts on an allocation.
+#[test]
+fn hostile_configs_are_refused_before_the_run_folder_exists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data = mnist();
+    let cases = [
+        (
+            "[training]\naugment_shift = 4611686018427387904\n",
+            "training.augment_shift",
+        ),
+        ("[training]\naugment_shift = 28\n", "training.augment_shift"),
+        ("[model]\nnum_steps = 4000000000\n", "model.num_steps"),
+        ("[model]\nnum_steps = 100000000\n", "model.num_steps"),
+        ("[model]\nhidden = [2000000000]\n", "layer sizes"),
+        (
+            "[model.neuron]\nkind = \"synaptic\"\nrefractory = 3\n",
+            "model.neuron.refractory",
+        ),
+    ];
+    for (i, (toml, needle)) in cases.iter().enumerate() {
+        let file = d.join(format!("hostile-{i}.toml"));
+        std::fs::write(&file, toml).expect("write");
+        let out_dir = d.join(format!("out-{i}"));
+        let o = spikeburn(
+            &[
+                "train",
+                "--config",
+                file.to_str().expect("utf-8"),
+                "--data-dir",
+                &data,
+                "--out",
+                out_dir.to_str().expect("utf-8"),
+            ],
+            d,
+        );
+        assert_eq!(o.status.code(), Some(1), "case {toml:?}: {}", stderr(&o));
+        assert_clean_failure(&o, needle);
+        assert!(
+            !out_dir.exists(),
+            "case {toml:?} left {}",
+            out_dir.display()
+        );
+    }
+}
+
+/// `--resume` takes `--epochs` only: another option is refused with a line naming it, before
+/// anything runs.
+#[test]
+fn resume_refuses_options_that_would_change_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for option in [["--lr", "0.1"], ["--batch-size", "8"], ["--seed", "3"]] {
+        let o = spikeburn(&["train", "--resume", "some-run", option[0], option[1]], d);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{option:?}: {err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ") && first.contains(option[0]) && first.contains("--resume"),
+            "{option:?}: {err}"
+        );
+    }
+}
+
+/// A small PLIF network (learnable per-neuron β and θ, whose gradients the fused scan sums
+/// over the batch in parallel) with dropout.
+const PLIF: &str = r#"
+[data]
+limit_train = 384
+limit_test = 128
+
+[model]
+input = [784]
+hidden = [96]
+num_steps = 6
+
+[model.neuron]
+learn_beta = true
+learn_threshold = true
+per_neuron = true
+
+[training]
+batch_size = 64
+lr = 2e-3
+"#;
+
+/// Same seed, same weights, bit for bit, whatever the thread count (1, 2 and 4 rayon
+/// threads) for each dense product (OpenBLAS and burn's), checked with `spikeburn compare`,
+/// which also tells different weights apart.
+#[test]
+fn training_is_bit_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("plif.toml"), PLIF).expect("write");
+    let data = mnist();
+    let train = |threads: usize, gemm: &str, seed: u64| -> String {
+        let out = format!("run-{gemm}-{threads}-{seed}");
+        let o = Command::new(env!("CARGO_BIN_EXE_spikeburn"))
+            .args(["train", "--config", "plif.toml", "--data-dir", &data])
+            .args(["--seed", &seed.to_string(), "--out", &out])
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .env("SPIKEBURN_GEMM", gemm)
+            .current_dir(d)
+            .output()
+            .expect("run spikeburn");
+        assert!(o.status.success(), "{out}: {}", stderr(&o));
+        out
+    };
+    for gemm in ["openblas", "burn"] {
+        let one = train(1, gemm, 7);
+        for threads in [2, 4] {
+            let other = train(threads, gemm, 7);
+            let o = spikeburn(&["compare", &one, &other], d);
+            assert!(
+                o.status.success(),
+                "{gemm}: 1 vs {threads} threads: {}",
+                stderr(&o)
+            );
+            assert!(String::from_utf8_lossy(&o.stdout).starts_with("identical: "));
+        }
+    }
+    let reseeded = train(2, "burn", 8);
+    let o = spikeburn(&["compare", "run-burn-1-7", &reseeded], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean_failure(&o, "weights differ");
+}

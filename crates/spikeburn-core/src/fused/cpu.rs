@@ -13,6 +13,9 @@ use burn::prelude::*;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+/// The most batch rows one parallel task of the scan handles (see `Scan::rows_per_block`).
+const MAX_ROWS_PER_BLOCK: usize = 8;
+
 /// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
 /// buffer (burn-flex does for a uniquely owned contiguous tensor).
 #[derive(Clone, Debug)]
@@ -168,12 +171,14 @@ impl Scan {
         (out, trace)
     }
 
-    /// Batch rows handled by one parallel task: about 4k neurons of state per task, and at
-    /// least two tasks per thread where the batch allows.
+    /// Batch rows handled by one parallel task: about 4k neurons of state per task, at most
+    /// [`MAX_ROWS_PER_BLOCK`] rows (so a batch of 128 gives 16 tasks or more).
+    ///
+    /// It depends on the layer's shape only, never on the thread count: the β and θ gradients
+    /// are summed per block and the blocks added in block order, so a fixed decomposition
+    /// makes them, and so training, bit-identical for any `RAYON_NUM_THREADS`.
     fn rows_per_block(&self) -> usize {
-        let by_size = 4_096 / self.neurons.max(1);
-        let by_threads = self.batch.div_ceil(2 * rayon::current_num_threads());
-        by_size.min(by_threads).clamp(1, self.batch.max(1))
+        (4_096 / self.neurons.max(1)).clamp(1, MAX_ROWS_PER_BLOCK.min(self.batch.max(1)))
     }
 
     /// Splits a time-major `[T, B, N]` buffer into blocks of rows: block `i` holds, for every
@@ -309,18 +314,18 @@ impl Scan {
                 (Reset::None, true, _) => self.backward_block::<2, true, false>(args),
             }
         };
-        let (gbeta, gtheta) = gx_blocks
+        // Blocks in parallel, their β/θ sums added in block order (not rayon's split order),
+        // so the totals do not depend on the thread count.
+        let per_block: Vec<(Vec<f64>, Vec<f64>)> = gx_blocks
             .into_par_iter()
             .enumerate()
             .map(|(i, g)| run(i * rows, g))
-            .reduce(
-                || (vec![0.0f64; n], vec![0.0f64; n]),
-                |(mut a, mut b), (c, d)| {
-                    a.iter_mut().zip(c).for_each(|(x, y)| *x += y);
-                    b.iter_mut().zip(d).for_each(|(x, y)| *x += y);
-                    (a, b)
-                },
-            );
+            .collect();
+        let (mut gbeta, mut gtheta) = (vec![0.0f64; n], vec![0.0f64; n]);
+        for (c, d) in per_block {
+            gbeta.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+            gtheta.iter_mut().zip(d).for_each(|(x, y)| *x += y);
+        }
         (gx, gbeta, gtheta)
     }
 
