@@ -521,3 +521,59 @@ fn assert_dir_empty(dir: &Path) {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A weight holding NaN or an infinity, or a neuron parameter holding NaN, is refused with
+/// the node, the field and the element; an infinite time constant (no leak) is accepted.
+#[test]
+fn undefined_numbers_are_refused() {
+    for (bad, field, element) in [
+        (f32::NAN, "weight", 4),
+        (f32::INFINITY, "weight", 4),
+        (f32::NEG_INFINITY, "bias", 1),
+    ] {
+        let mut weight = vec![0.5; 6];
+        let mut bias = vec![0.0; 2];
+        if field == "weight" {
+            weight[element] = bad;
+        } else {
+            bias[element] = bad;
+        }
+        let bytes = raw_nir(
+            &[
+                input(3),
+                (
+                    "fc",
+                    vec![
+                        ("type", D::S("Affine")),
+                        ("weight", D::F(vec![2, 3], weight)),
+                        ("bias", D::F(vec![2], bias)),
+                    ],
+                ),
+                lif("lif", 2),
+                output(2),
+            ],
+            &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        );
+        let e = read(bytes).unwrap_err();
+        assert!(
+            matches!(&e, NirError::InvalidParameter { node, field: f, problem, .. }
+                if node == "fc" && f == field && problem.contains(&format!("element {element} "))),
+            "{bad} in {field}: {e}"
+        );
+        assert_names_file(&e);
+    }
+    let with_tau = |tau: f32| {
+        let (name, mut fields) = lif("lif", 2);
+        fields[1] = ("tau", D::F(vec![2], vec![2e-3, tau]));
+        raw_nir(
+            &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
+            &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        )
+    };
+    let e = read(with_tau(f32::NAN)).unwrap_err();
+    assert!(
+        matches!(&e, NirError::InvalidParameter { node, field, .. } if node == "lif" && field == "tau"),
+        "{e}"
+    );
+    read(with_tau(f32::INFINITY)).expect("an infinite time constant is a neuron without leak");
+}
