@@ -1,7 +1,8 @@
 //! The experiment description: data, model and training settings, read from TOML.
 //!
 //! Every field has a default, so a file only states what differs from the `mnist-mlp`
-//! preset; unknown keys are rejected with their name. Example (all keys shown):
+//! preset; unknown keys are rejected with their name. An example (README.md, "Configuration
+//! file", lists every key):
 //!
 //! ```toml
 //! [data]
@@ -11,7 +12,7 @@
 //! limit_test = 0             # 0 = all test images
 //!
 //! [model]
-//! inputs = 784
+//! input = [1, 28, 28]        # one sample's shape ([784] works for an MLP)
 //! hidden = [1000]
 //! outputs = 10
 //! num_steps = 25

@@ -1,7 +1,6 @@
-//! Figures of finished runs: training curves from `metrics.jsonl` (`spikeburn plot curves`).
-//!
-//! Spike rasters and membrane traces (`spikeburn plot raster`) are planned as a second mode
-//! beside this one.
+//! Figures of finished runs: training curves from `metrics.jsonl` (`spikeburn plot curves`,
+//! [`plot_curves`]), and the spike raster of every neuron layer beside the output layer's
+//! membrane traces for a test sample (`spikeburn plot raster`, [`plot_activity`]).
 
 use crate::TrainError;
 use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};

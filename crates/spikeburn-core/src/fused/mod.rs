@@ -16,20 +16,22 @@
 //!
 //! ## Backward pass (BPTT through the recurrence)
 //!
-//! With `G[t] = ∂L/∂O[t]` for the output `O` (spikes `S` or membrane `U`), `σ'` the surrogate
-//! derivative, `R[t] = H(U[t−1] − θ)`, `Λ[t] = β·U[t−1] + X[t]`, and `[a]` = 1 when `a` holds,
-//! the total derivative `δ[t] = dL/dU[t]` runs backwards from `δ[T] = 0`:
+//! The forward recurrence is [`crate::lif`]'s (`R[t] = H(U[t−1] − θ)`; subtract reset
+//! `U[t] = β·U[t−1] + X[t] − θ·R[t]`, zero reset `U[t] = β·(1 − R[t])·U[t−1] + X[t]`, no reset
+//! `U[t] = β·U[t−1] + X[t]`). With `G[t] = ∂L/∂O[t]` for the output `O` (spikes `S` or membrane
+//! `U`), `σ'` the surrogate derivative and `[a]` = 1 when `a` holds, the total derivative
+//! `δ[t] = dL/dU[t]` runs backwards from `δ[T] = 0`:
 //!
 //! ```text
 //! δ[t]  = G[t]·(spikes ? σ'(U[t]−θ) : 1) + δ[t+1]·J[t+1]
 //! J[t+1] = β − [attached]·θ·σ'(U[t]−θ)                       subtract reset
-//!        = (1 − R[t+1])·β − [attached]·Λ[t+1]·σ'(U[t]−θ)    zero reset
+//!        = (1 − R[t+1])·β − [attached]·β·U[t]·σ'(U[t]−θ)    zero reset
 //!        = β                                                 no reset
-//! ∂L/∂X[t] = δ[t]·(zero reset ? 1 − R[t] : 1)
+//! ∂L/∂X[t] = δ[t]
 //! ∂L/∂β    = Σ_t δ[t]·U[t−1]·(zero reset ? 1 − R[t] : 1)
 //! ∂L/∂θ    = Σ_t −[spikes]·G[t]·σ'(U[t]−θ) + δ[t]·∂U[t]/∂θ, with
 //!            ∂U[t]/∂θ = −R[t] + [attached]·θ·σ'(U[t−1]−θ)     subtract reset
-//!                     = [attached]·Λ[t]·σ'(U[t−1]−θ)          zero reset
+//!                     = [attached]·β·U[t−1]·σ'(U[t−1]−θ)      zero reset
 //! ```
 //!
 //! where `[attached]` means the reset is not detached. `∂L/∂β` and `∂L/∂θ` are reduced over
