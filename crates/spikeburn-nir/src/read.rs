@@ -67,6 +67,42 @@ fn h5<T>(object: &str, r: std::result::Result<T, hdf5_pure::Error>) -> Result<T>
     r.map_err(|e| hdf5_error(object, e))
 }
 
+/// How much larger than the file its data may decode to: deflate, the one filter NIR writers
+/// use, expands at most 1032:1.
+const MAX_EXPANSION: u64 = 1032;
+
+/// Bytes counted per element of a dataset for [`dataset`]'s bound (the widest numeric type).
+const BYTES_PER_ELEMENT: u64 = 8;
+
+thread_local! {
+    /// The most bytes one dataset of the file being decoded may declare (set by [`decode`]).
+    static DATASET_BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+}
+
+/// Opens a dataset, refusing one whose dataspace declares more elements than the file could
+/// hold even fully compressed: its data would be read into an allocation sized by an
+/// unchecked header (found by fuzzing: a 40 KB file declaring 10^16 bytes aborted the
+/// process on the allocation).
+fn dataset(object: &str, r: std::result::Result<Dataset, hdf5_pure::Error>) -> Result<Dataset> {
+    let ds = h5(object, r)?;
+    let elements = h5(object, ds.shape())?
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d));
+    let budget = DATASET_BUDGET.with(std::cell::Cell::get);
+    match elements.and_then(|n| n.checked_mul(BYTES_PER_ELEMENT)) {
+        Some(bytes) if bytes <= budget => Ok(ds),
+        _ => Err(hdf5_error(
+            object,
+            format!(
+                "the dataspace declares {} elements, more than the file can hold \
+                 ({} bytes at most {MAX_EXPANSION}:1 compressed)",
+                elements.map_or_else(|| "over 2^64".to_string(), |n| n.to_string()),
+                budget / (MAX_EXPANSION * BYTES_PER_ELEMENT)
+            ),
+        )),
+    }
+}
+
 /// The end of the file according to its superblock (base address + end-of-file address), for
 /// superblock versions 0 to 3; `None` when the superblock is too short or unknown.
 fn superblock_end(bytes: &[u8], sig: usize) -> Option<u64> {
@@ -133,6 +169,8 @@ fn decode(bytes: Vec<u8>) -> Result<NirFile> {
             actual,
         });
     }
+    let budget = (bytes.len() as u64).saturating_mul(MAX_EXPANSION * BYTES_PER_ELEMENT);
+    DATASET_BUDGET.with(|b| b.set(budget));
     let file = h5("/", File::from_bytes(bytes))?;
     let root = file.root();
     let root_datasets = h5("/", root.datasets())?;
@@ -140,7 +178,7 @@ fn decode(bytes: Vec<u8>) -> Result<NirFile> {
     if !root_datasets.iter().any(|d| d == "version") {
         return Err(missing("version", "a string dataset with the NIR version"));
     }
-    let version = read_scalar_string(&h5("version", root.dataset("version"))?, "version", "")?;
+    let version = read_scalar_string(&dataset("version", root.dataset("version"))?, "version", "")?;
     if !root_groups.iter().any(|g| g == "node") {
         return Err(missing("node", "the group holding the NIR graph"));
     }
@@ -251,7 +289,7 @@ impl FieldSource for GroupFields<'_> {
             return Ok(None);
         }
         let object = format!("{}/{name}", self.hdf_path);
-        let ds = h5(&object, self.group.dataset(name))?;
+        let ds = dataset(&object, self.group.dataset(name))?;
         read_value(&ds, &object, self.node, name).map(Some)
     }
 }
@@ -301,7 +339,11 @@ fn read_graph(group: &Group, hdf_path: &str, graph_path: &str) -> Result<NirGrap
         ));
     }
     let type_path = format!("{hdf_path}/type");
-    let ty = read_scalar_string(&h5(&type_path, group.dataset("type"))?, "type", graph_path)?;
+    let ty = read_scalar_string(
+        &dataset(&type_path, group.dataset("type"))?,
+        "type",
+        graph_path,
+    )?;
     if ty != "NIRGraph" {
         return Err(NirError::UnknownNodeType {
             file: crate::error::in_memory(),
@@ -315,7 +357,7 @@ fn read_graph(group: &Group, hdf_path: &str, graph_path: &str) -> Result<NirGrap
     }
     let edges_path = format!("{hdf_path}/edges");
     let edges = read_edges(
-        &h5(&edges_path, group.dataset("edges"))?,
+        &dataset(&edges_path, group.dataset("edges"))?,
         &edges_path,
         graph_path,
     )?;
@@ -385,7 +427,11 @@ fn read_node(group: &Group, hdf_path: &str, node_path: &str) -> Result<NodeEntry
             "the node's type string",
         ));
     }
-    let ty = read_scalar_string(&h5(hdf_path, group.dataset("type"))?, "type", node_path)?;
+    let ty = read_scalar_string(
+        &dataset(hdf_path, group.dataset("type"))?,
+        "type",
+        node_path,
+    )?;
     if ty == "NIRGraph" {
         // A nested graph keeps its metadata in its own `NirGraph::metadata`.
         let sub = read_graph(group, hdf_path, node_path)?;
@@ -435,7 +481,7 @@ fn read_metadata(group: &Group, hdf_path: &str) -> Result<Metadata> {
     let mut meta = Metadata::new();
     for name in h5(hdf_path, group.datasets())? {
         let object = format!("{hdf_path}/{name}");
-        let ds = h5(&object, group.dataset(&name))?;
+        let ds = dataset(&object, group.dataset(&name))?;
         let dtype = h5(&object, ds.dtype())?;
         let shape = shape_of(&ds, &object)?;
         let scalar = shape.is_empty();

@@ -577,3 +577,17 @@ fn undefined_numbers_are_refused() {
     );
     read(with_tau(f32::INFINITY)).expect("an infinite time constant is a neuron without leak");
 }
+
+/// Found by the `nir` fuzz target: a 37 KB file whose chunked dataset declares a dataspace of
+/// about 10^16 bytes. Reading it allocated that much and aborted the process; now it is a
+/// typed error naming the dataset, before any allocation.
+#[test]
+fn a_dataspace_larger_than_the_file_is_refused_before_allocating() {
+    let bytes = include_bytes!("fuzz-regressions/dataspace-larger-than-the-file.nir").to_vec();
+    let e = read(bytes).unwrap_err();
+    assert!(
+        matches!(&e, NirError::Hdf5 { detail, .. } if detail.contains("more than the file can hold")),
+        "{e}"
+    );
+    assert_names_file(&e);
+}
