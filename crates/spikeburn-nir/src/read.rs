@@ -75,14 +75,16 @@ const MAX_EXPANSION: u64 = 1032;
 const BYTES_PER_ELEMENT: u64 = 8;
 
 thread_local! {
-    /// The most bytes one dataset of the file being decoded may declare (set by [`decode`]).
+    /// The bytes the datasets of the file being decoded may still declare, together (set by
+    /// [`decode`], reduced by each [`dataset`] opened).
     static DATASET_BUDGET: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
 }
 
 /// Opens a dataset, refusing one whose dataspace declares more elements than the file could
-/// hold even fully compressed: its data would be read into an allocation sized by an
-/// unchecked header (found by fuzzing: a 40 KB file declaring 10^16 bytes aborted the
-/// process on the allocation).
+/// hold even fully compressed, counted over all the datasets read so far: their data would be
+/// read into allocations sized by unchecked headers (found by fuzzing: a 37 KB file declaring
+/// 10^16 bytes aborted the process on the allocation; another, with many datasets just under
+/// a per-dataset bound, grew past 2 GB).
 fn dataset(object: &str, r: std::result::Result<Dataset, hdf5_pure::Error>) -> Result<Dataset> {
     let ds = h5(object, r)?;
     let elements = h5(object, ds.shape())?
@@ -90,14 +92,17 @@ fn dataset(object: &str, r: std::result::Result<Dataset, hdf5_pure::Error>) -> R
         .try_fold(1u64, |n, &d| n.checked_mul(d));
     let budget = DATASET_BUDGET.with(std::cell::Cell::get);
     match elements.and_then(|n| n.checked_mul(BYTES_PER_ELEMENT)) {
-        Some(bytes) if bytes <= budget => Ok(ds),
+        Some(bytes) if bytes <= budget => {
+            DATASET_BUDGET.with(|b| b.set(budget - bytes));
+            Ok(ds)
+        }
         _ => Err(hdf5_error(
             object,
             format!(
                 "the dataspace declares {} elements, more than the file can hold \
-                 ({} bytes at most {MAX_EXPANSION}:1 compressed)",
+                 (at most {MAX_EXPANSION}:1 compressed, {} more elements in all)",
                 elements.map_or_else(|| "over 2^64".to_string(), |n| n.to_string()),
-                budget / (MAX_EXPANSION * BYTES_PER_ELEMENT)
+                budget / BYTES_PER_ELEMENT
             ),
         )),
     }

@@ -591,3 +591,15 @@ fn a_dataspace_larger_than_the_file_is_refused_before_allocating() {
     );
     assert_names_file(&e);
 }
+
+/// Found by the `nir` fuzz target after the fix above: a 37 KB file whose many datasets each
+/// stayed under a per-dataset bound but together grew the reader past 2 GB. The bound now
+/// counts all datasets of a file together, and reading ends with a typed HDF5 error.
+#[test]
+fn datasets_larger_than_the_file_together_are_refused() {
+    let bytes =
+        include_bytes!("fuzz-regressions/datasets-larger-than-the-file-together.nir").to_vec();
+    let e = read(bytes).unwrap_err();
+    assert!(matches!(&e, NirError::Hdf5 { .. }), "{e}");
+    assert_names_file(&e);
+}
