@@ -28,9 +28,10 @@ fn devices() -> [(&'static str, Device); 2] {
 
 /// For every model: `forward` (the fused kernel where the model has one) equals
 /// `forward_stepwise` (the loop of the single-step update) in spikes, membrane, input gradient
-/// and parameter gradients. For the six models without a fused kernel both run the same loop,
-/// so their `forward` is compared instead with [`reference_pass`], an independent
-/// implementation of each model's documented equations, with the same tolerances.
+/// and parameter gradients. For the six models without a fused kernel both run the same loop
+/// (so that comparison alone proves nothing), and their `forward` is also compared with
+/// [`reference_pass`], an independent implementation of each model's documented equations,
+/// with the same tolerances.
 #[test]
 fn every_model_forward_equals_step_loop_in_values_and_gradients() {
     let shapes = [[9, 3, 5], [1, 2, 7], [14, 4, 37]];
