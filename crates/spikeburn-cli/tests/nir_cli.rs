@@ -2,9 +2,13 @@
 //! `error:` line each, a non-zero exit, no panic, no output directory. And the round trip
 //! `import` → `export --format nir` → `import` through the binary.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
+use burn::prelude::*;
+use spikeburn_core::NeuronModel;
+use spikeburn_core::network::Layer;
 use spikeburn_nir::{Affine, Array, Lif, NirGraph, Node, Threshold, mapping, write_nir};
 
 fn spikeburn(args: &[&str]) -> (bool, String, String) {
@@ -28,10 +32,13 @@ fn lif(n: usize) -> Lif {
     .expect("lif")
 }
 
+/// An affine map with distinct weights and biases (so that a transposed or reordered export
+/// shows in the values).
 fn affine(out: usize, inp: usize) -> Node {
+    let weight = (0..out * inp).map(|k| 0.05 + 0.01 * k as f32).collect();
     Node::Affine(Affine {
-        weight: Array::new(vec![out, inp], vec![0.1; out * inp]).expect("weight"),
-        bias: Array::vector(vec![0.0; out]),
+        weight: Array::new(vec![out, inp], weight).expect("weight"),
+        bias: Array::vector((0..out).map(|o| 0.02 * o as f32 - 0.01).collect()),
     })
 }
 
@@ -145,6 +152,7 @@ fn round_trip(graph: &NirGraph, recurrent: Option<&str>) {
         &st,
     ]);
     assert!(ok, "{stderr}");
+    check_safetensors(Path::new(&st), Path::new(&run));
     let back = spikeburn_nir::read_nir(&again).expect("read export");
     assert_eq!(back.graph.dt(), Some(1e-4));
     if let Some(lif) = recurrent {
@@ -173,4 +181,74 @@ fn round_trip(graph: &NirGraph, recurrent: Option<&str>) {
     // A second import into a non-empty directory is refused.
     let (ok, _, stderr) = spikeburn(&["import", &again, "--out", &run2]);
     assert!(!ok && stderr.contains("not empty"), "{stderr}");
+}
+
+/// Reads the safetensors file that `export` wrote with the `safetensors` crate (not
+/// spikeburn-nir's reader) and checks that it holds exactly the tensors of the exported model,
+/// loaded from the run directory through the library: the names of spikeburn-nir's layout
+/// (`layers.{i}.…`), PyTorch's `[out, in]` shape for the linear weights (burn stores
+/// `[in, out]`, transposed here by index), and every value bit for bit.
+fn check_safetensors(file: &Path, run: &Path) {
+    let config = spikeburn_train::load_run_config(run).expect("config");
+    let net = spikeburn_train::load_run_model(run, &config, &Device::flex()).expect("model");
+    let host = |t: Tensor<1>| -> (Vec<usize>, Vec<f32>) {
+        let shape = t.dims().to_vec();
+        (shape, t.into_data().try_into_vec::<f32>().expect("f32"))
+    };
+    // `[in, out]` to `[out, in]`.
+    let pytorch = |t: Tensor<2>| -> (Vec<usize>, Vec<f32>) {
+        let [inp, out] = t.dims();
+        let v = t.into_data().try_into_vec::<f32>().expect("f32");
+        let transposed = (0..out)
+            .flat_map(|o| (0..inp).map(move |k| (o, k)))
+            .map(|(o, k)| v[k * out + o])
+            .collect();
+        (vec![out, inp], transposed)
+    };
+    let mut expected = BTreeMap::new();
+    for (i, layer) in net.layers.iter().enumerate() {
+        let mut put = |key: &str, tensor: (Vec<usize>, Vec<f32>)| {
+            expected.insert(format!("layers.{i}.{key}"), tensor);
+        };
+        match layer {
+            Layer::Linear(l) => {
+                put("weight", pytorch(l.weight.val()));
+                if let Some(b) = &l.bias {
+                    put("bias", host(b.val()));
+                }
+            }
+            Layer::Neuron(n) => {
+                let lif = match &n.model {
+                    NeuronModel::Lif(lif) => lif,
+                    NeuronModel::Recurrent(r) => {
+                        let dense = r.dense.as_ref().expect("all-to-all recurrent weights");
+                        put("recurrent.weight", pytorch(dense.weight.val()));
+                        let bias = dense.bias.as_ref().expect("recurrent bias");
+                        put("recurrent.bias", host(bias.val()));
+                        &r.lif
+                    }
+                    other => panic!("unexpected neuron model {other:?}"),
+                };
+                put("beta", host(lif.beta.val()));
+                put("threshold", host(lif.threshold.val()));
+            }
+            other => panic!("unexpected layer {other:?}"),
+        }
+    }
+    let bytes = std::fs::read(file).expect("read the safetensors file");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
+    let names: BTreeSet<String> = st.names().into_iter().map(|n| n.to_string()).collect();
+    let wanted: BTreeSet<String> = expected.keys().cloned().collect();
+    assert_eq!(names, wanted, "tensor names");
+    for (name, (shape, values)) in &expected {
+        let view = st.tensor(name).expect(name);
+        assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+        assert_eq!(view.shape(), shape.as_slice(), "{name}: shape");
+        let got: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert_eq!(&got, values, "{name}: values");
+    }
 }

@@ -1,13 +1,15 @@
 //! Sweeps end to end on tiny runs of the shipped MNIST: tables, figures, provenance,
 //! resuming, determinism, and errors that name the axis.
 
-use spikeburn_train::ExperimentConfig;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
 use spikeburn_train::figures::ImageFormat;
 use spikeburn_train::provenance::RunInfo;
 use spikeburn_train::sweep::{
     AxisSpec, Grid, Metric, RunResult, SweepError, SweepOptions, run_sweep,
 };
-use spikeburn_train::{Silent, TrainError};
+use spikeburn_train::trainer::{EpochRecord, files, load_run_model, read_metrics};
+use spikeburn_train::{ExperimentConfig, LrSchedule, Silent, TrainError, checkpoint};
 use std::path::Path;
 
 /// A run of well under a second: 256 training images, 32 hidden neurons, 5 steps.
@@ -38,8 +40,13 @@ fn options(out: &Path, jobs: usize) -> SweepOptions {
 
 /// The numbers of a result, without the timings.
 fn numbers(r: &RunResult) -> Vec<f64> {
-    let l = r.last.as_ref().expect("finished epoch");
+    epoch_numbers(r.last.as_ref().expect("finished epoch"))
+}
+
+/// The numbers of an epoch record, without the timings.
+fn epoch_numbers(l: &EpochRecord) -> Vec<f64> {
     let mut v = vec![
+        l.epoch as f64,
         l.train_loss,
         l.train_accuracy,
         l.test_loss,
@@ -57,7 +64,7 @@ fn a_sweep_writes_tables_figures_and_provenance_and_resumes() {
     let out = dir.path().join("sweep");
     let grid = Grid::new(
         &tiny_base(),
-        &axes(&["epochs=1"]),
+        &axes(&["epochs=2"]),
         &axes(&["surrogate=fast_sigmoid,sigmoid", "surrogate.slope=5,25"]),
         2,
     )
@@ -81,7 +88,7 @@ fn a_sweep_writes_tables_figures_and_provenance_and_resumes() {
     assert!(lines[0].contains(",test_accuracy,") && lines[0].contains(",wall_seconds,"));
     assert!(
         lines[1].starts_with(
-            "runs/surrogate=fast_sigmoid+surrogate.slope=5/seed-42,fast_sigmoid,5,42,ok,1,"
+            "runs/surrogate=fast_sigmoid+surrogate.slope=5/seed-42,fast_sigmoid,5,42,ok,2,"
         ),
         "{}",
         lines[1]
@@ -138,22 +145,102 @@ fn a_sweep_writes_tables_figures_and_provenance_and_resumes() {
     let results_again = std::fs::read_to_string(out.join("results.csv")).expect("results");
     assert_eq!(results_again, results);
 
-    // An interrupted run (no result.json yet) is continued, not retrained from scratch.
-    std::fs::remove_file(run_dir.join("result.json")).expect("remove");
+    // An interrupted run is continued from its checkpoint, not retrained from scratch. The
+    // finished run 3 is put back into the state that a crash during its second (last) epoch
+    // leaves: `checkpoint.json` pointing at `checkpoint-1/` (epochs_done = 1), `model.bpk`
+    // and `metrics.jsonl` of epoch 1 only, no `checkpoint-2/`, no `result.json`. Those files
+    // come from a one-epoch run of the same configuration: with a constant learning rate
+    // (checked) its epoch is the first epoch of the two-epoch run (checked on the numbers).
+    // Its metrics line is marked with a `train_seconds` that no real epoch takes, so that a
+    // retrained epoch 1 cannot pass for the kept one.
+    let config = spikeburn_train::load_run_config(&run_dir).expect("config");
+    assert_eq!(config.training.epochs, 2);
+    assert_eq!(config.training.lr_schedule, LrSchedule::Constant);
+    let finished_metrics = read_metrics(&run_dir).expect("metrics");
+    assert_eq!(finished_metrics.len(), 2);
+    let finished_model = model_floats(&run_dir, &config);
+    let crashed = dir.path().join("crashed");
+    let mut one_epoch = config.clone();
+    one_epoch.training.epochs = 1;
+    spikeburn_train::train(&one_epoch, &crashed, &mut Silent).expect("one epoch");
+    let epoch_one = read_metrics(&crashed).expect("metrics");
+    assert_eq!(epoch_one.len(), 1);
+    assert_eq!(
+        epoch_numbers(&epoch_one[0]),
+        epoch_numbers(&finished_metrics[0])
+    );
+    let copy = |name: &str| std::fs::copy(crashed.join(name), run_dir.join(name)).expect(name);
+    std::fs::remove_file(run_dir.join("result.json")).expect("remove result.json");
+    std::fs::remove_dir_all(run_dir.join("checkpoint-2")).expect("remove checkpoint-2");
+    std::fs::create_dir(run_dir.join("checkpoint-1")).expect("checkpoint-1");
+    for name in ["checkpoint-1/model.bpk", "checkpoint-1/optim.bpk"] {
+        copy(name);
+    }
+    for name in [checkpoint::POINTER, files::MODEL] {
+        copy(name);
+    }
+    let marked = EpochRecord {
+        train_seconds: 1000.0,
+        ..epoch_one[0].clone()
+    };
+    let line = serde_json::to_string(&marked).expect("json") + "\n";
+    std::fs::write(run_dir.join(files::METRICS), line).expect("metrics.jsonl");
+    let info = checkpoint::read_info(&run_dir)
+        .expect("read")
+        .expect("checkpoint");
+    assert_eq!((info.epochs_done, info.dir.as_str()), (1, "checkpoint-1"));
+    let kept = read_metrics(&run_dir).expect("metrics");
+    assert_eq!((kept.len(), kept[0].train_seconds), (1, 1000.0));
+    assert_ne!(
+        model_floats(&run_dir, &config),
+        finished_model,
+        "the interrupted run holds the weights of epoch 1"
+    );
     let resumed = run_sweep(&grid, &options(&out, 1), &mut Silent).expect("resume");
     assert_eq!((resumed.ran, resumed.skipped), (1, 7));
+    // The continued run trained epoch 2 (and only it) to the uninterrupted run's result.
     assert_eq!(numbers(&resumed.results[3]), numbers(&first.results[3]));
+    let records = read_metrics(&run_dir).expect("metrics");
+    assert_eq!(records.len(), 2, "one line per epoch");
+    assert_eq!(records[0], kept[0], "epoch 1 is kept, not retrained");
+    assert_eq!(
+        epoch_numbers(&records[1]),
+        epoch_numbers(&finished_metrics[1])
+    );
+    assert_eq!(model_floats(&run_dir, &config), finished_model);
+    let info = checkpoint::read_info(&run_dir)
+        .expect("read")
+        .expect("checkpoint");
+    assert_eq!((info.epochs_done, info.dir.as_str()), (2, "checkpoint-2"));
+    assert!(!run_dir.join("checkpoint-1").exists());
+    let results_resumed = std::fs::read_to_string(out.join("results.csv")).expect("results");
+    assert_eq!(results_resumed.lines().count(), 9);
 
     // A different base configuration in the same directory is refused before anything runs.
     let other = Grid::new(
         &tiny_base(),
-        &axes(&["epochs=1", "lr=0.01"]),
+        &axes(&["epochs=2", "lr=0.01"]),
         &axes(&["surrogate=fast_sigmoid,sigmoid", "surrogate.slope=5,25"]),
         2,
     )
     .expect("grid");
     let err = run_sweep(&other, &options(&out, 1), &mut Silent).unwrap_err();
     assert!(matches!(err, SweepError::ConfigMismatch { .. }), "{err}");
+}
+
+/// Every float tensor of a run directory's `model.bpk`, in visiting order.
+fn model_floats(run: &Path, config: &ExperimentConfig) -> Vec<Vec<f32>> {
+    struct Floats(Vec<Vec<f32>>);
+    impl ModuleVisitor for Floats {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let v = param.val().into_data().convert::<f32>();
+            self.0.push(v.try_into_vec::<f32>().expect("f32"));
+        }
+    }
+    let model = load_run_model(run, config, &Device::flex()).expect("model");
+    let mut floats = Floats(Vec::new());
+    model.visit(&mut floats);
+    floats.0
 }
 
 #[test]
