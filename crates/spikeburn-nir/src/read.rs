@@ -67,12 +67,33 @@ fn h5<T>(object: &str, r: std::result::Result<T, hdf5_pure::Error>) -> Result<T>
     r.map_err(|e| hdf5_error(object, e))
 }
 
+/// The deepest group nesting read (sub-graphs within sub-graphs, metadata groups within
+/// metadata groups): far beyond any real network.
+const MAX_NESTING: usize = 64;
+
+/// Refuses a group nested deeper than [`MAX_NESTING`]: HDF5 links can make a group contain
+/// itself, and following such a cycle would recurse until memory or stack ran out.
+fn shallow(hdf_path: &str) -> Result<()> {
+    if hdf_path.matches('/').count() > MAX_NESTING {
+        return Err(hdf5_error(
+            hdf_path,
+            format!(
+                "groups nested more than {MAX_NESTING} levels deep (a group that contains itself?)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How much larger than the file its data may decode to: deflate, the one filter NIR writers
 /// use, expands at most 1032:1.
 const MAX_EXPANSION: u64 = 1032;
 
 /// Bytes counted per element of a dataset for [`dataset`]'s bound (the widest numeric type).
 const BYTES_PER_ELEMENT: u64 = 8;
+
+/// Bytes counted per element of a string dataset: a `String` and a short heap buffer.
+const BYTES_PER_STRING: u64 = 64;
 
 thread_local! {
     /// The bytes the datasets of the file being decoded may still declare, together (set by
@@ -83,15 +104,20 @@ thread_local! {
 /// Opens a dataset, refusing one whose dataspace declares more elements than the file could
 /// hold even fully compressed, counted over all the datasets read so far: their data would be
 /// read into allocations sized by unchecked headers (found by fuzzing: a 37 KB file declaring
-/// 10^16 bytes aborted the process on the allocation; another, with many datasets just under
-/// a per-dataset bound, grew past 2 GB).
+/// 10^16 bytes aborted the process on the allocation).
 fn dataset(object: &str, r: std::result::Result<Dataset, hdf5_pure::Error>) -> Result<Dataset> {
     let ds = h5(object, r)?;
     let elements = h5(object, ds.shape())?
         .iter()
         .try_fold(1u64, |n, &d| n.checked_mul(d));
     let budget = DATASET_BUDGET.with(std::cell::Cell::get);
-    match elements.and_then(|n| n.checked_mul(BYTES_PER_ELEMENT)) {
+    // A string element costs a `String` (24 bytes) and its heap buffer when read.
+    let per_element = if is_string(&h5(object, ds.dtype())?) {
+        BYTES_PER_STRING
+    } else {
+        BYTES_PER_ELEMENT
+    };
+    match elements.and_then(|n| n.checked_mul(per_element)) {
         Some(bytes) if bytes <= budget => {
             DATASET_BUDGET.with(|b| b.set(budget - bytes));
             Ok(ds)
@@ -309,6 +335,7 @@ fn join(prefix: &str, name: &str) -> String {
 
 /// Reads a `NIRGraph` group (`type`, `edges`, `nodes/`, optional `metadata/`).
 fn read_graph(group: &Group, hdf_path: &str, graph_path: &str) -> Result<NirGraph> {
+    shallow(hdf_path)?;
     let datasets = h5(hdf_path, group.datasets())?;
     let groups = h5(hdf_path, group.groups())?;
     let unknown = |field: &str| NirError::UnknownParameter {
@@ -424,6 +451,7 @@ fn read_edges(ds: &Dataset, object: &str, graph_path: &str) -> Result<Vec<Edge>>
 }
 
 fn read_node(group: &Group, hdf_path: &str, node_path: &str) -> Result<NodeEntry> {
+    shallow(hdf_path)?;
     let datasets = h5(hdf_path, group.datasets())?;
     let groups = h5(hdf_path, group.groups())?;
     if !datasets.iter().any(|d| d == "type") {
@@ -483,6 +511,7 @@ fn read_node(group: &Group, hdf_path: &str, node_path: &str) -> Result<NodeEntry
 /// Reads a free-form metadata group. Elements of unsupported HDF5 types (compound, ...) are
 /// reported as [`NirError::WrongType`].
 fn read_metadata(group: &Group, hdf_path: &str) -> Result<Metadata> {
+    shallow(hdf_path)?;
     let mut meta = Metadata::new();
     for name in h5(hdf_path, group.datasets())? {
         let object = format!("{hdf_path}/{name}");

@@ -592,13 +592,14 @@ fn a_dataspace_larger_than_the_file_is_refused_before_allocating() {
     assert_names_file(&e);
 }
 
-/// Found by the `nir` fuzz target after the fix above: a 37 KB file whose many datasets each
-/// stayed under a per-dataset bound but together grew the reader past 2 GB. The bound now
-/// counts all datasets of a file together, and reading ends with a typed HDF5 error.
+/// Found by the `nir` fuzz target after the fix above: a 37 KB file with a chunk record
+/// whose span is 4 GiB. It ends in a typed HDF5 error ("need 4294967295 bytes, have 37240").
+/// hdf5-pure 0.47 still fills a buffer of the span's declared length before that check
+/// (chunk_span.rs:189), so reading it takes up to 4 GiB for a moment: a known limit of the
+/// dependency (fuzz/README.md), not fixed here.
 #[test]
-fn datasets_larger_than_the_file_together_are_refused() {
-    let bytes =
-        include_bytes!("fuzz-regressions/datasets-larger-than-the-file-together.nir").to_vec();
+fn a_chunk_span_larger_than_the_file_ends_in_a_typed_error() {
+    let bytes = include_bytes!("fuzz-regressions/chunk-span-larger-than-the-file.nir").to_vec();
     let e = read(bytes).unwrap_err();
     assert!(matches!(&e, NirError::Hdf5 { .. }), "{e}");
     assert_names_file(&e);
