@@ -77,7 +77,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             let differs = if args.tolerance == 0.0 {
                 x.to_bits() != y.to_bits()
             } else {
-                !(d <= args.tolerance)
+                d.is_nan() || d > args.tolerance
             };
             if differs {
                 differing += 1;

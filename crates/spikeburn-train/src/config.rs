@@ -194,7 +194,7 @@ impl TrainingConfig {
     /// Whether a checkpoint is due after `steps` steps of an epoch, `since` the last one
     /// ([`checkpoint_every`](Self::checkpoint_every), [`checkpoint_minutes`](Self::checkpoint_minutes)).
     pub fn checkpoint_due(&self, steps: usize, since: std::time::Duration) -> bool {
-        (self.checkpoint_every > 0 && steps % self.checkpoint_every == 0)
+        (self.checkpoint_every > 0 && steps.is_multiple_of(self.checkpoint_every))
             || (self.checkpoint_minutes > 0.0
                 && since.as_secs_f64() >= 60.0 * self.checkpoint_minutes)
     }

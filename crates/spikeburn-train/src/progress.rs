@@ -106,7 +106,7 @@ impl Progress for Console {
         if let Some(bar) = &self.bar {
             bar.set_position(done as u64);
             bar.set_message(status.to_string());
-        } else if done % self.every == 0 && done < self.total {
+        } else if done.is_multiple_of(self.every) && done < self.total {
             self.plain_line(done, status);
         }
     }
