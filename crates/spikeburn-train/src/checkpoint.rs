@@ -77,6 +77,23 @@ pub struct PartialEpoch {
 }
 
 impl CheckpointInfo {
+    /// The checkpoint of `model` after `epochs_done` epochs (and, with `partial`, some steps
+    /// of the next), with the positions of its random streams; [`save`] names its folder.
+    pub fn new(
+        epochs_done: usize,
+        seed: u64,
+        model: &spikeburn_core::SpikingNetwork,
+        partial: Option<PartialEpoch>,
+    ) -> Self {
+        Self {
+            epochs_done,
+            dir: String::new(),
+            seed,
+            streams: model.stream_positions(),
+            partial,
+        }
+    }
+
     /// The folder name of this checkpoint: `checkpoint-N`, or `checkpoint-N-S` within an
     /// epoch.
     fn folder(&self) -> String {
@@ -130,13 +147,14 @@ fn prune(run_dir: &Path, current: &str) {
     let Ok(entries) = std::fs::read_dir(run_dir) else {
         return;
     };
+    // `N` or `N-S`, decimal.
+    let numbered = |n: &str| {
+        n.split('-').count() <= 2
+            && n.split('-')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let numbered = |n: &str| {
-            n.split('-').count() <= 2
-                && n.split('-')
-                    .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
-        };
         let stale = name
             .strip_prefix("checkpoint-")
             .is_some_and(|n| numbered(n) && name != current)

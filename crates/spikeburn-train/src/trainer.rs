@@ -506,6 +506,20 @@ fn run_epochs(
                     message,
                 })?;
         }
+        if let Some(p) = info
+            .partial
+            .as_ref()
+            .filter(|p| p.rates.len() != model.neuron_layers())
+        {
+            return Err(TrainError::BadCheckpoint {
+                path: run_dir.join(checkpoint::POINTER),
+                message: format!(
+                    "partial epoch has spike rates of {} neuron layers, the model has {}",
+                    p.rates.len(),
+                    model.neuron_layers()
+                ),
+            });
+        }
         start = info.epochs_done;
         partial = info.partial;
     }
@@ -539,10 +553,8 @@ fn run_epochs(
         let skip = resumed.as_ref().map_or(0, |p| p.steps);
         let earlier_seconds = resumed.as_ref().map_or(0.0, |p| p.train_seconds);
         let (mut loss_sum, mut hits, mut seen, mut rates) = match resumed {
-            Some(p) if p.rates.len() == model.neuron_layers() => {
-                (p.loss_sum, p.hits, p.seen, p.rates)
-            }
-            _ => (0.0, 0usize, 0usize, vec![0.0; model.neuron_layers()]),
+            Some(p) => (p.loss_sum, p.hits, p.seen, p.rates),
+            None => (0.0, 0usize, 0usize, vec![0.0; model.neuron_layers()]),
         };
         // Shift augmentation draws from the seed on this epoch's stream, so a resumed run
         // sees the same images.
@@ -619,20 +631,15 @@ fn run_epochs(
                 ),
             );
             if i + 1 < total && t.checkpoint_due(i + 1, last_checkpoint.elapsed()) {
-                let info = checkpoint::CheckpointInfo {
-                    epochs_done: epoch,
-                    dir: String::new(),
-                    seed: t.seed,
-                    streams: model.stream_positions(),
-                    partial: Some(checkpoint::PartialEpoch {
-                        steps: i + 1,
-                        loss_sum,
-                        hits,
-                        seen,
-                        rates: rates.clone(),
-                        train_seconds: earlier_seconds + train_started.elapsed().as_secs_f64(),
-                    }),
+                let partial = checkpoint::PartialEpoch {
+                    steps: i + 1,
+                    loss_sum,
+                    hits,
+                    seen,
+                    rates: rates.clone(),
+                    train_seconds: earlier_seconds + train_started.elapsed().as_secs_f64(),
                 };
+                let info = checkpoint::CheckpointInfo::new(epoch, t.seed, &model, Some(partial));
                 checkpoint::save(run_dir, &model, &optim, info)?;
                 last_checkpoint = Instant::now();
             }
@@ -710,12 +717,6 @@ fn save_epoch(
             path: metrics_path.clone(),
             source,
         })?;
-    let info = checkpoint::CheckpointInfo {
-        epochs_done: record.epoch,
-        dir: String::new(),
-        seed,
-        streams: model.stream_positions(),
-        partial: None,
-    };
+    let info = checkpoint::CheckpointInfo::new(record.epoch, seed, model, None);
     checkpoint::save(run_dir, model, optim, info)
 }
