@@ -32,6 +32,7 @@ pub mod integrator;
 pub mod layers;
 pub mod lif;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod network;
 pub mod neuron;

@@ -343,61 +343,6 @@ impl NetworkConfig {
         self.plan().map(|_| ())
     }
 
-    /// An estimate of the memory a training step of this network takes with `batch` samples
-    /// (see [`MemoryEstimate`]), computed in `f64` so that no size overflows; `None` where
-    /// the configuration does not [`plan`](Self::plan).
-    pub fn memory_estimate(&self, batch: usize) -> Option<MemoryEstimate> {
-        let plan = self.plan().ok()?;
-        let (t, b) = (self.num_steps as f64, batch as f64);
-        let product = |s: &[usize]| s.iter().map(|&d| d as f64).product::<f64>();
-        let (mut parameters, mut activations) = (0.0f64, product(&self.input) * b * 4.0);
-        for p in &plan {
-            let n_out = product(&p.output);
-            // Floats kept per output element and time step for the backward pass.
-            let kept = match &p.layer {
-                LayerConfig::Linear { size, .. } => {
-                    parameters += product(&p.input) * *size as f64 + *size as f64;
-                    1.0
-                }
-                LayerConfig::Conv2d {
-                    channels, kernel, ..
-                } => {
-                    let c_in = p.input.first().copied().unwrap_or(1) as f64;
-                    let k = *kernel as f64;
-                    parameters += c_in * *channels as f64 * k * k + *channels as f64;
-                    // The output, and the unfolded (im2col) input of one step at a time.
-                    1.0 + c_in * k * k / (*channels as f64).max(1.0)
-                }
-                LayerConfig::BatchNorm => {
-                    parameters += 2.0 * p.output.first().copied().unwrap_or(1) as f64;
-                    1.0
-                }
-                LayerConfig::Neuron { neuron } => {
-                    let config = self.neuron_of(neuron);
-                    if config.kind == crate::NeuronKind::Recurrent
-                        && config.recurrent == crate::recurrent::RecurrentKind::AllToAll
-                    {
-                        parameters += n_out * n_out;
-                    }
-                    // Input current, membrane, spikes and the surrogate's operands: measured
-                    // 5 floats per neuron-step for the fused LIF (README, Performance).
-                    NEURON_FLOATS_PER_STEP
-                }
-                LayerConfig::MaxPool2d { .. }
-                | LayerConfig::AvgPool2d { .. }
-                | LayerConfig::Dropout { .. } => 1.0,
-                LayerConfig::Flatten => 0.0,
-            };
-            activations += t * b * n_out * kept * 4.0;
-        }
-        Some(MemoryEstimate {
-            parameters,
-            // Weights, their gradients and Adam's two moments, 4 bytes each.
-            weight_bytes: parameters * 4.0 * 4.0,
-            activation_bytes: activations,
-        })
-    }
-
     /// Number of input features per sample (the product of [`input`](Self::input)).
     pub fn input_size(&self) -> usize {
         self.input.iter().product()
@@ -620,38 +565,6 @@ pub struct SpikingNetwork {
     /// How the static input becomes a sequence.
     #[module(skip)]
     pub encoder: crate::encoding::EncoderState,
-}
-
-/// Floats a neuron layer keeps per neuron and time step for backpropagation through time
-/// (the input current, the membrane, the spikes and the surrogate's operands).
-const NEURON_FLOATS_PER_STEP: f64 = 5.0;
-
-/// What training a network takes in memory, from [`NetworkConfig::memory_estimate`].
-///
-/// ```text
-/// weights     = 4 bytes × parameters × 4          (values, gradients, Adam's m and v)
-/// activations = 4 bytes × T × B × Σ_layers (output size × floats kept per element)
-/// ```
-///
-/// with 5 floats kept per neuron-step (the measured figure of the fused LIF) and one per
-/// element of a linear, convolution, pooling or batch-norm output. An estimate for refusing
-/// configurations that cannot fit before any work starts, not an exact accounting: burn's
-/// allocator and the data set add to it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MemoryEstimate {
-    /// Learnable parameters.
-    pub parameters: f64,
-    /// Bytes of weights, gradients and optimiser state.
-    pub weight_bytes: f64,
-    /// Bytes of activations kept for the backward pass.
-    pub activation_bytes: f64,
-}
-
-impl MemoryEstimate {
-    /// The total in bytes.
-    pub fn total(&self) -> f64 {
-        self.weight_bytes + self.activation_bytes
-    }
 }
 
 /// The former name of [`SpikingNetwork`] (it was an MLP only).
