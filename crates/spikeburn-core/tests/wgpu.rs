@@ -16,12 +16,14 @@ mod common;
 #[macro_use]
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
+#[path = "../../../tests/support/wgpu.rs"]
+mod support_wgpu;
+use support_wgpu::{WGPU, wgpu};
 
 use burn::prelude::*;
 use common::{SURROGATES, assert_close, catalogue, pass, uniform, values};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use spikeburn_core::gpu::{wgpu_adapter, wgpu_device};
 use spikeburn_core::lif::{Kernel, LifConfig, Reset};
 use spikeburn_core::{NeuronConfig, NeuronKind};
 
@@ -161,17 +163,6 @@ fn fused_inference_and_constant_input_on_wgpu_equal_the_cpu() {
         assert_close(&u_gpu, &u_cpu, TOL, &format!("{reset:?}: membrane"));
         assert_eq!(c_gpu, c_cpu, "{reset:?}: spikes for a constant input");
     }
-}
-
-/// A wgpu adapter that opens (Mesa's llvmpipe will do).
-const WGPU: harness::Requirement = harness::Requirement {
-    name: "wgpu",
-    probe: || wgpu_adapter().map(drop).map_err(|e| e.to_string()),
-};
-
-/// The wgpu device (the harness runs these tests only where [`WGPU`] holds).
-fn wgpu() -> Device {
-    wgpu_device().expect("wgpu device")
 }
 
 fn main() -> std::process::ExitCode {

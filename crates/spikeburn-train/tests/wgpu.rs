@@ -6,9 +6,11 @@
 #[macro_use]
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
+#[path = "../../../tests/support/wgpu.rs"]
+mod support_wgpu;
+use support_wgpu::{WGPU, wgpu};
 
 use burn::prelude::*;
-use spikeburn_core::gpu::{wgpu_adapter, wgpu_device};
 use spikeburn_train::trainer::{load_run_model, optimizer, train_step};
 use spikeburn_train::{BackendKind, ExperimentConfig, Silent, train};
 
@@ -319,17 +321,6 @@ fn data_parallel_over_wgpu_and_flex_equals_one_device() {
         .map(|(a, c)| (a - c).abs())
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "weights differ by up to {worst}");
-}
-
-/// A wgpu adapter that opens (Mesa's llvmpipe will do).
-const WGPU: harness::Requirement = harness::Requirement {
-    name: "wgpu",
-    probe: || wgpu_adapter().map(drop).map_err(|e| e.to_string()),
-};
-
-/// The wgpu device (the harness runs these tests only where [`WGPU`] holds).
-fn wgpu() -> Device {
-    wgpu_device().expect("wgpu device")
 }
 
 fn main() -> std::process::ExitCode {
