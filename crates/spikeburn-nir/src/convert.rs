@@ -11,6 +11,7 @@
 //! | `conv2d` | `Conv2d` (weight `(out, in, kh, kw)`, explicit padding, dilation 1, groups 1) |
 //! | `avg_pool2d` | `AvgPool2d` |
 //! | `flatten` | `Flatten` (`start_dim = 0`, `end_dim = -1`, no batch dimension) |
+//! | `linear` on a multi-dimensional sample | `Flatten` `layers.{i}.flatten`, then the `Affine` |
 //! | `dropout` | nothing (identity at inference) |
 //! | `neuron`, `lif` with zero reset | `LIF`: `τ = dt/(1−β)`, `r = τ/dt`, `v_leak = 0`, `v_threshold = θ`, `v_reset = 0` |
 //! | `neuron`, `if` with zero reset | `IF`: `r = 1/dt`, `v_threshold = θ`, `v_reset = 0` |
@@ -112,6 +113,10 @@ pub const DEFAULT_DT: f64 = 1e-4;
 /// `layers.{i}` and its recurrent weight `layers.{i}.w_rec` (snnTorch names them
 /// `{layer}.lif` and `{layer}.w_rec`).
 pub const RECURRENT_SUFFIX: &str = ".w_rec";
+
+/// Suffix of the `Flatten` node written before a linear layer `layers.{i}` whose input is a
+/// multi-dimensional sample (an MLP on `input = [1, 28, 28]`): `layers.{i}.flatten`.
+pub const FLATTEN_SUFFIX: &str = ".flatten";
 
 /// Metadata key of the safetensors export holding the network configuration as JSON.
 pub const SAFETENSORS_CONFIG_KEY: &str = "spikeburn_config";
@@ -261,6 +266,18 @@ pub fn network_to_nir(
         let n: usize = planned.output.iter().product();
         let node = match (&planned.layer, layer) {
             (_, Layer::Linear(linear)) => {
+                // The model flattens a multi-dimensional sample before a linear layer (an MLP
+                // on `input = [1, 28, 28]`): the graph must say so.
+                if planned.input.len() > 1 {
+                    nodes.push((
+                        format!("{}{FLATTEN_SUFFIX}", name(i)),
+                        Node::Flatten(Flatten {
+                            start_dim: 0,
+                            end_dim: -1,
+                            input_shape: Some(planned.input.clone()),
+                        }),
+                    ));
+                }
                 let weight = transpose(linear.weight.val())?;
                 match &linear.bias {
                     Some(b) => Node::Affine(Affine {
@@ -335,7 +352,7 @@ pub fn network_to_nir(
                     }
                     Reset::Subtract => Err(unsupported(
                         what.clone(),
-                        "subtract reset has no NIR equivalent (NIR resets to v_reset); train with reset = \"zero\", or export approximately with --allow-approximate",
+                        "subtract reset has no NIR equivalent (NIR resets to v_reset): train with reset = \"zero\" (`spikeburn train --set reset=zero`) for an exact export, or export approximately with --allow-approximate",
                     )),
                     Reset::None => Err(unsupported(
                         what.clone(),
@@ -1549,71 +1566,23 @@ pub fn import_nir(file: &Path, out_dir: &Path) -> Result<ImportReport, ConvertEr
 
 /// Runs a network on a given input sequence `[T, B, features]` (the current into the first
 /// layer at each step, as the NIR graph's input) and returns the output layer's spikes (or
-/// potential, for an integrator) `[T, B, outputs]`. The network's encoder and `num_steps` are
-/// not used. Supports the layers an NIR graph imports to (linear, conv2d, avg_pool2d,
-/// flatten, neuron; dropout is skipped).
+/// potential, for an integrator) `[T, B, outputs]`: the network's own forward pass on a
+/// sequence ([`spikeburn_core::ModelInput::Sequence`]; its encoder and `num_steps` are not
+/// used).
 pub fn simulate_sequence(
     net: &SpikingNetwork,
     input: Tensor<3>,
 ) -> Result<Tensor<3>, ConvertError> {
-    let [steps, batch, features] = input.dims();
-    let mut shape = net.input.clone();
-    if shape.iter().product::<usize>() != features {
+    let features = input.dims()[2];
+    let expected: usize = net.input.iter().product();
+    if expected != features {
         return Err(unsupported(
             "input",
-            format!("{features} features per step, the network takes {shape:?}"),
+            format!(
+                "{features} features per step, the network takes {:?}",
+                net.input
+            ),
         ));
     }
-    let mut x: Tensor<2> = input.reshape([steps * batch, features]);
-    let image = |x: Tensor<2>, shape: &[usize]| -> Result<Tensor<4>, ConvertError> {
-        match *shape {
-            [c, h, w] => Ok(x.reshape([steps * batch, c, h, w])),
-            _ => Err(unsupported("layer", "expects an image [C, H, W]")),
-        }
-    };
-    for layer in &net.layers {
-        x = match layer {
-            Layer::Linear(l) => {
-                let y = l.forward(x);
-                shape = vec![y.dims()[1]];
-                y
-            }
-            Layer::Conv2d(c) => {
-                let y = c.forward(image(x, &shape)?);
-                let [_, c, h, w] = y.dims();
-                shape = vec![c, h, w];
-                y.flatten(1, 3)
-            }
-            Layer::AvgPool2d(p) => {
-                let y = p.forward(image(x, &shape)?);
-                let [_, c, h, w] = y.dims();
-                shape = vec![c, h, w];
-                y.flatten(1, 3)
-            }
-            Layer::MaxPool2d(p) => {
-                let y = p.forward(image(x, &shape)?);
-                let [_, c, h, w] = y.dims();
-                shape = vec![c, h, w];
-                y.flatten(1, 3)
-            }
-            Layer::Flatten(_) => {
-                shape = vec![shape.iter().product()];
-                x
-            }
-            Layer::Dropout(_) => x,
-            Layer::BatchNorm(_) => {
-                return Err(unsupported(
-                    "batch_norm",
-                    "not supported by simulate_sequence",
-                ));
-            }
-            Layer::Neuron(n) => {
-                let f = x.dims()[1];
-                let out = n.forward(x.reshape([steps, batch, f]), false);
-                out.spikes.reshape([steps * batch, f])
-            }
-        };
-    }
-    let f = x.dims()[1];
-    Ok(x.reshape([steps, batch, f]))
+    Ok(net.forward(input).spikes)
 }
