@@ -123,8 +123,15 @@ fn train_step(args: &BenchArgs) -> Result<()> {
     if let Some(b) = args.batch_size {
         config.training.batch_size = b;
     }
+    // A temporal task's samples are sequences of `num_steps` steps.
+    let temporal = config.data.dataset == spikeburn_data::DatasetKind::Randman;
     if let Some(t) = args.num_steps {
         config.model.num_steps = t;
+        if temporal {
+            let mut task = config.data.randman();
+            task.steps = t;
+            config.data.randman = Some(task);
+        }
     }
     config.validate()?;
     let (b, t) = (config.training.batch_size, config.model.num_steps);
@@ -145,11 +152,13 @@ fn train_step(args: &BenchArgs) -> Result<()> {
         let device = backend.device()?.autodiff();
         let mut model = Some(config.model.init(config.training.seed, &device));
         let mut optim = optimizer(&config);
-        let images = Tensor::<2>::random(
-            [b, config.model.input_size()],
-            Distribution::Uniform(0.0, 1.0),
-            &device,
-        );
+        let f = config.model.input_size();
+        let input: spikeburn_core::ModelInput = if temporal {
+            // About one spike per input unit and sample, as in Randman.
+            Tensor::<3>::random([t, b, f], Distribution::Bernoulli(1.0 / t as f64), &device).into()
+        } else {
+            Tensor::<2>::random([b, f], Distribution::Uniform(0.0, 1.0), &device).into()
+        };
         let labels: Vec<i64> = (0..b as i64)
             .map(|i| i % config.model.output_size() as i64)
             .collect();
@@ -160,7 +169,7 @@ fn train_step(args: &BenchArgs) -> Result<()> {
                 m,
                 &mut optim,
                 &config.training,
-                images.clone(),
+                input.clone(),
                 targets.clone(),
             );
             // Reading a weight, then syncing, waits for the step to finish on asynchronous

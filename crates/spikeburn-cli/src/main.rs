@@ -224,6 +224,12 @@ struct TrainArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     overrides: Overrides,
+    /// Set any configuration field, after the options above: KEY is a dotted path
+    /// (`model.neuron.beta`) or a unique suffix of one (`beta`), VALUE a TOML literal; the
+    /// rules are `sweep`'s (`spikeburn sweep --help`). Repeatable:
+    /// `--set beta=0.9 --set surrogate=fast_sigmoid`.
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    set: Vec<String>,
 }
 
 /// Settings that override the preset or config file. With `--resume` only `--epochs` applies
@@ -260,7 +266,8 @@ struct Overrides {
         value_name = "LIST"
     )]
     devices: Option<Vec<String>>,
-    /// Data set (data.dataset): mnist or fashion-mnist.
+    /// Data set (data.dataset): mnist, fashion-mnist, or randman (generated; its task in
+    /// [data.randman] of a config file, or `--set`).
     #[arg(long, conflicts_with = "resume", value_parser = parse_dataset)]
     dataset: Option<DatasetKind>,
     /// Directory with the IDX files (data.dir).
@@ -282,8 +289,9 @@ fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
     match s {
         "mnist" => Ok(DatasetKind::Mnist),
         "fashion-mnist" => Ok(DatasetKind::FashionMnist),
+        "randman" => Ok(DatasetKind::Randman),
         _ => Err(format!(
-            "unknown data set {s:?}, expected mnist or fashion-mnist"
+            "unknown data set {s:?}, expected mnist, fashion-mnist or randman"
         )),
     }
 }
@@ -383,6 +391,15 @@ fn train(args: TrainArgs) -> Result<()> {
         }
     };
     args.overrides.apply(&mut config);
+    if !args.set.is_empty() {
+        let settings = args
+            .set
+            .iter()
+            .map(|s| s.parse::<spikeburn_train::sweep::AxisSpec>())
+            .collect::<Result<Vec<_>, _>>()
+            .context("--set")?;
+        config = spikeburn_train::sweep::Grid::new(&config, &settings, &[], 1)?.base;
+    }
     let out = args.out.clone().unwrap_or_else(|| default_out(&name));
     let outcome = trainer::train(&config, &out, &mut progress)?;
     report_trained(&outcome);
@@ -416,10 +433,10 @@ fn eval(args: EvalArgs) -> Result<()> {
     }
     let device = config.training.backend.device()?;
     let model = trainer::load_run_model(&args.model, &config, &device)?;
-    let test = trainer::load_split(&config, spikeburn_data::Split::Test)?;
+    let (_, test) = trainer::load_data(&config)?;
     let result = trainer::evaluate(
         &model,
-        &test,
+        &*test,
         batch_size,
         &config.training,
         &device,
@@ -429,10 +446,14 @@ fn eval(args: EvalArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
-            "{}: test accuracy {:.2}% by spike count, {:.2}% by membrane, loss {:.4} ({} {} images)",
+            "{}: test accuracy {:.2}% by spike count, {:.2}% by membrane, {} by first spike, loss {:.4} ({} {} samples)",
             args.model.display(),
             100.0 * result.accuracy,
             100.0 * result.accuracy_membrane,
+            result.accuracy_first_spike.map_or_else(
+                || "n/a (non-spiking read-out)".to_string(),
+                |a| format!("{:.2}%", 100.0 * a)
+            ),
             result.loss,
             result.samples,
             config.data.dataset,

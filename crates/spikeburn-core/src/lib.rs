@@ -14,6 +14,8 @@
 //! - [`pool`]: 2-D max pooling with a saved-arg-max backward (CPU);
 //! - [`layers`]: stateless layers over sequences (time folded into the batch);
 //! - [`custom`]: neuron models registered by the user (`kind = "custom"`);
+//! - [`model`]: the code-first API: the [`SpikingModel`] trait any network implements, its
+//!   input (static or time-major) and output;
 //! - [`network`]: the serialisable network description and the model it builds;
 //! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier.
 
@@ -34,6 +36,7 @@ pub mod lif;
 pub mod loss;
 pub mod memory;
 pub mod metrics;
+pub mod model;
 pub mod network;
 pub mod neuron;
 pub mod pool;
@@ -47,6 +50,7 @@ pub mod synaptic;
 pub use encoding::Encoder;
 pub use error::InvalidParameter;
 pub use lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
-pub use network::{LayerConfig, NetworkConfig, SnnOutput, SpikingMlp, SpikingNetwork};
+pub use model::{ModelInput, SnnOutput, SpikingModel};
+pub use network::{LayerConfig, NetworkConfig, SpikingMlp, SpikingNetwork};
 pub use neuron::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
 pub use surrogate::Surrogate;

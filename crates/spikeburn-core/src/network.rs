@@ -38,6 +38,7 @@
 
 use crate::encoding::Encoder;
 use crate::error::InvalidParameter;
+use crate::model::{ModelInput, SnnOutput, SpikingModel};
 use crate::neuron::{NeuronConfig, NeuronLayer};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -570,21 +571,6 @@ pub struct SpikingNetwork {
 /// The former name of [`SpikingNetwork`] (it was an MLP only).
 pub type SpikingMlp = SpikingNetwork;
 
-/// What a forward pass of a [`SpikingNetwork`] returns.
-#[derive(Clone, Debug)]
-pub struct SnnOutput {
-    /// Output spikes, `[T, B, outputs]`.
-    pub spikes: Tensor<3>,
-    /// Output membrane potentials, `[T, B, outputs]`.
-    pub membrane: Tensor<3>,
-    /// Mean firing rate (spikes per neuron per step) of each neuron layer, `[1]` each, *not*
-    /// detached (spike-rate regularisers use them).
-    pub spike_rates: Vec<Tensor<1>>,
-    /// Each neuron layer's spikes `[T, B, N]` (flattened features), for rasters,
-    /// regularisers and diagnostics (not detached).
-    pub layer_spikes: Vec<Tensor<3>>,
-}
-
 /// Activations between layers: rows are `B` (a time-invariant activation) or `T·B`
 /// (time-major), features flat or as images.
 enum Features {
@@ -678,10 +664,12 @@ impl SpikingNetwork {
         Ok(())
     }
 
-    /// Runs `T` steps on a batch of static samples `[B, input features]` (flat; reshaped to
-    /// the configured sample shape).
-    pub fn forward(&self, input: Tensor<2>) -> SnnOutput {
-        self.run(input, false).0
+    /// Runs the network on a batch: static samples `[B, input features]` (flat; reshaped to
+    /// the configured sample shape) go through the encoder and run `num_steps` steps; a
+    /// sequence `[T, B, input features]` (a [`ModelInput::Sequence`]) is the input of the
+    /// first layer at each of its `T` steps, without the encoder.
+    pub fn forward(&self, input: impl Into<ModelInput>) -> SnnOutput {
+        self.run(input.into(), false).0
     }
 
     /// [`forward`](Self::forward) with a gradient probe on the input current of every neuron
@@ -695,8 +683,8 @@ impl SpikingNetwork {
     /// With a time-invariant input, the first neuron layer's constant current is repeated
     /// over `T` here (the probe differs per step), so this pass is slower than `forward`; the
     /// normal forward path is untouched.
-    pub fn forward_probed(&self, input: Tensor<2>) -> (SnnOutput, Vec<Tensor<3>>) {
-        self.run(input, true)
+    pub fn forward_probed(&self, input: impl Into<ModelInput>) -> (SnnOutput, Vec<Tensor<3>>) {
+        self.run(input.into(), true)
     }
 
     /// Waits until pending work on the first weight is done and returns its sum (asynchronous
@@ -742,10 +730,14 @@ impl SpikingNetwork {
             .count()
     }
 
-    fn run(&self, input: Tensor<2>, probed: bool) -> (SnnOutput, Vec<Tensor<3>>) {
-        let steps = self.num_steps;
-        let batch = input.dims()[0];
-        let (x, mut constant) = match self.encoder.encode(input, steps) {
+    fn run(&self, input: ModelInput, probed: bool) -> (SnnOutput, Vec<Tensor<3>>) {
+        let batch = input.batch_size();
+        let steps = input.steps().unwrap_or(self.num_steps);
+        let encoded = match input {
+            ModelInput::Static(x) => self.encoder.encode(x, steps),
+            ModelInput::Sequence(seq) => crate::encoding::Encoded::Sequence(seq),
+        };
+        let (x, mut constant) = match encoded {
             crate::encoding::Encoded::Constant(x) => (x, true),
             crate::encoding::Encoded::Sequence(seq) => {
                 let [t, b, f] = seq.dims();
@@ -848,12 +840,48 @@ impl SpikingNetwork {
             };
         }
         let out = output.expect("a validated network ends with a neuron layer");
+        let spiking = self
+            .layers
+            .get(last_neuron)
+            .is_some_and(|l| matches!(l, Layer::Neuron(n) if n.is_spiking()));
         let output = SnnOutput {
             membrane: out.membrane.expect("the output layer keeps its membrane"),
             spikes: out.spikes,
             spike_rates,
             layer_spikes,
+            spiking,
         };
         (output, probes)
+    }
+}
+
+impl SpikingModel for SpikingNetwork {
+    fn forward(&self, input: ModelInput) -> SnnOutput {
+        self.run(input, false).0
+    }
+
+    fn stream_positions(&self) -> Vec<u64> {
+        SpikingNetwork::stream_positions(self)
+    }
+
+    fn set_stream_positions(&self, positions: &[u64]) -> Result<(), String> {
+        SpikingNetwork::set_stream_positions(self, positions)
+    }
+
+    fn summary(&self) -> String {
+        let mut parts = vec![format!("{:?}", self.input)];
+        for layer in &self.layers {
+            parts.push(match layer {
+                Layer::Linear(l) => format!("linear({})", l.weight.dims()[1]),
+                Layer::Conv2d(c) => format!("conv2d({})", c.weight.dims()[0]),
+                Layer::MaxPool2d(_) => "max_pool2d".into(),
+                Layer::AvgPool2d(_) => "avg_pool2d".into(),
+                Layer::Flatten(_) => "flatten".into(),
+                Layer::Dropout(d) => format!("dropout({})", d.prob),
+                Layer::BatchNorm(_) => "batch_norm".into(),
+                Layer::Neuron(_) => "neuron".into(),
+            });
+        }
+        format!("{} over {} steps", parts.join(" → "), self.num_steps)
     }
 }

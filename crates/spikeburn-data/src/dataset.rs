@@ -40,6 +40,12 @@ pub enum DataError {
         /// Its count.
         n_labels: usize,
     },
+    /// The data set is not one of images (it cannot be read as IDX files).
+    #[error("{kind} is not an image data set (it has no IDX files)")]
+    NotImages {
+        /// The data set.
+        kind: DatasetKind,
+    },
     /// A label is not a valid class index.
     #[error("{path}: label {label} at index {index} is not a class in 0..{classes}")]
     LabelOutOfRange {
@@ -54,7 +60,8 @@ pub enum DataError {
     },
 }
 
-/// Which data set (both use the same IDX layout and file names, 28×28 images, 10 classes).
+/// Which data set: the image data sets (both in the IDX layout and file names, 28×28 images,
+/// 10 classes), or a generated one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
@@ -63,6 +70,8 @@ pub enum DatasetKind {
     Mnist,
     /// Zalando's Fashion-MNIST (Xiao, Rasul & Vollgraf 2017).
     FashionMnist,
+    /// Randman spike trains generated from a seed ([`crate::randman`]; no files).
+    Randman,
 }
 
 impl std::fmt::Display for DatasetKind {
@@ -70,14 +79,20 @@ impl std::fmt::Display for DatasetKind {
         f.write_str(match self {
             DatasetKind::Mnist => "mnist",
             DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Randman => "randman",
         })
     }
 }
 
 impl DatasetKind {
-    /// Number of classes (10 for both).
+    /// Number of classes of the image data sets (10 for both; a Randman task has its own).
     pub fn num_classes(&self) -> usize {
         10
+    }
+
+    /// Whether the data set is one of images (read from IDX files).
+    pub fn is_images(&self) -> bool {
+        matches!(self, DatasetKind::Mnist | DatasetKind::FashionMnist)
     }
 
     /// Where the data set is looked for when no directory is given: `datasets/mnist` (the
@@ -95,6 +110,8 @@ impl DatasetKind {
                 if shipped.is_dir() { shipped } else { local }
             }
             DatasetKind::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
+            // Generated: nothing is read.
+            DatasetKind::Randman => PathBuf::new(),
         }
     }
 }
@@ -154,6 +171,9 @@ impl ImageDataset {
     /// Loads `split` of `kind` from `dir`, which holds `{train,t10k}-images-idx3-ubyte` and
     /// `{train,t10k}-labels-idx1-ubyte`, each plain or `.gz`.
     pub fn load(kind: DatasetKind, dir: &Path, split: Split) -> Result<Self, DataError> {
+        if !kind.is_images() {
+            return Err(DataError::NotImages { kind });
+        }
         if !dir.is_dir() {
             return Err(DataError::MissingDir {
                 dir: dir.to_path_buf(),

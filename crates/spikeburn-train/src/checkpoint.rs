@@ -23,7 +23,7 @@
 //! flip augmentation of epoch `e` are pure functions of `(seed, e)`
 //! ([`spikeburn_data::epoch_order`]), and `streams` holds the position of every other random
 //! stream — the rate encoder, dropout masks and stochastic neurons
-//! ([`spikeburn_core::SpikingNetwork::stream_positions`]) — so a resumed run draws exactly
+//! ([`spikeburn_core::SpikingModel::stream_positions`]) — so a resumed run draws exactly
 //! what the uninterrupted run draws. Checkpoints written before `streams` existed load with
 //! the streams restarted.
 
@@ -47,7 +47,7 @@ pub struct CheckpointInfo {
     /// Seed of the run (weights and data order).
     pub seed: u64,
     /// Positions of the model's random streams
-    /// ([`spikeburn_core::SpikingNetwork::stream_positions`]); empty in checkpoints written
+    /// ([`spikeburn_core::SpikingModel::stream_positions`]); empty in checkpoints written
     /// before they were stored.
     #[serde(default)]
     pub streams: Vec<u64>,
@@ -79,10 +79,10 @@ pub struct PartialEpoch {
 impl CheckpointInfo {
     /// The checkpoint of `model` after `epochs_done` epochs (and, with `partial`, some steps
     /// of the next), with the positions of its random streams; [`save`] names its folder.
-    pub fn new(
+    pub fn new<M: spikeburn_core::SpikingModel>(
         epochs_done: usize,
         seed: u64,
-        model: &spikeburn_core::SpikingNetwork,
+        model: &M,
         partial: Option<PartialEpoch>,
     ) -> Self {
         Self {

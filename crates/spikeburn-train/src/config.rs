@@ -43,7 +43,7 @@ use crate::backend::{BackendKind, DeviceSpec};
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 use spikeburn_core::{InvalidParameter, NetworkConfig};
-use spikeburn_data::DatasetKind;
+use spikeburn_data::{DatasetKind, RandmanConfig};
 use std::path::{Path, PathBuf};
 
 /// Where the training data comes from.
@@ -59,6 +59,10 @@ pub struct DataConfig {
     pub limit_train: usize,
     /// Use only the first N test images (0 = all).
     pub limit_test: usize,
+    /// The task of `dataset = "randman"` (`[data.randman]`; absent: the defaults of
+    /// [`RandmanConfig`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub randman: Option<RandmanConfig>,
 }
 
 impl DataConfig {
@@ -67,6 +71,11 @@ impl DataConfig {
         self.dir
             .clone()
             .unwrap_or_else(|| self.dataset.default_dir())
+    }
+
+    /// The Randman task (the configured one or the defaults).
+    pub fn randman(&self) -> RandmanConfig {
+        self.randman.clone().unwrap_or_default()
     }
 }
 
@@ -191,6 +200,59 @@ pub struct TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// Checks every value's range; errors name the field as `training.key`.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        let t = self;
+        let err = |field: &str, message: String| Err(InvalidParameter::new(field, message));
+        if t.epochs == 0 {
+            return err("training.epochs", "expected a number > 0, got 0".into());
+        }
+        if t.batch_size == 0 {
+            return err("training.batch_size", "expected a number > 0, got 0".into());
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return err(
+                "training.lr",
+                format!("expected a finite number > 0, got {}", t.lr),
+            );
+        }
+        for (i, d) in t.devices.iter().enumerate() {
+            if let Err(e) = d.parse::<DeviceSpec>() {
+                return err(&format!("training.devices[{i}]"), e);
+            }
+        }
+        if !(t.lr_min.is_finite() && t.lr_min >= 0.0 && t.lr_min <= t.lr) {
+            return err(
+                "training.lr_min",
+                format!("expected a number in [0, training.lr], got {}", t.lr_min),
+            );
+        }
+        for (field, value) in [
+            ("training.adam_beta1", t.adam_beta1),
+            ("training.adam_beta2", t.adam_beta2),
+        ] {
+            if !(0.0..1.0).contains(&value) {
+                return err(field, format!("expected a number in [0, 1), got {value}"));
+            }
+        }
+        if !(t.adam_epsilon.is_finite() && t.adam_epsilon > 0.0) {
+            return err(
+                "training.adam_epsilon",
+                format!("expected a finite number > 0, got {}", t.adam_epsilon),
+            );
+        }
+        if !(t.checkpoint_minutes.is_finite() && t.checkpoint_minutes >= 0.0) {
+            return err(
+                "training.checkpoint_minutes",
+                format!(
+                    "expected a finite number of minutes >= 0 (0: none by time), got {}",
+                    t.checkpoint_minutes
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// Whether a checkpoint is due after `steps` steps of an epoch, `since` the last one
     /// ([`checkpoint_every`](Self::checkpoint_every), [`checkpoint_minutes`](Self::checkpoint_minutes)).
     pub fn checkpoint_due(&self, steps: usize, since: std::time::Duration) -> bool {
@@ -275,73 +337,38 @@ pub enum ConfigError {
 }
 
 /// Names of the built-in presets.
-pub const PRESETS: &[&str] = &["mnist-mlp", "fashion-mlp", "mnist-conv", "fashion-conv"];
+pub const PRESETS: &[&str] = &[
+    "mnist-mlp",
+    "fashion-mlp",
+    "mnist-conv",
+    "fashion-conv",
+    "randman-rsnn",
+];
 
-/// The convolutional SNN of the `*-conv` presets: two conv–batch-norm–max-pool–LIF blocks,
-/// `β = 0.5` (`τ = 2`, as SpikingJelly's conv examples), `T = 4`, and a non-spiking leaky
-/// integrator read-out (`β = 0.9`): with only 4 steps, output spike counts (0–4) tie often,
-/// while the integrated membrane separates the classes (a LIF read-out measured 95.2 % by
-/// spike count but 98.2 % by membrane after 2 epochs).
-///
-/// Pooling comes before the neurons: the first block's conv, batch norm and pooling then run
-/// once per batch on the static image (direct encoding), and the second block normalises a
-/// tensor 4× smaller than before pooling. With `hidden`, a fully connected LIF layer of that
-/// size sits between the blocks and the read-out.
-fn conv_network(channels: [usize; 2], hidden: Option<usize>) -> NetworkConfig {
-    use spikeburn_core::LayerConfig as L;
-    let neuron = || L::Neuron { neuron: None };
-    let conv = |channels| L::Conv2d {
-        channels,
-        kernel: 3,
-        stride: 1,
-        padding: None,
-        bias: false,
-    };
-    let pool = || L::MaxPool2d {
-        kernel: 2,
-        stride: None,
-    };
-    let mut layers = vec![
-        conv(channels[0]),
-        L::BatchNorm,
-        pool(),
-        neuron(),
-        conv(channels[1]),
-        pool(),
-        L::BatchNorm,
-        neuron(),
-        L::Flatten,
-    ];
-    if let Some(size) = hidden {
-        layers.extend([L::Linear { size, bias: true }, neuron()]);
-    }
-    layers.extend([
-        L::Linear {
-            size: 10,
-            bias: true,
-        },
-        L::Neuron {
-            neuron: Some(spikeburn_core::NeuronConfig {
-                kind: spikeburn_core::NeuronKind::Integrator,
-                beta: 0.9,
-                ..Default::default()
-            }),
-        },
-    ]);
-    NetworkConfig {
-        input: vec![1, 28, 28],
-        num_steps: 4,
-        neuron: spikeburn_core::NeuronConfig {
-            beta: 0.5,
-            ..Default::default()
-        },
-        layers,
-        ..NetworkConfig::default()
-    }
-}
+/// The text of each built-in preset, from `presets/*.toml` in the repository (embedded at
+/// build time; copy one to start a configuration of your own).
+pub const PRESET_FILES: &[(&str, &str)] = &[
+    ("mnist-mlp", include_str!("../../../presets/mnist-mlp.toml")),
+    (
+        "fashion-mlp",
+        include_str!("../../../presets/fashion-mlp.toml"),
+    ),
+    (
+        "mnist-conv",
+        include_str!("../../../presets/mnist-conv.toml"),
+    ),
+    (
+        "fashion-conv",
+        include_str!("../../../presets/fashion-conv.toml"),
+    ),
+    (
+        "randman-rsnn",
+        include_str!("../../../presets/randman-rsnn.toml"),
+    ),
+];
 
 impl ExperimentConfig {
-    /// A built-in preset: `mnist-conv` / `fashion-conv` (a convolutional SNN:
+    /// A built-in preset (the file `presets/NAME.toml`): `mnist-conv` / `fashion-conv` (a convolutional SNN:
     /// conv32–BN–pool–LIF–conv64–pool–BN–LIF–linear256–LIF–linear10–integrator, `T = 4`,
     /// Adam 1e-3 with a cosine schedule over 10 epochs, shift augmentation of ±2 pixels for
     /// MNIST, ±1 pixel and left–right flips for Fashion-MNIST), `mnist-mlp` (snnTorch
@@ -349,25 +376,19 @@ impl ExperimentConfig {
     /// cross-entropy, Adam 5e-4, batch 128) or `fashion-mlp` (the same network on
     /// Fashion-MNIST).
     pub fn preset(name: &str) -> Result<Self, ConfigError> {
-        let mut config = Self::default();
-        match name {
-            "mnist-mlp" => {}
-            "fashion-mlp" => config.data.dataset = DatasetKind::FashionMnist,
-            "mnist-conv" | "fashion-conv" => {
-                config.model = conv_network([32, 64], Some(256));
-                config.training.lr = 1e-3;
-                config.training.epochs = 10;
-                config.training.lr_schedule = LrSchedule::Cosine;
-                config.training.augment_shift = 2;
-                if name == "fashion-conv" {
-                    config.data.dataset = DatasetKind::FashionMnist;
-                    config.training.augment_shift = 1;
-                    config.training.augment_flip = true;
-                }
-            }
-            _ => return Err(ConfigError::UnknownPreset(name.to_string())),
-        }
-        Ok(config)
+        let (_, text) = PRESET_FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ConfigError::UnknownPreset(name.to_string()))?;
+        Self::from_toml(text, Path::new(&format!("presets/{name}.toml")))
+    }
+
+    /// The TOML text of a built-in preset (`presets/NAME.toml`).
+    pub fn preset_text(name: &str) -> Option<&'static str> {
+        PRESET_FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| *text)
     }
 
     /// Parses TOML text; `origin` names the source in errors.
@@ -395,52 +416,42 @@ impl ExperimentConfig {
     /// Checks every value's range; errors name the field as `section.key`.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         self.model.validate().map_err(|e| e.within("model"))?;
+        self.training.validate()?;
         let t = &self.training;
         let err = |field: &str, message: String| Err(InvalidParameter::new(field, message));
-        if t.epochs == 0 {
-            return err("training.epochs", "expected a number > 0, got 0".into());
-        }
-        if t.batch_size == 0 {
-            return err("training.batch_size", "expected a number > 0, got 0".into());
-        }
-        if !(t.lr.is_finite() && t.lr > 0.0) {
-            return err(
-                "training.lr",
-                format!("expected a finite number > 0, got {}", t.lr),
-            );
-        }
-        for (i, d) in t.devices.iter().enumerate() {
-            if let Err(e) = d.parse::<DeviceSpec>() {
-                return err(&format!("training.devices[{i}]"), e);
+        if self.data.dataset == DatasetKind::Randman {
+            let randman = self.data.randman();
+            randman.validate().map_err(|e| {
+                InvalidParameter::new(format!("data.randman.{}", e.field), e.message)
+            })?;
+            if self.model.input_size() != randman.units {
+                return err(
+                    "model.input",
+                    format!(
+                        "expected [{}] (data.randman.units), got {:?}",
+                        randman.units, self.model.input
+                    ),
+                );
             }
-        }
-        if !(t.lr_min.is_finite() && t.lr_min >= 0.0 && t.lr_min <= t.lr) {
-            return err(
-                "training.lr_min",
-                format!("expected a number in [0, training.lr], got {}", t.lr_min),
-            );
-        }
-        for (field, value) in [
-            ("training.adam_beta1", t.adam_beta1),
-            ("training.adam_beta2", t.adam_beta2),
-        ] {
-            if !(0.0..1.0).contains(&value) {
-                return err(field, format!("expected a number in [0, 1), got {value}"));
+            if self.model.num_steps != randman.steps {
+                return err(
+                    "model.num_steps",
+                    format!(
+                        "expected {} (data.randman.steps: a sample's length), got {}",
+                        randman.steps, self.model.num_steps
+                    ),
+                );
             }
-        }
-        if !(t.adam_epsilon.is_finite() && t.adam_epsilon > 0.0) {
+            if t.augment_shift > 0 || t.augment_flip {
+                return err(
+                    "training.augment_shift",
+                    "shift and flip augmentation apply to images only".into(),
+                );
+            }
+        } else if self.data.randman.is_some() {
             return err(
-                "training.adam_epsilon",
-                format!("expected a finite number > 0, got {}", t.adam_epsilon),
-            );
-        }
-        if !(t.checkpoint_minutes.is_finite() && t.checkpoint_minutes >= 0.0) {
-            return err(
-                "training.checkpoint_minutes",
-                format!(
-                    "expected a finite number of minutes >= 0 (0: none by time), got {}",
-                    t.checkpoint_minutes
-                ),
+                "data.randman",
+                format!("set, but data.dataset is {}", self.data.dataset),
             );
         }
         // MNIST and Fashion-MNIST images are 28×28: a shift of 28 or more moves every pixel
@@ -518,4 +529,112 @@ fn one_line(error: &impl std::fmt::Display) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod preset_tests {
+    use super::*;
+
+    /// The convolutional SNN of the `*-conv` presets: two conv–batch-norm–max-pool–LIF blocks,
+    /// `β = 0.5` (`τ = 2`, as SpikingJelly's conv examples), `T = 4`, and a non-spiking leaky
+    /// integrator read-out (`β = 0.9`): with only 4 steps, output spike counts (0–4) tie often,
+    /// while the integrated membrane separates the classes (a LIF read-out measured 95.2 % by
+    /// spike count but 98.2 % by membrane after 2 epochs).
+    ///
+    /// Pooling comes before the neurons: the first block's conv, batch norm and pooling then run
+    /// once per batch on the static image (direct encoding), and the second block normalises a
+    /// tensor 4× smaller than before pooling. With `hidden`, a fully connected LIF layer of that
+    /// size sits between the blocks and the read-out.
+    pub(super) fn conv_network(channels: [usize; 2], hidden: Option<usize>) -> NetworkConfig {
+        use spikeburn_core::LayerConfig as L;
+        let neuron = || L::Neuron { neuron: None };
+        let conv = |channels| L::Conv2d {
+            channels,
+            kernel: 3,
+            stride: 1,
+            padding: None,
+            bias: false,
+        };
+        let pool = || L::MaxPool2d {
+            kernel: 2,
+            stride: None,
+        };
+        let mut layers = vec![
+            conv(channels[0]),
+            L::BatchNorm,
+            pool(),
+            neuron(),
+            conv(channels[1]),
+            pool(),
+            L::BatchNorm,
+            neuron(),
+            L::Flatten,
+        ];
+        if let Some(size) = hidden {
+            layers.extend([L::Linear { size, bias: true }, neuron()]);
+        }
+        layers.extend([
+            L::Linear {
+                size: 10,
+                bias: true,
+            },
+            L::Neuron {
+                neuron: Some(spikeburn_core::NeuronConfig {
+                    kind: spikeburn_core::NeuronKind::Integrator,
+                    beta: 0.9,
+                    ..Default::default()
+                }),
+            },
+        ]);
+        NetworkConfig {
+            input: vec![1, 28, 28],
+            num_steps: 4,
+            neuron: spikeburn_core::NeuronConfig {
+                beta: 0.5,
+                ..Default::default()
+            },
+            layers,
+            ..NetworkConfig::default()
+        }
+    }
+
+    /// The presets as they were defined in code before they became files.
+    fn in_code(name: &str) -> ExperimentConfig {
+        let mut config = ExperimentConfig::default();
+        match name {
+            "mnist-mlp" => {}
+            "fashion-mlp" => config.data.dataset = DatasetKind::FashionMnist,
+            "mnist-conv" | "fashion-conv" => {
+                config.model = conv_network([32, 64], Some(256));
+                config.training.lr = 1e-3;
+                config.training.epochs = 10;
+                config.training.lr_schedule = LrSchedule::Cosine;
+                config.training.augment_shift = 2;
+                if name == "fashion-conv" {
+                    config.data.dataset = DatasetKind::FashionMnist;
+                    config.training.augment_shift = 1;
+                    config.training.augment_flip = true;
+                }
+            }
+            _ => unreachable!(),
+        }
+        config
+    }
+
+    #[test]
+    fn every_preset_file_is_the_preset_it_replaced() {
+        assert_eq!(PRESETS.len(), PRESET_FILES.len());
+        for name in &PRESETS[..4] {
+            let parsed = ExperimentConfig::preset(name).expect("preset parses");
+            assert_eq!(parsed, in_code(name), "presets/{name}.toml");
+            parsed.validate().expect("preset validates");
+        }
+        let randman = ExperimentConfig::preset("randman-rsnn").expect("parses");
+        randman.validate().expect("randman-rsnn validates");
+        assert_eq!(randman.data.randman().units, 20);
+        assert!(matches!(
+            ExperimentConfig::preset("nope"),
+            Err(ConfigError::UnknownPreset(_))
+        ));
+    }
 }

@@ -13,17 +13,21 @@ pub mod config;
 pub mod diagnose;
 pub mod error;
 pub mod figures;
+pub mod fit;
 pub mod fsutil;
 pub mod plot;
 pub mod progress;
 pub mod provenance;
 pub mod runtime;
+pub mod settings;
+pub mod step;
 pub mod sweep;
 pub mod trainer;
 
 pub use backend::{BackendKind, DeviceSpec};
 pub use config::{ConfigError, DataConfig, ExperimentConfig, LossKind, LrSchedule, TrainingConfig};
 pub use error::TrainError;
+pub use fit::{FitOutcome, fit, fit_resume};
 pub use progress::{Console, Progress, Silent};
 pub use trainer::{
     EpochRecord, Evaluation, TrainOutcome, evaluate, load_run_config, load_run_model, read_metrics,

@@ -3,21 +3,9 @@
 //!
 //! # Grid axes
 //!
-//! An axis is `KEY=V1,V2,…`. `KEY` is a dotted path into the experiment configuration seen as
-//! a TOML tree (the base configuration with every default filled in, as in a run's
-//! `config.toml`), or any unique suffix of such a path: `lr` is `training.lr`, `surrogate` is
-//! `model.neuron.surrogate`. A key that matches several paths, or none, is an error that names
-//! the candidates. A path whose last part does not exist yet is created, provided its parent
-//! exists (`surrogate.slope` while the surrogate is `{ kind = "atan", alpha = 2.0 }`). Elements
-//! of arrays of tables are addressed by index (`layers.0.size`).
-//!
-//! Values are TOML literals (integers, floats, booleans, arrays such as `[64,64]`), and
-//! anything else is a string: `surrogate=fast_sigmoid,atan` gives two strings. Commas inside
-//! brackets or quotes do not split values. When the target is a tagged table (a table with a
-//! `kind` key, e.g. a surrogate) a string sets the `kind` and drops the other keys, so
-//! `surrogate=fast_sigmoid` with `surrogate.slope=5` gives `{ kind = "fast_sigmoid",
-//! slope = 5 }`. Axes are applied from the shortest path to the longest, so a table is
-//! replaced before its fields are set, whatever the order on the command line.
+//! An axis is `KEY=V1,V2,…`, keys and values as [`crate::settings`] describes. Axes are applied
+//! from the shortest path to the longest, so a table is replaced before its fields are set,
+//! whatever the order on the command line.
 //!
 //! Every cell's configuration is parsed and validated before the first run starts; an error
 //! names the cell's axis values and the field.
@@ -63,6 +51,8 @@ use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XSc
 use crate::fsutil::{io_error, write_bytes_atomically};
 use crate::progress::{Progress, Silent, format_duration};
 use crate::provenance;
+pub use crate::settings::{AxisSpec, parse_value, resolve_key};
+use crate::settings::{config_from_tree, set_path};
 use crate::trainer::{self, EpochRecord, files};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -152,78 +142,6 @@ pub enum SweepError {
     Figure(#[from] FigureError),
 }
 
-/// An axis or setting as written: `KEY=V1,V2,…`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AxisSpec {
-    /// The key as given (a path or a unique suffix of one).
-    pub key: String,
-    /// The values, as given (trimmed).
-    pub values: Vec<String>,
-}
-
-impl std::str::FromStr for AxisSpec {
-    type Err = SweepError;
-
-    fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let bad = |message: &str| SweepError::BadSpec {
-            spec: spec.to_string(),
-            message: message.to_string(),
-        };
-        let (key, values) = spec
-            .split_once('=')
-            .ok_or_else(|| bad("expected KEY=VALUE[,VALUE…]"))?;
-        let key = key.trim();
-        if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-            return Err(bad("the key is empty or has an empty part"));
-        }
-        let values = split_values(values);
-        if values.iter().any(String::is_empty) {
-            return Err(bad("empty value"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = values.iter().find(|v| !seen.insert(v.as_str())) {
-            return Err(bad(&format!("value {dup:?} is listed twice")));
-        }
-        Ok(AxisSpec {
-            key: key.to_string(),
-            values,
-        })
-    }
-}
-
-/// Splits `a,b,[1,2],"x,y"` at the commas outside brackets, braces and quotes.
-fn split_values(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let (mut depth, mut quote, mut current) = (0i32, None, String::new());
-    for c in text.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '[' | '{') => depth += 1,
-            (None, ']' | '}') => depth -= 1,
-            (None, ',') if depth == 0 => {
-                out.push(current.trim().to_string());
-                current.clear();
-                continue;
-            }
-            _ => {}
-        }
-        current.push(c);
-    }
-    out.push(current.trim().to_string());
-    out
-}
-
-/// A TOML literal (integer, float, boolean, array, inline table, quoted string), else the text
-/// as a string.
-pub fn parse_value(text: &str) -> toml::Value {
-    toml::from_str::<toml::Table>(&format!("v = {text}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(text.to_string()))
-}
-
 /// A resolved grid axis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Axis {
@@ -254,196 +172,6 @@ impl Axis {
             })
             .collect()
     }
-}
-
-/// Every path of the tree, with whether it is a table.
-fn tree_paths(value: &toml::Value, prefix: &mut Vec<String>, out: &mut Vec<(Vec<String>, bool)>) {
-    match value {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                prefix.push(k.clone());
-                out.push((prefix.clone(), v.is_table()));
-                tree_paths(v, prefix, out);
-                prefix.pop();
-            }
-        }
-        toml::Value::Array(items) if items.iter().all(toml::Value::is_table) => {
-            for (i, v) in items.iter().enumerate() {
-                prefix.push(i.to_string());
-                out.push((prefix.clone(), true));
-                tree_paths(v, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn join_paths<'a>(paths: impl IntoIterator<Item = &'a Vec<String>>) -> String {
-    paths
-        .into_iter()
-        .map(|p| p.join("."))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Resolves `key` (a dotted path or a unique suffix of one) against `tree`; see the module
-/// documentation for the rules.
-pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SweepError> {
-    let segs: Vec<String> = key.split('.').map(|s| s.trim().to_string()).collect();
-    let mut paths = Vec::new();
-    tree_paths(tree, &mut Vec::new(), &mut paths);
-    if paths.iter().any(|(p, _)| *p == segs) {
-        return Ok(segs);
-    }
-    let matches: Vec<&Vec<String>> = paths
-        .iter()
-        .filter(|(p, _)| p.ends_with(&segs))
-        .map(|(p, _)| p)
-        .collect();
-    match matches.as_slice() {
-        [one] => return Ok((*one).clone()),
-        [] => {}
-        many => {
-            return Err(SweepError::AmbiguousKey {
-                key: key.to_string(),
-                candidates: join_paths(many.iter().copied()),
-            });
-        }
-    }
-    // A new field in an existing table.
-    let (last, parent) = segs.split_last().unwrap_or((&segs[0], &[]));
-    if !parent.is_empty() {
-        let tables: Vec<&Vec<String>> = paths
-            .iter()
-            .filter(|(p, is_table)| *is_table && p.ends_with(parent))
-            .map(|(p, _)| p)
-            .collect();
-        match tables.as_slice() {
-            [one] => {
-                let mut path = (*one).clone();
-                path.push(last.clone());
-                return Ok(path);
-            }
-            [] => {}
-            many => {
-                return Err(SweepError::AmbiguousKey {
-                    key: key.to_string(),
-                    candidates: join_paths(many.iter().copied()),
-                });
-            }
-        }
-    }
-    let leaves: Vec<&Vec<String>> = paths
-        .iter()
-        .filter(|(_, is_table)| !is_table)
-        .map(|(p, _)| p)
-        .collect();
-    let needle = last.to_ascii_lowercase();
-    let similar: Vec<&Vec<String>> = leaves
-        .iter()
-        .copied()
-        .filter(|p| {
-            let name = p.last().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
-            name.contains(&needle) || needle.contains(&name)
-        })
-        .collect();
-    let hint = if similar.is_empty() {
-        format!("keys: {}", join_paths(leaves))
-    } else {
-        format!("did you mean {}?", join_paths(similar))
-    };
-    Err(SweepError::UnknownKey {
-        key: key.to_string(),
-        hint,
-    })
-}
-
-/// Sets `path` in `tree` to `value`. A string on a tagged table (one with a `kind` key)
-/// replaces the table by `{ kind = value }`.
-fn set_path(tree: &mut toml::Value, path: &[String], value: &toml::Value) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty path")?;
-    let mut node = tree;
-    for (i, seg) in parents.iter().enumerate() {
-        let here = || path[..=i].join(".");
-        node = match node {
-            toml::Value::Table(t) => t
-                .get_mut(seg)
-                .ok_or_else(|| format!("{} does not exist", here()))?,
-            toml::Value::Array(a) => seg
-                .parse::<usize>()
-                .ok()
-                .and_then(|k| a.get_mut(k))
-                .ok_or_else(|| format!("{} does not exist", here()))?,
-            _ => return Err(format!("{} is not a table", path[..i].join("."))),
-        };
-    }
-    let slot: &mut toml::Value = match node {
-        toml::Value::Table(t) => t.entry(last.clone()).or_insert_with(|| value.clone()),
-        toml::Value::Array(a) => last
-            .parse::<usize>()
-            .ok()
-            .and_then(|k| a.get_mut(k))
-            .ok_or_else(|| format!("{} does not exist", path.join(".")))?,
-        _ => return Err(format!("{} is not a table", parents.join("."))),
-    };
-    let tagged = slot.as_table().is_some_and(|t| t.contains_key("kind"));
-    *slot = match value {
-        toml::Value::String(kind) if tagged => {
-            let mut t = toml::Table::new();
-            t.insert("kind".into(), toml::Value::String(kind.clone()));
-            toml::Value::Table(t)
-        }
-        v => v.clone(),
-    };
-    Ok(())
-}
-
-/// The dotted path of the field at `span` in TOML `text` (for error messages): the last
-/// table header above it and the key on its line.
-fn field_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
-    let at = span?.start.min(text.len());
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next().unwrap_or("");
-    let trimmed = line.trim();
-    if trimmed.starts_with('[') {
-        // The error is about a whole table.
-        return Some(trimmed.trim_matches(|c| c == '[' || c == ']').to_string());
-    }
-    let header = before[..line_start]
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let l = l.trim();
-            l.strip_prefix('[')
-                .and_then(|l| l.strip_suffix(']'))
-                .map(|h| h.trim_matches(|c| c == '[' || c == ']').to_string())
-        })
-        .unwrap_or_default();
-    let key = line
-        .split_once('=')
-        .map(|(k, _)| k.trim().trim_matches('"').to_string());
-    match (header.is_empty(), key) {
-        (_, None) if header.is_empty() => None,
-        (_, None) => Some(header),
-        (true, Some(k)) => Some(k),
-        (false, Some(k)) => Some(format!("{header}.{k}")),
-    }
-}
-
-/// Parses and validates a configuration tree.
-fn config_from_tree(tree: &toml::Value) -> Result<ExperimentConfig, String> {
-    let text = toml::to_string(tree).map_err(|e| e.to_string())?;
-    let config: ExperimentConfig = toml::from_str(&text).map_err(|e| {
-        let message = e.message().trim().to_string();
-        match field_at(&text, e.span()) {
-            Some(field) => format!("{field}: {message}"),
-            None => message,
-        }
-    })?;
-    config.validate().map_err(|e| e.to_string())?;
-    Ok(config)
 }
 
 /// One cell of the grid: a value for every axis.
@@ -1312,67 +1040,6 @@ pub fn write_reports(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn base_tree() -> toml::Value {
-        toml::Value::try_from(ExperimentConfig::default()).expect("tree")
-    }
-
-    #[test]
-    fn values_split_outside_brackets_and_parse_as_toml() {
-        assert_eq!(
-            split_values("1, 2.5,[3,4], \"a,b\",atan"),
-            ["1", "2.5", "[3,4]", "\"a,b\"", "atan"]
-        );
-        assert_eq!(parse_value("25"), toml::Value::Integer(25));
-        assert_eq!(parse_value("5e-4"), toml::Value::Float(5e-4));
-        assert_eq!(parse_value("true"), toml::Value::Boolean(true));
-        assert_eq!(
-            parse_value("fast_sigmoid"),
-            toml::Value::String("fast_sigmoid".into())
-        );
-        assert_eq!(parse_value("\"x y\""), toml::Value::String("x y".into()));
-        assert!(parse_value("[64, 64]").is_array());
-    }
-
-    #[test]
-    fn keys_resolve_by_unique_suffix() {
-        let t = base_tree();
-        let r = |k: &str| resolve_key(&t, k).map(|p| p.join("."));
-        assert_eq!(r("lr").unwrap(), "training.lr");
-        assert_eq!(r("surrogate").unwrap(), "model.neuron.surrogate");
-        assert_eq!(r("neuron.beta").unwrap(), "model.neuron.beta");
-        assert_eq!(r("training.seed").unwrap(), "training.seed");
-        // A new field of an existing table.
-        assert_eq!(
-            r("surrogate.slope").unwrap(),
-            "model.neuron.surrogate.slope"
-        );
-        assert_eq!(r("data.dir").unwrap(), "data.dir");
-        let e = r("learning_rate").unwrap_err().to_string();
-        assert!(e.contains("learning_rate"), "{e}");
-        let e = r("bet").unwrap_err().to_string();
-        assert!(e.contains("model.neuron.beta"), "{e}");
-        // Ambiguous: adam_beta1 and adam_beta2 do not share a suffix, but `limit_*` tables
-        // do not exist; build an ambiguous tree by hand.
-        let amb: toml::Value = toml::from_str("[a]\nx = 1\n[b]\nx = 2\n").expect("toml");
-        let e = resolve_key(&amb, "x").unwrap_err().to_string();
-        assert!(e.contains("a.x") && e.contains("b.x"), "{e}");
-    }
-
-    #[test]
-    fn a_string_on_a_tagged_table_replaces_the_variant() {
-        let mut t = base_tree();
-        let path: Vec<String> = ["model", "neuron", "surrogate"].map(String::from).to_vec();
-        set_path(&mut t, &path, &parse_value("fast_sigmoid")).expect("set");
-        let mut slope = path.clone();
-        slope.push("slope".into());
-        set_path(&mut t, &slope, &parse_value("5")).expect("set");
-        let c = config_from_tree(&t).expect("config");
-        assert_eq!(
-            c.model.neuron.surrogate,
-            spikeburn_core::Surrogate::fast_sigmoid(5.0)
-        );
-    }
 
     #[test]
     fn file_names_are_safe_and_distinct() {

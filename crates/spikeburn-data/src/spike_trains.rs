@@ -1,0 +1,229 @@
+//! Binned spike trains: samples that are lists of events `(step, channel)` on a grid of
+//! `steps × channels`, batched as time-major dense sequences `[T, B, channels]` whose entry is
+//! the number of events in that bin (0 or 1 for one spike per bin).
+//!
+//! This is the form of spiking benchmarks after binning — Randman ([`crate::randman`]), and
+//! event data such as SHD or N-MNIST once their timestamps are cut into `T` bins. Events are
+//! kept sparse (8 bytes each) and made dense only per batch.
+
+use crate::traits::{Batch, Dataset};
+use burn::prelude::*;
+use spikeburn_core::ModelInput;
+
+/// Why a set of spike trains is inconsistent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpikeTrainError {
+    /// An event lies outside the grid.
+    #[error("sample {sample}: event ({step}, {channel}) outside the {steps} x {channels} grid")]
+    OutsideGrid {
+        /// The sample.
+        sample: usize,
+        /// Its step.
+        step: u32,
+        /// Its channel.
+        channel: u32,
+        /// Steps of the grid.
+        steps: usize,
+        /// Channels of the grid.
+        channels: usize,
+    },
+    /// A label is not a class.
+    #[error("sample {sample}: label {label} is not a class in 0..{classes}")]
+    LabelOutOfRange {
+        /// The sample.
+        sample: usize,
+        /// The label.
+        label: usize,
+        /// Number of classes.
+        classes: usize,
+    },
+}
+
+/// Labelled spike trains on a `steps × channels` grid (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpikeTrains {
+    steps: usize,
+    channels: usize,
+    num_classes: usize,
+    /// Every sample's events, one after the other.
+    events: Vec<(u32, u32)>,
+    /// Sample `i`'s events are `events[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    labels: Vec<usize>,
+}
+
+impl SpikeTrains {
+    /// An empty set on a `steps × channels` grid with `num_classes` classes.
+    pub fn new(steps: usize, channels: usize, num_classes: usize) -> Self {
+        SpikeTrains {
+            steps,
+            channels,
+            num_classes,
+            events: Vec::new(),
+            offsets: vec![0],
+            labels: Vec::new(),
+        }
+    }
+
+    /// Adds a sample: its events `(step, channel)` (any order; repeated bins add up) and its
+    /// label.
+    ///
+    /// # Errors
+    /// An event outside the grid or a label outside `0..num_classes` (nothing is added).
+    pub fn push(
+        &mut self,
+        events: impl IntoIterator<Item = (u32, u32)>,
+        label: usize,
+    ) -> Result<(), SpikeTrainError> {
+        let sample = self.labels.len();
+        if label >= self.num_classes {
+            return Err(SpikeTrainError::LabelOutOfRange {
+                sample,
+                label,
+                classes: self.num_classes,
+            });
+        }
+        let start = self.events.len();
+        for (step, channel) in events {
+            if step as usize >= self.steps || channel as usize >= self.channels {
+                self.events.truncate(start);
+                return Err(SpikeTrainError::OutsideGrid {
+                    sample,
+                    step,
+                    channel,
+                    steps: self.steps,
+                    channels: self.channels,
+                });
+            }
+            self.events.push((step, channel));
+        }
+        self.offsets.push(self.events.len());
+        self.labels.push(label);
+        Ok(())
+    }
+
+    /// Time steps `T` of every sample.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Input channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Sample `i`'s events `(step, channel)`.
+    pub fn events(&self, i: usize) -> &[(u32, u32)] {
+        &self.events[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// Sample `i`'s label.
+    pub fn label(&self, i: usize) -> usize {
+        self.labels[i]
+    }
+
+    /// The samples `indices`, in that order, as a new set.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        let mut out = SpikeTrains::new(self.steps, self.channels, self.num_classes);
+        for &i in indices {
+            out.events.extend_from_slice(self.events(i));
+            out.offsets.push(out.events.len());
+            out.labels.push(self.labels[i]);
+        }
+        out
+    }
+
+    /// The dense sequence of the samples `indices`, `[T, B, channels]` row-major: entry
+    /// `(t, b, c)` counts sample `indices[b]`'s events in step `t`, channel `c`.
+    pub fn dense(&self, indices: &[usize]) -> Vec<f32> {
+        let (b, c) = (indices.len(), self.channels);
+        let mut values = vec![0.0f32; self.steps * b * c];
+        for (k, &i) in indices.iter().enumerate() {
+            for &(t, ch) in self.events(i) {
+                values[(t as usize * b + k) * c + ch as usize] += 1.0;
+            }
+        }
+        values
+    }
+}
+
+impl Dataset for SpikeTrains {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} spike trains of {} steps x {} channels",
+            self.labels.len(),
+            self.steps,
+            self.channels
+        )
+    }
+
+    fn batch(&self, indices: &[usize], device: &Device) -> Batch {
+        let b = indices.len();
+        let values = self.dense(indices);
+        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i] as i64).collect();
+        Batch {
+            input: ModelInput::Sequence(Tensor::from_data(
+                TensorData::new(values, [self.steps, b, self.channels]),
+                device,
+            )),
+            targets: Tensor::from_data(TensorData::new(labels, [b]), device),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_batches_count_events_per_bin_time_major() {
+        let mut set = SpikeTrains::new(3, 2, 2);
+        set.push([(0, 1), (2, 0), (2, 0)], 1).expect("valid");
+        set.push([(1, 0)], 0).expect("valid");
+        // [T=3, B=2, C=2] for the order (1, 0).
+        assert_eq!(
+            set.dense(&[1, 0]),
+            [
+                0.0, 0.0, 0.0, 1.0, // t = 0: sample 1 nothing, sample 0 channel 1
+                1.0, 0.0, 0.0, 0.0, // t = 1: sample 1 channel 0
+                0.0, 0.0, 2.0, 0.0, // t = 2: sample 0 channel 0 twice
+            ]
+        );
+        let batch = set.batch(&[0], &Device::flex());
+        assert_eq!(batch.input.steps(), Some(3));
+        assert_eq!(
+            batch
+                .targets
+                .into_data()
+                .convert::<i64>()
+                .try_to_vec::<i64>()
+                .unwrap(),
+            [1]
+        );
+    }
+
+    #[test]
+    fn bad_events_and_labels_are_refused_whole() {
+        let mut set = SpikeTrains::new(3, 2, 2);
+        assert!(matches!(
+            set.push([(0, 0), (3, 0)], 0),
+            Err(SpikeTrainError::OutsideGrid { step: 3, .. })
+        ));
+        assert!(matches!(
+            set.push([(0, 0)], 2),
+            Err(SpikeTrainError::LabelOutOfRange { label: 2, .. })
+        ));
+        assert_eq!(Dataset::len(&set), 0);
+        set.push([(0, 0)], 1).expect("valid");
+        assert_eq!(set.events(0), [(0, 0)]);
+        assert_eq!(set.subset(&[0, 0]).events(1), [(0, 0)]);
+    }
+}
