@@ -543,3 +543,61 @@ fn training_is_bit_identical_for_any_thread_count() {
     assert_eq!(o.status.code(), Some(1));
     assert_clean_failure(&o, "weights differ");
 }
+
+/// The README's export path: `train --set reset=zero` then `export --format nir`, exactly; the
+/// default (subtract reset) run is refused with one line naming both ways out.
+#[test]
+fn train_set_and_the_documented_nir_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data = mnist();
+    let common = [
+        "train",
+        "--data-dir",
+        &data,
+        "--limit-train",
+        "128",
+        "--limit-test",
+        "64",
+        "--num-steps",
+        "4",
+        "--batch-size",
+        "64",
+    ];
+    let mut zero = common.to_vec();
+    zero.extend(["--set", "reset=zero", "--set", "beta=0.9", "--out", "zero"]);
+    let o = spikeburn(&zero, d);
+    assert!(o.status.success(), "train --set failed: {}", stderr(&o));
+    let config = std::fs::read_to_string(d.join("zero/config.toml")).expect("config");
+    let parsed: toml::Value = toml::from_str(&config).expect("toml");
+    assert_eq!(parsed["model"]["neuron"]["reset"].as_str(), Some("zero"));
+    assert_eq!(parsed["model"]["neuron"]["beta"].as_float(), Some(0.9));
+    let o = spikeburn(
+        &[
+            "export", "--model", "zero", "--format", "nir", "--out", "zero.nir",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "export failed: {}", stderr(&o));
+    assert!(d.join("zero.nir").is_file());
+
+    let mut default = common.to_vec();
+    default.extend(["--out", "default"]);
+    assert!(spikeburn(&default, d).status.success());
+    let o = spikeburn(
+        &[
+            "export", "--model", "default", "--format", "nir", "--out", "d.nir",
+        ],
+        d,
+    );
+    assert_clean_failure(&o, "--set reset=zero");
+    assert!(stderr(&o).contains("--allow-approximate"));
+    assert!(!d.join("d.nir").exists());
+
+    // A key that is not a field is refused before anything is written.
+    let mut bad = common.to_vec();
+    bad.extend(["--set", "betta=0.9", "--out", "bad"]);
+    let o = spikeburn(&bad, d);
+    assert_clean_failure(&o, "betta");
+    assert!(!d.join("bad").exists());
+}

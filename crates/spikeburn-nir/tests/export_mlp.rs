@@ -1,0 +1,63 @@
+//! An MLP configured on image-shaped input (`input = [1, H, W]`, as the default
+//! configuration) exports with the flatten it performs, and imports back to the same network.
+
+use burn::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use spikeburn_core::lif::Reset;
+use spikeburn_core::network::NetworkConfig;
+use spikeburn_core::neuron::NeuronConfig;
+use spikeburn_nir::convert::{
+    ExportOptions, FLATTEN_SUFFIX, build_network, network_to_nir, nir_to_network, simulate_sequence,
+};
+use spikeburn_nir::{Edge, Node};
+
+#[test]
+fn an_mlp_on_image_input_exports_its_flatten_and_imports_back() {
+    let device = Device::flex();
+    let config = NetworkConfig {
+        input: vec![1, 6, 6],
+        hidden: vec![12],
+        outputs: 3,
+        num_steps: 10,
+        neuron: NeuronConfig {
+            reset: Reset::Zero,
+            beta: 0.8,
+            ..NeuronConfig::default()
+        },
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    let net = config.init(9, &device);
+    let (graph, warnings) =
+        network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let flatten = format!("layers.0{FLATTEN_SUFFIX}");
+    match graph.node(&flatten) {
+        Some(Node::Flatten(f)) => assert_eq!(f.input_shape.as_deref(), Some(&[1, 6, 6][..])),
+        other => panic!("{flatten}: {other:?}"),
+    }
+    assert!(graph.edges.contains(&Edge::new("input", &flatten)));
+    assert!(graph.edges.contains(&Edge::new(&flatten, "layers.0")));
+    // The other linear layer takes flat input: no second flatten.
+    assert!(graph.node(&format!("layers.2{FLATTEN_SUFFIX}")).is_none());
+
+    let imported = nir_to_network(&graph).expect("import");
+    let back = build_network(&imported, &device).expect("build");
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x: Vec<f32> = (0..10 * 4 * 36)
+        .map(|_| rng.random::<f32>() * 20.0)
+        .collect();
+    let x = Tensor::<3>::from_data(TensorData::new(x, [10, 4, 36]), &device);
+    let ours = simulate_sequence(&net, x.clone()).expect("simulate");
+    let theirs = simulate_sequence(&back, x).expect("simulate");
+    let (ours, theirs) = (
+        ours.into_data().try_to_vec::<f32>().expect("f32"),
+        theirs.into_data().try_to_vec::<f32>().expect("f32"),
+    );
+    assert!(
+        ours.iter().any(|&s| s > 0.0),
+        "no output spikes: the test is vacuous"
+    );
+    assert_eq!(ours, theirs);
+}
