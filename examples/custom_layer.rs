@@ -15,7 +15,7 @@
 //! how far training moved the delays.
 //!
 //! `cargo run --release --example custom_layer [-- OUT_DIR]` (default `runs/custom-layer`;
-//! about a minute on two cores).
+//! about 10 s of training on two cores: 89 % after 2 epochs on 10,000 images).
 
 use burn::module::Param;
 use rand::{Rng, SeedableRng};

@@ -4,53 +4,53 @@
 //! with a Heaviside step, the backward pass uses a surrogate gradient, and networks are
 //! unrolled over time for backpropagation through time (BPTT).
 //!
-//! Tensors are time-major, `[T, B, …]`. Modules:
+//! Tensors are time-major, `[T, B, …]`. Modules, by concern:
+//! - [`neurons`]: the neuron catalogue (`Neuron`, `NeuronConfig`, `NeuronLayer`), one file per
+//!   model (`neurons/lif.rs`: the leaky integrate-and-fire layer, snnTorch `Leaky` semantics;
+//!   `neurons/custom.rs`: models registered by the user, `kind = "custom"`; …);
 //! - [`surrogate`]: the spike function and its surrogate derivatives;
-//! - [`lif`]: the leaky integrate-and-fire layer (snnTorch `Leaky` semantics);
-//! - [`fused`]: the LIF time loop as one operation with a hand-written BPTT backward (CPU);
-//! - [`batch_norm`]: training-mode batch normalisation with a hand-written backward (CPU);
-//! - [`dense`]: dense layers through OpenBLAS with a hand-written backward (CPU);
-//! - [`conv`]: 2-D convolution as im2col + GEMM with a hand-written backward (CPU);
-//! - [`pool`]: 2-D max pooling with a saved-arg-max backward (CPU);
+//! - [`kernels`]: fused neuron time loops (CPU and CubeCL), dense, convolution, pooling and
+//!   batch norm, each with a hand-written backward;
 //! - [`layers`]: stateless layers over sequences (time folded into the batch);
-//! - [`custom`]: neuron models registered by the user (`kind = "custom"`);
+//! - [`encoding`]: static samples to spike trains (direct, rate, latency, delta);
+//! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier;
 //! - [`model`]: the code-first API: the [`SpikingModel`] trait any network implements, its
 //!   input (static or time-major) and output;
 //! - [`network`]: the serialisable network description and the model it builds;
-//! - [`loss`], [`metrics`]: training objectives and read-outs of a spiking classifier.
+//! - [`memory`]: the training-memory estimate of a network description.
+//!
+//! Former module paths (`spikeburn_core::lif`, `::neuron`, `::fused`, …) remain as hidden
+//! re-exports.
 
-pub mod adaptive;
-pub mod alpha;
-pub mod batch_norm;
-pub mod conductance;
-pub mod conv;
-pub mod custom;
-pub mod dense;
 pub mod encoding;
 pub mod error;
-pub mod fused;
-pub mod gpu;
-pub mod integrator;
+pub mod kernels;
 pub mod layers;
-pub mod lif;
 pub mod loss;
 pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod network;
-pub mod neuron;
-pub mod pool;
-pub mod recurrent;
-pub mod refractory;
+pub mod neurons;
 mod registry;
-pub mod stochastic;
 pub mod surrogate;
-pub mod synaptic;
+
+// The paths of the modules before they moved into `neurons/` and `kernels/`, so that code
+// written against them keeps compiling.
+#[doc(hidden)]
+pub use kernels::{batch_norm, conv, dense, fused, gpu, pool};
+#[doc(hidden)]
+pub use neurons as neuron;
+#[doc(hidden)]
+pub use neurons::{
+    adaptive, alpha, conductance, custom, integrator, lif, recurrent, refractory, stochastic,
+    synaptic,
+};
 
 pub use encoding::Encoder;
 pub use error::InvalidParameter;
-pub use lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
+pub use neurons::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
 pub use model::{ModelInput, SnnOutput, SpikingModel};
 pub use network::{LayerConfig, NetworkConfig, SpikingMlp, SpikingNetwork};
-pub use neuron::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
+pub use neurons::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
 pub use surrogate::Surrogate;

@@ -25,6 +25,20 @@
 //! needs its own hand-written backward per model; they are not on the hot path of the presets.
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
 //! `graded_spikes_factor`) to any model.
+//!
+//! Each model lives in its own file in this folder, with its equations in the rustdoc, its
+//! single step and, where it has one, the call of its fused kernel ([`crate::kernels`]).
+
+pub mod adaptive;
+pub mod alpha;
+pub mod conductance;
+pub mod custom;
+pub mod integrator;
+pub mod lif;
+pub mod recurrent;
+pub mod refractory;
+pub mod stochastic;
+pub mod synaptic;
 
 use crate::adaptive::AdaptiveLif;
 use crate::alpha::Alpha;

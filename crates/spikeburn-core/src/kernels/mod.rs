@@ -1,0 +1,19 @@
+//! The hand-written operations behind the layers and neurons: each a burn backend extension
+//! with its own backward pass, on the CPU backends (flex, ndarray) and, for the neuron scans,
+//! as CubeCL kernels on wgpu. Each is tested against the reference built from burn's ops, in
+//! values and gradients (`tests/` of this crate).
+//!
+//! - [`fused`]: the time loops of the LIF, synaptic and integrator neurons as one operation
+//!   with a hand-written BPTT backward (`cpu.rs`, and `cube.rs` for wgpu);
+//! - [`dense`]: dense layers through OpenBLAS or the `gemm` crate, chosen at run time;
+//! - [`conv`]: 2-D convolution as im2col + GEMM;
+//! - [`pool`]: 2-D max pooling with a saved arg-max;
+//! - [`batch_norm`]: training-mode batch normalisation;
+//! - [`gpu`]: what the wgpu kernels share.
+
+pub mod batch_norm;
+pub mod conv;
+pub mod dense;
+pub mod fused;
+pub mod gpu;
+pub mod pool;
