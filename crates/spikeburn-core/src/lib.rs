@@ -49,8 +49,8 @@ pub use neurons::{
 
 pub use encoding::Encoder;
 pub use error::InvalidParameter;
-pub use neurons::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
 pub use model::{ModelInput, SnnOutput, SpikingModel};
 pub use network::{LayerConfig, NetworkConfig, SpikingMlp, SpikingNetwork};
+pub use neurons::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
 pub use neurons::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
 pub use surrogate::Surrogate;
