@@ -83,3 +83,8 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The code of `docs/adding-a-neuron.md`, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/adding-a-neuron.md")]
+pub struct AddingANeuronDoctests;

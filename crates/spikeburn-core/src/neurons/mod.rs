@@ -211,8 +211,9 @@ pub enum NeuronKind {
     Custom,
 }
 
-/// Description of a neuron layer: the model and all its parameters (each with a default;
-/// a field that a model does not use is ignored by it).
+/// Description of a neuron layer: the model and all its parameters (each with a default).
+/// A model-specific field set on a model that does not use it (`refractory` on `synaptic`)
+/// is refused by [`validate`](Self::validate), naming the field.
 ///
 /// In TOML (`[model.neuron]`, or per layer): `kind = "synaptic"`, `beta = 0.9`,
 /// `alpha = 0.8`, `surrogate = { kind = "fast_sigmoid", slope = 25.0 }`, ...
@@ -422,16 +423,7 @@ impl NeuronConfig {
                 ))
             }
         };
-        if self.refractory > 0 && !matches!(self.kind, NeuronKind::Lif | NeuronKind::If) {
-            return Err(InvalidParameter::new(
-                "refractory",
-                format!(
-                    "only the lif and if neurons have a refractory period (kind is {:?}); \
-                     remove it or set it to 0",
-                    self.kind
-                ),
-            ));
-        }
+        self.check_fields_belong()?;
         finite("adapt_strength", self.adapt_strength)?;
         finite("reversal_exc", self.reversal_exc)?;
         finite("reversal_inh", self.reversal_inh)?;
@@ -440,6 +432,68 @@ impl NeuronConfig {
                 "noise",
                 format!("expected a finite temperature > 0, got {}", self.noise),
             ));
+        }
+        Ok(())
+    }
+
+    /// A model-specific field set (to anything but its default) on a model that does not use
+    /// it is an error naming the field and the models that do: `refractory = 3` on
+    /// `kind = "synaptic"` would otherwise be silently ignored. A custom model may read any
+    /// field.
+    fn check_fields_belong(&self) -> Result<(), InvalidParameter> {
+        use NeuronKind::*;
+        let d = Self::default();
+        let fields: [(&str, bool, &[NeuronKind]); 10] = [
+            ("refractory", self.refractory != d.refractory, &[Lif, If]),
+            (
+                "alpha",
+                self.alpha != d.alpha,
+                &[Synaptic, Alpha, Conductance],
+            ),
+            (
+                "learn_alpha",
+                self.learn_alpha != d.learn_alpha,
+                &[Synaptic, Alpha, Conductance],
+            ),
+            ("recurrent", self.recurrent != d.recurrent, &[Recurrent]),
+            (
+                "adapt_decay",
+                self.adapt_decay != d.adapt_decay,
+                &[Adaptive],
+            ),
+            (
+                "adapt_strength",
+                self.adapt_strength != d.adapt_strength,
+                &[Adaptive],
+            ),
+            (
+                "reversal_exc",
+                self.reversal_exc != d.reversal_exc,
+                &[Conductance],
+            ),
+            (
+                "reversal_inh",
+                self.reversal_inh != d.reversal_inh,
+                &[Conductance],
+            ),
+            ("noise", self.noise != d.noise, &[Stochastic]),
+            ("noise_seed", self.noise_seed != d.noise_seed, &[Stochastic]),
+        ];
+        for (field, set, users) in fields {
+            if set && self.kind != Custom && !users.contains(&self.kind) {
+                let names: Vec<String> = users
+                    .iter()
+                    .map(|k| format!("{k:?}").to_lowercase())
+                    .collect();
+                return Err(InvalidParameter::new(
+                    field,
+                    format!(
+                        "not a parameter of the {} neuron (only of {}): remove it",
+                        format!("{:?}", self.kind).to_lowercase(),
+                        names.join(", ")
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -614,5 +668,44 @@ impl NeuronLayer {
     /// Whether the layer emits spikes (false for the leaky-integrator readout).
     pub fn is_spiking(&self) -> bool {
         !matches!(self.model, NeuronModel::Integrator(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_of_another_model_is_refused_by_name() {
+        type Case = (NeuronKind, fn(&mut NeuronConfig), &'static str);
+        let cases: [Case; 5] = [
+            (NeuronKind::Synaptic, |c| c.refractory = 3, "refractory"),
+            (NeuronKind::Lif, |c| c.alpha = 0.5, "alpha"),
+            (NeuronKind::Adaptive, |c| c.noise = 0.3, "noise"),
+            (
+                NeuronKind::Lif,
+                |c| c.recurrent = RecurrentKind::OneToOne,
+                "recurrent",
+            ),
+            (
+                NeuronKind::Synaptic,
+                |c| c.reversal_exc = 2.0,
+                "reversal_exc",
+            ),
+        ];
+        for (kind, set, field) in cases {
+            let mut c = NeuronConfig::new(kind);
+            c.validate().expect("the defaults are valid");
+            set(&mut c);
+            let err = c.validate().expect_err(field);
+            assert_eq!(err.field, field, "{err}");
+        }
+        // The same fields on the models that use them are fine.
+        let mut c = NeuronConfig::new(NeuronKind::Synaptic);
+        c.alpha = 0.5;
+        c.validate().expect("synaptic takes alpha");
+        let mut c = NeuronConfig::new(NeuronKind::Lif);
+        c.refractory = 2;
+        c.validate().expect("lif takes refractory");
     }
 }
