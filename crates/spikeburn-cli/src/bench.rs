@@ -124,13 +124,19 @@ fn train_step(args: &BenchArgs) -> Result<()> {
         config.training.batch_size = b;
     }
     // A temporal task's samples are sequences of `num_steps` steps.
-    let temporal = config.data.dataset == spikeburn_data::DatasetKind::Randman;
+    let kind = config.data.dataset;
+    let temporal = kind == spikeburn_data::DatasetKind::Randman || kind.is_events();
     if let Some(t) = args.num_steps {
         config.model.num_steps = t;
-        if temporal {
+        if kind == spikeburn_data::DatasetKind::Randman {
             let mut task = config.data.randman();
             task.steps = t;
             config.data.randman = Some(task);
+        }
+        if kind.is_events() {
+            let mut events = config.data.events();
+            events.steps = Some(t);
+            config.data.events = Some(events);
         }
     }
     config.validate()?;
@@ -154,7 +160,8 @@ fn train_step(args: &BenchArgs) -> Result<()> {
         let mut optim = optimizer(&config);
         let f = config.model.input_size();
         let input: spikeburn_core::ModelInput = if temporal {
-            // About one spike per input unit and sample, as in Randman.
+            // About one spike per input unit and sample, as in Randman (event data sets are
+            // sparser or denser, but a dense step costs the same).
             Tensor::<3>::random([t, b, f], Distribution::Bernoulli(1.0 / t as f64), &device).into()
         } else {
             Tensor::<2>::random([b, f], Distribution::Uniform(0.0, 1.0), &device).into()

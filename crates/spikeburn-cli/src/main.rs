@@ -290,8 +290,12 @@ fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
         "mnist" => Ok(DatasetKind::Mnist),
         "fashion-mnist" => Ok(DatasetKind::FashionMnist),
         "randman" => Ok(DatasetKind::Randman),
+        "shd" => Ok(DatasetKind::Shd),
+        "ssc" => Ok(DatasetKind::Ssc),
+        "nmnist" => Ok(DatasetKind::Nmnist),
+        "dvs-gesture" => Ok(DatasetKind::DvsGesture),
         _ => Err(format!(
-            "unknown data set {s:?}, expected mnist, fashion-mnist or randman"
+            "unknown data set {s:?}, expected mnist, fashion-mnist, randman, shd, ssc, nmnist or dvs-gesture"
         )),
     }
 }

@@ -72,6 +72,14 @@ pub enum DatasetKind {
     FashionMnist,
     /// Randman spike trains generated from a seed ([`crate::randman`]; no files).
     Randman,
+    /// Spiking Heidelberg Digits, 20 classes ([`crate::events::shd`]).
+    Shd,
+    /// Spiking Speech Commands, 35 classes ([`crate::events::shd`]).
+    Ssc,
+    /// N-MNIST saccade recordings of MNIST, 10 classes ([`crate::events::nmnist`]).
+    Nmnist,
+    /// DVS128 Gesture, 11 classes ([`crate::events::dvs_gesture`]).
+    DvsGesture,
 }
 
 impl std::fmt::Display for DatasetKind {
@@ -80,14 +88,47 @@ impl std::fmt::Display for DatasetKind {
             DatasetKind::Mnist => "mnist",
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Randman => "randman",
+            DatasetKind::Shd => "shd",
+            DatasetKind::Ssc => "ssc",
+            DatasetKind::Nmnist => "nmnist",
+            DatasetKind::DvsGesture => "dvs-gesture",
         })
     }
 }
 
 impl DatasetKind {
-    /// Number of classes of the image data sets (10 for both; a Randman task has its own).
+    /// Number of classes: 10 for the images and N-MNIST, 20 for SHD, 35 for SSC, 11 for
+    /// DVS128 Gesture (a Randman task has its own; 10 here).
     pub fn num_classes(&self) -> usize {
-        10
+        match self {
+            DatasetKind::Shd => 20,
+            DatasetKind::Ssc => 35,
+            DatasetKind::DvsGesture => 11,
+            _ => 10,
+        }
+    }
+
+    /// Whether the data set is one of event recordings ([`crate::events`]).
+    pub fn is_events(&self) -> bool {
+        matches!(
+            self,
+            DatasetKind::Shd | DatasetKind::Ssc | DatasetKind::Nmnist | DatasetKind::DvsGesture
+        )
+    }
+
+    /// The sensor of an event data set (the 28 × 28 grid, one channel, for the others).
+    pub fn sensor(&self) -> crate::events::Sensor {
+        use crate::events::Sensor;
+        match self {
+            DatasetKind::Shd | DatasetKind::Ssc => Sensor::COCHLEA700,
+            DatasetKind::Nmnist => Sensor::NMNIST,
+            DatasetKind::DvsGesture => Sensor::DVS128,
+            _ => Sensor {
+                width: 28,
+                height: 28,
+                polarities: 1,
+            },
+        }
     }
 
     /// Whether the data set is one of images (read from IDX files).
@@ -112,6 +153,11 @@ impl DatasetKind {
             DatasetKind::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
             // Generated: nothing is read.
             DatasetKind::Randman => PathBuf::new(),
+            // Downloaded by the user (see the README): a folder named after the data set.
+            DatasetKind::Shd => PathBuf::from("datasets/shd"),
+            DatasetKind::Ssc => PathBuf::from("datasets/ssc"),
+            DatasetKind::Nmnist => PathBuf::from("datasets/nmnist"),
+            DatasetKind::DvsGesture => PathBuf::from("datasets/DvsGesture"),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod batcher;
 pub mod dataset;
+pub mod events;
 pub mod idx;
 pub mod randman;
 pub mod spike_trains;
@@ -19,6 +20,7 @@ pub use batcher::{
     num_batches, skip_augmentation,
 };
 pub use dataset::{DataError, DatasetKind, ImageDataset, Split};
+pub use events::{EventDataset, EventError, EventsConfig};
 pub use idx::{IdxArray, IdxError, parse_idx, read_idx};
 pub use randman::{RandmanConfig, RandmanError};
 pub use spike_trains::{SpikeTrainError, SpikeTrains};

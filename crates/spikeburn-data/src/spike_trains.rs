@@ -147,6 +147,100 @@ impl SpikeTrains {
     }
 }
 
+impl SpikeTrains {
+    /// Writes the set in a little-endian binary form ([`from_bytes`](Self::from_bytes)
+    /// reads it): `steps, channels, num_classes, samples, events` as u64, the labels as u32,
+    /// the `samples + 1` offsets as u64, then each event as two u32 (step, channel).
+    ///
+    /// # Errors
+    /// The writer's.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        for v in [
+            self.steps,
+            self.channels,
+            self.num_classes,
+            self.labels.len(),
+            self.events.len(),
+        ] {
+            w.write_all(&(v as u64).to_le_bytes())?;
+        }
+        for &l in &self.labels {
+            w.write_all(&(l as u32).to_le_bytes())?;
+        }
+        for &o in &self.offsets {
+            w.write_all(&(o as u64).to_le_bytes())?;
+        }
+        for &(t, c) in &self.events {
+            w.write_all(&t.to_le_bytes())?;
+            w.write_all(&c.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Reads what [`write_to`](Self::write_to) wrote, checking every count against the
+    /// bytes present before allocating and every event and label against the grid.
+    ///
+    /// # Errors
+    /// A message saying what is inconsistent.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let mut pos = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], String> {
+            let s = bytes
+                .get(pos..pos.checked_add(n).ok_or("length overflow")?)
+                .ok_or("truncated")?;
+            pos += n;
+            Ok(s)
+        };
+        let mut header = [0usize; 5];
+        for h in &mut header {
+            let v = u64::from_le_bytes(take(8)?.try_into().map_err(|_| "truncated")?);
+            *h = usize::try_from(v).map_err(|_| "count too large")?;
+        }
+        let [steps, channels, classes, samples, events] = header;
+        let need = samples
+            .checked_mul(4)
+            .and_then(|a| samples.checked_add(1)?.checked_mul(8)?.checked_add(a))
+            .and_then(|a| events.checked_mul(8)?.checked_add(a))
+            .ok_or("count too large")?;
+        if bytes.len() - 40 != need {
+            return Err(format!(
+                "{} bytes after the header, the counts need {need}",
+                bytes.len() - 40
+            ));
+        }
+        let labels: Vec<usize> = take(samples * 4)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+            .collect();
+        let offsets: Vec<usize> = take((samples + 1) * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()) as usize)
+            .collect();
+        let pairs: Vec<(u32, u32)> = take(events * 8)?
+            .chunks_exact(8)
+            .map(|c| {
+                (
+                    u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                    u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+                )
+            })
+            .collect();
+        let mut set = SpikeTrains::new(steps, channels, classes);
+        for (i, &label) in labels.iter().enumerate() {
+            let (a, b) = (offsets[i], offsets[i + 1]);
+            if a > b || b > pairs.len() {
+                return Err(format!(
+                    "sample {i}: offsets {a}..{b} outside the {} events",
+                    pairs.len()
+                ));
+            }
+            set.push(pairs[a..b].iter().copied(), label)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(set)
+    }
+}
+
 impl Dataset for SpikeTrains {
     fn len(&self) -> usize {
         self.labels.len()

@@ -31,6 +31,7 @@ const T: usize = 20;
 const B: usize = 4;
 const F: usize = 20;
 
+#[path = "../../../tests/support/venv.rs"]
 mod common;
 #[macro_use]
 #[path = "../../../tests/support/harness.rs"]

@@ -17,6 +17,7 @@ use spikeburn_nir::{
     Pool2d, mapping, read_nir, read_safetensors, write_nir, write_safetensors,
 };
 
+#[path = "../../../tests/support/venv.rs"]
 mod common;
 #[macro_use]
 #[path = "../../../tests/support/harness.rs"]

@@ -43,7 +43,7 @@ use crate::backend::{BackendKind, DeviceSpec};
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 use spikeburn_core::{InvalidParameter, NetworkConfig};
-use spikeburn_data::{DatasetKind, RandmanConfig};
+use spikeburn_data::{DatasetKind, EventsConfig, RandmanConfig};
 use std::path::{Path, PathBuf};
 
 /// Where the training data comes from.
@@ -63,6 +63,10 @@ pub struct DataConfig {
     /// [`RandmanConfig`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub randman: Option<RandmanConfig>,
+    /// How the recordings of an event data set (`shd`, `ssc`, `nmnist`, `dvs-gesture`)
+    /// become frames (`[data.events]`; absent: 100 equal time bins per sample).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsConfig>,
 }
 
 impl DataConfig {
@@ -76,6 +80,11 @@ impl DataConfig {
     /// The Randman task (the configured one or the defaults).
     pub fn randman(&self) -> RandmanConfig {
         self.randman.clone().unwrap_or_default()
+    }
+
+    /// The framing of an event data set (the configured one or the defaults).
+    pub fn events(&self) -> EventsConfig {
+        self.events.clone().unwrap_or_default()
     }
 }
 
@@ -343,6 +352,10 @@ pub const PRESETS: &[&str] = &[
     "mnist-conv",
     "fashion-conv",
     "randman-rsnn",
+    "shd-rsnn",
+    "ssc-rsnn",
+    "nmnist-conv",
+    "dvsgesture-conv",
 ];
 
 /// The text of each built-in preset, from `presets/*.toml` in the repository (embedded at
@@ -364,6 +377,16 @@ pub const PRESET_FILES: &[(&str, &str)] = &[
     (
         "randman-rsnn",
         include_str!("../../../presets/randman-rsnn.toml"),
+    ),
+    ("shd-rsnn", include_str!("../../../presets/shd-rsnn.toml")),
+    ("ssc-rsnn", include_str!("../../../presets/ssc-rsnn.toml")),
+    (
+        "nmnist-conv",
+        include_str!("../../../presets/nmnist-conv.toml"),
+    ),
+    (
+        "dvsgesture-conv",
+        include_str!("../../../presets/dvsgesture-conv.toml"),
     ),
 ];
 
@@ -451,6 +474,53 @@ impl ExperimentConfig {
         } else if self.data.randman.is_some() {
             return err(
                 "data.randman",
+                format!("set, but data.dataset is {}", self.data.dataset),
+            );
+        }
+        if self.data.dataset.is_events() {
+            let events = self.data.events();
+            events.validate().map_err(|(field, message)| {
+                InvalidParameter::new(format!("data.events.{field}"), message)
+            })?;
+            let sensor = events.sensor_after(self.data.dataset.sensor());
+            let flat = [sensor.size()];
+            let image = [
+                sensor.polarities as usize,
+                sensor.height as usize,
+                sensor.width as usize,
+            ];
+            if self.model.input != flat && self.model.input != image {
+                return err(
+                    "model.input",
+                    format!(
+                        "expected [{}] or {image:?} ({} frames on the {sensor} sensor after data.events.transforms), got {:?}",
+                        sensor.size(),
+                        self.data.dataset,
+                        self.model.input
+                    ),
+                );
+            }
+            let steps = events
+                .steps()
+                .map_err(|m| InvalidParameter::new("data.events.steps", m))?;
+            if self.model.num_steps != steps {
+                return err(
+                    "model.num_steps",
+                    format!(
+                        "expected {steps} (the frames per sample of data.events), got {}",
+                        self.model.num_steps
+                    ),
+                );
+            }
+            if t.augment_shift > 0 || t.augment_flip {
+                return err(
+                    "training.augment_shift",
+                    "shift and flip augmentation apply to images only (augment events with data.events.augment)".into(),
+                );
+            }
+        } else if self.data.events.is_some() {
+            return err(
+                "data.events",
                 format!("set, but data.dataset is {}", self.data.dataset),
             );
         }

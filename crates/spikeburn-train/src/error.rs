@@ -20,6 +20,9 @@ pub enum TrainError {
     /// The data could not be loaded.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// Event data could not be read or framed.
+    #[error(transparent)]
+    Events(#[from] spikeburn_data::EventError),
     /// The output directory already holds files.
     #[error("{dir}: output directory is not empty (choose another --out, or --resume {dir})")]
     OutputExists {

@@ -90,6 +90,11 @@ pub struct EpochRecord {
     pub train_seconds: f64,
     /// Wall time of the test evaluation, seconds.
     pub eval_seconds: f64,
+    /// Wall time spent building training batches (decoding, augmenting, framing, copying to
+    /// the device), seconds: part of `train_seconds`. Absent in runs from before it was
+    /// measured (read as 0).
+    #[serde(default)]
+    pub data_seconds: f64,
     /// The backend.
     pub backend: String,
 }
@@ -415,6 +420,7 @@ where
         let resumed = partial.take().filter(|p: &PartialEpoch| p.steps < total);
         let skip = resumed.as_ref().map_or(0, |p| p.steps);
         let earlier_seconds = resumed.as_ref().map_or(0.0, |p| p.train_seconds);
+        let mut data_seconds = 0.0;
         let (mut loss_sum, mut hits, mut seen, mut rates) = match resumed {
             Some(p) => (p.loss_sum, p.hits, p.seen, p.rates),
             None => (0.0, 0usize, 0usize, Vec::new()),
@@ -432,7 +438,9 @@ where
                 train_set.skip_batch(indices, &mut augment);
                 continue;
             }
+            let data_started = Instant::now();
             let batch = train_set.train_batch(indices, &mut augment, &autodiff);
+            data_seconds += data_started.elapsed().as_secs_f64();
             let b = batch.targets.dims()[0];
             let lr = t.lr_at(epoch * total + i, t.epochs * total);
             let (next, value, out) = if parallel.len() > 1 {
@@ -510,12 +518,13 @@ where
             step_ms: 1e3 * train_seconds / total.max(1) as f64,
             train_seconds,
             eval_seconds: eval_started.elapsed().as_secs_f64(),
+            data_seconds,
             backend: t.backend.name().to_string(),
         };
         save_epoch(run_dir, &model, &optim, &record, t.seed)?;
         last_checkpoint = Instant::now();
         progress.note(&format!(
-            "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}% (membrane {:.2}%), {:.1} ms/step, {:.1}s",
+            "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}% (membrane {:.2}%), {:.1} ms/step, {:.1}s (batches {:.1}% of training)",
             record.epoch,
             t.epochs,
             record.train_loss,
@@ -524,6 +533,7 @@ where
             100.0 * record.test_accuracy_membrane,
             record.step_ms,
             record.train_seconds + record.eval_seconds,
+            100.0 * record.data_seconds / record.train_seconds.max(1e-9),
         ));
         records.push(record);
     }

@@ -81,6 +81,27 @@ pub fn load_data(config: &ExperimentConfig) -> Result<(BoxedDataset, BoxedDatase
             Box::new(cut(test, d.limit_test)),
         ));
     }
+    if d.dataset.is_events() {
+        let dir = d.resolved_dir();
+        let events = d.events();
+        let cache = spikeburn_data::events::FrameCache::new(
+            spikeburn_data::events::FrameCache::default_dir(),
+        );
+        let load = |split| -> Result<spikeburn_data::EventDataset, TrainError> {
+            let (set, _report) =
+                spikeburn_data::events::load(d.dataset, &dir, split, &events, Some(&cache))?;
+            Ok(set)
+        };
+        let (train, test) = (load(Split::Train)?, load(Split::Test)?);
+        let cut = |set: spikeburn_data::EventDataset, limit: usize| -> BoxedDataset {
+            if limit > 0 && limit < set.len() {
+                Box::new(set.subset(&(0..limit).collect::<Vec<_>>()))
+            } else {
+                Box::new(set)
+            }
+        };
+        return Ok((cut(train, d.limit_train), cut(test, d.limit_test)));
+    }
     let t = &config.training;
     let train = AugmentedImages {
         images: load_split(config, Split::Train)?,

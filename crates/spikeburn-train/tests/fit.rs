@@ -87,6 +87,7 @@ fn untimed(records: &[EpochRecord]) -> Vec<EpochRecord> {
             step_ms: 0.0,
             train_seconds: 0.0,
             eval_seconds: 0.0,
+            data_seconds: 0.0,
             ..r.clone()
         })
         .collect()

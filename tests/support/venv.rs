@@ -1,4 +1,4 @@
-//! The Python venv of the interop tests, shared by `interop.rs` and `convert_interop.rs`,
+//! The Python venv of the interop tests (NIR interop, the SHD-format writer), included by path,
 //! whose harness (`tests/support/harness.rs`) runs the tests that need it only where
 //! [`imports`] holds, and reports them ignored (or, under `SPIKEBURN_REQUIRE`, failed) elsewhere.
 
