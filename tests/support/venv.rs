@@ -2,6 +2,8 @@
 //! whose harness (`tests/support/harness.rs`) runs the tests that need it only where
 //! [`imports`] holds, and reports them ignored (or, under `SPIKEBURN_REQUIRE`, failed) elsewhere.
 
+#![allow(dead_code)] // each test binary uses its own subset
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,3 +49,10 @@ pub fn imports(modules: &[&str]) -> Result<(), String> {
         Err(e) => Err(format!("cannot run {}: {e}", python.display())),
     }
 }
+
+/// h5py and numpy in the venv: what the SHD-format writer `tests/interop/shd_like.py` needs
+/// (the test binary must also include `tests/support/harness.rs` as `harness`).
+pub const H5PY: crate::harness::Requirement = crate::harness::Requirement {
+    name: "interop",
+    probe: || imports(&["h5py", "numpy"]),
+};

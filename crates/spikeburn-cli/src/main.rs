@@ -266,11 +266,13 @@ struct Overrides {
         value_name = "LIST"
     )]
     devices: Option<Vec<String>>,
-    /// Data set (data.dataset): mnist, fashion-mnist, or randman (generated; its task in
-    /// [data.randman] of a config file, or `--set`).
+    /// Data set (data.dataset): mnist, fashion-mnist, randman (generated; its task in
+    /// [data.randman] of a config file, or `--set`), or the event data sets shd, ssc, nmnist,
+    /// dvs-gesture (files in --data-dir; framing in [data.events]; see their presets).
     #[arg(long, conflicts_with = "resume", value_parser = parse_dataset)]
     dataset: Option<DatasetKind>,
-    /// Directory with the IDX files (data.dir).
+    /// Directory with the data set's files (data.dir): the IDX files, or the downloaded event
+    /// data (README: "Event data").
     #[arg(long, conflicts_with = "resume", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Train on the first N images only (data.limit_train; 0 = all).

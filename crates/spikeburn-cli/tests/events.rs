@@ -13,10 +13,7 @@ mod common;
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
 
-const H5PY: harness::Requirement = harness::Requirement {
-    name: "interop",
-    probe: || common::imports(&["h5py", "numpy"]),
-};
+use common::H5PY;
 
 fn spikeburn(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_spikeburn"))
@@ -64,14 +61,19 @@ fn shd_rsnn_learns_a_generated_shd_file_far_above_chance() {
     assert!(o.status.success(), "{err}");
     let said = String::from_utf8_lossy(&o.stdout);
     assert!(said.contains("1500 recordings as 100 frames"), "{said}");
-    assert!(said.contains("batches") && said.contains("% of training"), "{said}");
+    assert!(
+        said.contains("batches") && said.contains("% of training"),
+        "{said}"
+    );
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).expect("metrics");
     let last: serde_json::Value =
         serde_json::from_str(metrics.lines().last().expect("a line")).expect("json");
     let acc = last["test_accuracy"].as_f64().expect("accuracy");
     assert!(acc > 0.35, "test accuracy {acc} (chance 0.2)");
     // The frames were cached: one file per split.
-    let cached = std::fs::read_dir(cache.join("frames")).expect("cache").count();
+    let cached = std::fs::read_dir(cache.join("frames"))
+        .expect("cache")
+        .count();
     assert_eq!(cached, 2);
 }
 
@@ -100,7 +102,10 @@ fn a_missing_data_folder_names_the_layout_and_the_source() {
         assert!(!o.status.success(), "{preset}: {err}");
         let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{preset}: {err}");
-        assert!(lines[0].starts_with("error: ") && lines[0].contains(needle), "{preset}: {err}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(needle),
+            "{preset}: {err}"
+        );
         assert!(lines[0].contains("http"), "{preset}: {err}");
         assert!(!out.exists(), "{preset}: nothing written");
     }

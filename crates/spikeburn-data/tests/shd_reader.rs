@@ -16,10 +16,7 @@ mod common;
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
 
-const H5PY: harness::Requirement = harness::Requirement {
-    name: "interop",
-    probe: || common::imports(&["h5py", "numpy"]),
-};
+use common::H5PY;
 
 /// Runs the writer; returns its JSON dump (`--dump`).
 fn write(out: &Path, args: &[&str]) -> Json {
@@ -123,31 +120,31 @@ fn each_inconsistency_is_its_own_error_naming_the_file_and_sample() {
         );
         err
     };
-    let e = case("length");
-    assert!(
-        matches!(&e, EventError::Malformed { location, .. } if location == "sample 1"),
-        "{e}"
-    );
-    let e = case("label");
-    assert!(
-        matches!(&e, EventError::LabelOutOfRange { label: 20, .. }),
-        "{e}"
-    );
-    let e = case("unit");
-    assert!(
-        matches!(&e, EventError::OutsideSensor { x: 700, .. }),
-        "{e}"
-    );
-    let e = case("nan");
-    assert!(
-        matches!(&e, EventError::Malformed { location, .. } if location == "sample 1"),
-        "{e}"
-    );
-    let e = case("count");
-    assert!(
-        matches!(&e, EventError::Malformed { reason, .. } if reason.contains("4, 4 and 3")),
-        "{e}"
-    );
+    type Check = fn(&EventError) -> bool;
+    let checks: [(&str, Check); 5] = [
+        (
+            "length",
+            |e| matches!(e, EventError::Malformed { location, .. } if location == "sample 1"),
+        ),
+        ("label", |e| {
+            matches!(e, EventError::LabelOutOfRange { label: 20, .. })
+        }),
+        ("unit", |e| {
+            matches!(e, EventError::OutsideSensor { x: 700, .. })
+        }),
+        (
+            "nan",
+            |e| matches!(e, EventError::Malformed { location, .. } if location == "sample 1"),
+        ),
+        (
+            "count",
+            |e| matches!(e, EventError::Malformed { reason, .. } if reason.contains("4, 4 and 3")),
+        ),
+    ];
+    for (kind, expected) in checks {
+        let e = case(kind);
+        assert!(expected(&e), "{kind}: {e}");
+    }
 
     // Cut short anywhere, or not HDF5 at all: an error, never a panic.
     let good = dir.path().join("good.h5");

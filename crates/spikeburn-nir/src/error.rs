@@ -241,55 +241,45 @@ pub enum NirError {
     },
 }
 
+/// Evaluates `$some` with `$file` bound to the `file` field of whichever variant `$error`
+/// holds, or `$none` for the variants without one: the one list of the variants that name a
+/// file.
+macro_rules! with_file_field {
+    ($error:expr, $file:ident => $some:expr, $none:expr) => {
+        match $error {
+            NirError::Io { file: $file, .. }
+            | NirError::NotHdf5 { file: $file }
+            | NirError::Truncated { file: $file, .. }
+            | NirError::Hdf5 { file: $file, .. }
+            | NirError::MissingEntry { file: $file, .. }
+            | NirError::UnknownNodeType { file: $file, .. }
+            | NirError::MissingParameter { file: $file, .. }
+            | NirError::UnknownParameter { file: $file, .. }
+            | NirError::WrongType { file: $file, .. }
+            | NirError::InvalidParameter { file: $file, .. }
+            | NirError::InvalidName { file: $file, .. }
+            | NirError::InvalidEdges { file: $file, .. }
+            | NirError::UnknownEdgeEndpoint { file: $file, .. }
+            | NirError::EdgeShapeMismatch { file: $file, .. }
+            | NirError::Cycle { file: $file, .. }
+            | NirError::Safetensors { file: $file, .. }
+            | NirError::SafetensorsDtype { file: $file, .. } => $some,
+            NirError::Mapping { .. } | NirError::ArrayShape { .. } => $none,
+        }
+    };
+}
+
 impl NirError {
     /// The file the error concerns ([`IN_MEMORY`] when none), if the variant has one.
     pub fn file(&self) -> Option<&Path> {
-        match self {
-            Self::Io { file, .. }
-            | Self::NotHdf5 { file }
-            | Self::Truncated { file, .. }
-            | Self::Hdf5 { file, .. }
-            | Self::MissingEntry { file, .. }
-            | Self::UnknownNodeType { file, .. }
-            | Self::MissingParameter { file, .. }
-            | Self::UnknownParameter { file, .. }
-            | Self::WrongType { file, .. }
-            | Self::InvalidParameter { file, .. }
-            | Self::InvalidName { file, .. }
-            | Self::InvalidEdges { file, .. }
-            | Self::UnknownEdgeEndpoint { file, .. }
-            | Self::EdgeShapeMismatch { file, .. }
-            | Self::Cycle { file, .. }
-            | Self::Safetensors { file, .. }
-            | Self::SafetensorsDtype { file, .. } => Some(file),
-            Self::Mapping { .. } | Self::ArrayShape { .. } => None,
-        }
+        with_file_field!(self, file => Some(file.as_path()), None)
     }
 
     /// Replaces the `file` of a variant that has one (used to attach the path of the file a
     /// graph was read from to errors found by [`validate`](crate::validate::validate)).
     #[must_use]
     pub fn with_file(mut self, path: &Path) -> Self {
-        match &mut self {
-            Self::Io { file, .. }
-            | Self::NotHdf5 { file }
-            | Self::Truncated { file, .. }
-            | Self::Hdf5 { file, .. }
-            | Self::MissingEntry { file, .. }
-            | Self::UnknownNodeType { file, .. }
-            | Self::MissingParameter { file, .. }
-            | Self::UnknownParameter { file, .. }
-            | Self::WrongType { file, .. }
-            | Self::InvalidParameter { file, .. }
-            | Self::InvalidName { file, .. }
-            | Self::InvalidEdges { file, .. }
-            | Self::UnknownEdgeEndpoint { file, .. }
-            | Self::EdgeShapeMismatch { file, .. }
-            | Self::Cycle { file, .. }
-            | Self::Safetensors { file, .. }
-            | Self::SafetensorsDtype { file, .. } => *file = path.to_path_buf(),
-            Self::Mapping { .. } | Self::ArrayShape { .. } => {}
-        }
+        with_file_field!(&mut self, file => *file = path.to_path_buf(), ());
         self
     }
 }

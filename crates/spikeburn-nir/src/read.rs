@@ -33,12 +33,16 @@ pub struct NirFile {
 /// Reads and validates the NIR graph in `path` (see [`read_nir_bytes`]).
 pub fn read_nir(path: impl AsRef<Path>) -> Result<NirFile> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| NirError::Io {
+    read_nir_bytes(read_bytes(path)?, path)
+}
+
+/// The bytes of the file at `path`; a failure is [`NirError::Io`] naming it.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| NirError::Io {
         file: path.to_path_buf(),
         action: "reading",
         source,
-    })?;
-    read_nir_bytes(bytes, path)
+    })
 }
 
 /// Reads and validates an NIR graph from the bytes of a file; `path` is only used in error

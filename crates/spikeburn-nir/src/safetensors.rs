@@ -79,11 +79,7 @@ pub fn write_safetensors(
 /// Reads every tensor of the safetensors file at `path`, converted to `f32`.
 pub fn read_safetensors(path: impl AsRef<Path>) -> Result<Tensors> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| NirError::Io {
-        file: path.to_path_buf(),
-        action: "reading",
-        source,
-    })?;
+    let bytes = crate::read::read_bytes(path)?;
     read_safetensors_bytes(&bytes).map_err(|e| e.with_file(path))
 }
 

@@ -55,9 +55,11 @@ pub struct DataConfig {
     /// The directory holding its IDX files; `None` = [`DatasetKind::default_dir`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
-    /// Use only the first N training images (0 = all).
+    /// Use only N training samples (0 = all): the first N images or Randman samples; for
+    /// event data, which readers list class by class, N recordings spread evenly over the
+    /// list.
     pub limit_train: usize,
-    /// Use only the first N test images (0 = all).
+    /// Use only N test samples (0 = all; chosen as for `limit_train`).
     pub limit_test: usize,
     /// The task of `dataset = "randman"` (`[data.randman]`; absent: the defaults of
     /// [`RandmanConfig`]).

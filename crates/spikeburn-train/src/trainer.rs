@@ -93,9 +93,12 @@ pub fn load_data(config: &ExperimentConfig) -> Result<(BoxedDataset, BoxedDatase
             Ok(set)
         };
         let (train, test) = (load(Split::Train)?, load(Split::Test)?);
+        // Readers list recordings class by class, so a limit takes samples spread evenly over
+        // the list (every class represented), not the first ones.
         let cut = |set: spikeburn_data::EventDataset, limit: usize| -> BoxedDataset {
             if limit > 0 && limit < set.len() {
-                Box::new(set.subset(&(0..limit).collect::<Vec<_>>()))
+                let n = set.len();
+                Box::new(set.subset(&(0..limit).map(|i| i * n / limit).collect::<Vec<_>>()))
             } else {
                 Box::new(set)
             }

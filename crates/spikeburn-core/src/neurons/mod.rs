@@ -272,8 +272,14 @@ pub struct NeuronConfig {
 }
 
 impl Default for NeuronConfig {
+    /// A LIF neuron with [`LifConfig`]'s defaults and each other model's defaults.
     fn default() -> Self {
-        let lif = LifConfig::default();
+        LifConfig::default().into()
+    }
+}
+
+impl From<LifConfig> for NeuronConfig {
+    fn from(lif: LifConfig) -> Self {
         Self {
             kind: NeuronKind::Lif,
             beta: lif.beta,
@@ -297,23 +303,6 @@ impl Default for NeuronConfig {
             noise_seed: 0,
             graded_spikes: false,
             name: None,
-        }
-    }
-}
-
-impl From<LifConfig> for NeuronConfig {
-    fn from(lif: LifConfig) -> Self {
-        Self {
-            beta: lif.beta,
-            threshold: lif.threshold,
-            reset: lif.reset,
-            detach_reset: lif.detach_reset,
-            learn_beta: lif.learn_beta,
-            learn_threshold: lif.learn_threshold,
-            per_neuron: lif.per_neuron,
-            surrogate: lif.surrogate,
-            kernel: lif.kernel,
-            ..Self::default()
         }
     }
 }

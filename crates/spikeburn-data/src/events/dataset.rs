@@ -479,7 +479,11 @@ mod tests {
 
     fn set() -> EventSet {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let sensor = Sensor { width: 6, height: 5, polarities: 2 };
+        let sensor = Sensor {
+            width: 6,
+            height: 5,
+            polarities: 2,
+        };
         let samples = (0..9)
             .map(|i| {
                 let mut events: Vec<Event> = (0..40)
@@ -491,10 +495,17 @@ mod tests {
                     })
                     .collect();
                 events.sort();
-                EventSample { events, label: i % 3 }
+                EventSample {
+                    events,
+                    label: i % 3,
+                }
             })
             .collect();
-        EventSet { sensor, num_classes: 3, samples }
+        EventSet {
+            sensor,
+            num_classes: 3,
+            samples,
+        }
     }
 
     fn values(batch: Batch) -> Vec<f32> {
@@ -506,14 +517,21 @@ mod tests {
 
     #[test]
     fn batches_are_the_frames_of_each_sample_time_major() {
-        let config = EventsConfig { frames: ToFrame::TimeBins { bins: 4 }, ..Default::default() };
+        let config = EventsConfig {
+            frames: ToFrame::TimeBins { bins: 4 },
+            ..Default::default()
+        };
         let source = set();
         let data = EventDataset::new(source.clone(), &config).expect("valid");
         let got = values(data.batch(&[2, 7], &Device::flex()));
         // Independently: each sample's dense frames [T, C·H·W], interleaved as [T, B, F].
         let f = source.sensor.size();
-        let a = config.frames.to_dense(&source.samples[2].events, source.sensor);
-        let b = config.frames.to_dense(&source.samples[7].events, source.sensor);
+        let a = config
+            .frames
+            .to_dense(&source.samples[2].events, source.sensor);
+        let b = config
+            .frames
+            .to_dense(&source.samples[7].events, source.sensor);
         let mut expected = Vec::new();
         for t in 0..4 {
             expected.extend_from_slice(&a[t * f..(t + 1) * f]);
@@ -527,7 +545,10 @@ mod tests {
     fn augmentation_repeats_with_the_stream_and_skipping_keeps_it_in_step() {
         let config = EventsConfig {
             frames: ToFrame::TimeBins { bins: 4 },
-            augment: vec![EventTransform::DropEvent { p: 0.5 }, EventTransform::SpatialJitter { std: 1.0 }],
+            augment: vec![
+                EventTransform::DropEvent { p: 0.5 },
+                EventTransform::SpatialJitter { std: 1.0 },
+            ],
             ..Default::default()
         };
         let data = EventDataset::new(set(), &config).expect("valid");
@@ -541,16 +562,26 @@ mod tests {
             }
             values(data.train_batch(&[4, 5], &mut rng, &device))
         };
-        assert_eq!(run(false), run(true), "skip_batch draws what train_batch draws");
+        assert_eq!(
+            run(false),
+            run(true),
+            "skip_batch draws what train_batch draws"
+        );
         let augmented = run(false);
         let plain = values(data.batch(&[4, 5], &device));
         assert_ne!(augmented, plain, "augmentation changes the batch");
-        assert!(augmented.iter().sum::<f32>() < plain.iter().sum::<f32>(), "events were dropped");
+        assert!(
+            augmented.iter().sum::<f32>() < plain.iter().sum::<f32>(),
+            "events were dropped"
+        );
     }
 
     #[test]
     fn the_cache_round_trips_and_refuses_another_key() {
-        let config = EventsConfig { frames: ToFrame::EventBins { bins: 3 }, ..Default::default() };
+        let config = EventsConfig {
+            frames: ToFrame::EventBins { bins: 3 },
+            ..Default::default()
+        };
         let data = EventDataset::new(set(), &config).expect("valid");
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = FrameCache::new(dir.path());

@@ -33,12 +33,7 @@ const LAYOUT: &str = "trials_to_train.txt, trials_to_test.txt and user*_*.aedat 
 const URL: &str = "https://research.ibm.com/interactive/dvsgesture/";
 
 fn missing(path: PathBuf) -> EventError {
-    EventError::MissingData {
-        path,
-        dataset: DATASET,
-        layout: LAYOUT,
-        url: URL,
-    }
+    EventError::missing_data(path, DATASET, LAYOUT, URL)
 }
 
 /// A labelled window and the 1-based line of the csv it came from.

@@ -219,6 +219,22 @@ impl EventError {
         }
     }
 
+    /// A missing data set: `path` was looked for, `layout` is what the reader expects
+    /// there, `url` where `dataset` is published.
+    pub fn missing_data(
+        path: impl Into<PathBuf>,
+        dataset: &'static str,
+        layout: &'static str,
+        url: &'static str,
+    ) -> Self {
+        EventError::MissingData {
+            path: path.into(),
+            dataset,
+            layout,
+            url,
+        }
+    }
+
     /// A malformed-file error at `location`.
     pub fn malformed(
         path: impl Into<PathBuf>,

@@ -150,12 +150,7 @@ fn split_name(split: Split) -> &'static str {
 }
 
 fn missing(path: PathBuf) -> EventError {
-    EventError::MissingData {
-        path,
-        dataset: DATASET,
-        layout: LAYOUT,
-        url: URL,
-    }
+    EventError::missing_data(path, DATASET, LAYOUT, URL)
 }
 
 /// Whether a file or folder name is ignored: hidden files and macOS metadata.
