@@ -27,9 +27,10 @@ use burn::prelude::*;
 pub struct AdaptiveLif {
     /// Decay `β`, base threshold `θ`, reset and surrogate.
     pub lif: Lif,
-    /// Adaptation decay `ρ`, `[1]` (fixed).
+    /// Adaptation decay `ρ`, `[1]` or `[N]` (learnable with `learn_adapt`; clamped to
+    /// `[0, 1]` when used).
     pub adapt_decay: Param<Tensor<1>>,
-    /// Adaptation strength `γ`, `[1]` (fixed).
+    /// Adaptation strength `γ`, `[1]` or `[N]` (learnable with `learn_adapt`).
     pub adapt_strength: Param<Tensor<1>>,
 }
 

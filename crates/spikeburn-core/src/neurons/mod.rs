@@ -254,6 +254,9 @@ pub struct NeuronConfig {
     pub adapt_decay: f32,
     /// Strength `γ` of the threshold adaptation (adaptive; default 1.8, Bellec et al. 2018).
     pub adapt_strength: f32,
+    /// Train `ρ` and `γ` (adaptive; default false): with `per_neuron`, one of each per
+    /// neuron, as the learnable adaptation of the SHD literature.
+    pub learn_adapt: bool,
     /// Excitatory reversal potential `E_e` (conductance; default 5, in units where rest = 0).
     pub reversal_exc: f32,
     /// Inhibitory reversal potential `E_i` (conductance; default −1).
@@ -297,6 +300,7 @@ impl From<LifConfig> for NeuronConfig {
             recurrent: RecurrentKind::AllToAll,
             adapt_decay: (-1.0f32 / 700.0).exp(),
             adapt_strength: 1.8,
+            learn_adapt: false,
             reversal_exc: 5.0,
             reversal_inh: -1.0,
             noise: 0.1,
@@ -432,7 +436,7 @@ impl NeuronConfig {
     fn check_fields_belong(&self) -> Result<(), InvalidParameter> {
         use NeuronKind::*;
         let d = Self::default();
-        let fields: [(&str, bool, &[NeuronKind]); 10] = [
+        let fields: [(&str, bool, &[NeuronKind]); 11] = [
             ("refractory", self.refractory != d.refractory, &[Lif, If]),
             (
                 "alpha",
@@ -453,6 +457,11 @@ impl NeuronConfig {
             (
                 "adapt_strength",
                 self.adapt_strength != d.adapt_strength,
+                &[Adaptive],
+            ),
+            (
+                "learn_adapt",
+                self.learn_adapt != d.learn_adapt,
                 &[Adaptive],
             ),
             (
@@ -510,8 +519,8 @@ impl NeuronConfig {
             }
             NeuronKind::Adaptive => NeuronModel::Adaptive(AdaptiveLif {
                 lif,
-                adapt_decay: param(self.adapt_decay, 1, false, device),
-                adapt_strength: param(self.adapt_strength, 1, false, device),
+                adapt_decay: param(self.adapt_decay, n, self.learn_adapt, device),
+                adapt_strength: param(self.adapt_strength, n, self.learn_adapt, device),
             }),
             NeuronKind::Integrator => NeuronModel::Integrator(LeakyIntegrator {
                 beta: param(self.beta, n, self.learn_beta, device),

@@ -144,6 +144,17 @@ pub fn catalogue() -> Vec<(String, NeuronConfig)> {
         },
     ));
     list.push((
+        "Adaptive learnable per-neuron".into(),
+        NeuronConfig {
+            kind: NeuronKind::Adaptive,
+            adapt_decay: 0.85,
+            adapt_strength: 0.7,
+            learn_adapt: true,
+            per_neuron: true,
+            ..base.clone()
+        },
+    ));
+    list.push((
         "Lif refractory 2".into(),
         NeuronConfig {
             refractory: 2,
