@@ -23,6 +23,43 @@ fn mnist() -> String {
         .to_string()
 }
 
+/// The data and size options of a tiny run: MNIST from `data`, `limit_train` and `limit_test`
+/// samples, `num_steps` steps, batches of 64.
+fn tiny_run<'a>(
+    data: &'a str,
+    limit_train: &'a str,
+    limit_test: &'a str,
+    num_steps: &'a str,
+) -> [&'a str; 10] {
+    [
+        "--data-dir",
+        data,
+        "--limit-train",
+        limit_train,
+        "--limit-test",
+        limit_test,
+        "--num-steps",
+        num_steps,
+        "--batch-size",
+        "64",
+    ]
+}
+
+/// Trains the `mnist-mlp` preset for one epoch into `cwd/run`, with `options` after.
+fn train_one_epoch(options: &[&str], cwd: &Path) -> Output {
+    let mut args = vec![
+        "train",
+        "--preset",
+        "mnist-mlp",
+        "--epochs",
+        "1",
+        "--out",
+        "run",
+    ];
+    args.extend(options);
+    spikeburn(&args, cwd)
+}
+
 /// Asserts a failed run: non-zero exit, one `error:` line that mentions `needle`.
 fn assert_clean_failure(out: &Output, needle: &str) {
     let err = stderr(out);
@@ -52,47 +89,17 @@ fn bad_input_fails_with_one_line_and_no_output() {
     assert_clean_failure(&o, "missing-dir");
 
     std::fs::write(d.join("bad.toml"), "[model.neuron]\nbeta = 1.5\n").expect("write");
-    let o = spikeburn(
-        &[
-            "train",
-            "--config",
-            "bad.toml",
-            "--data-dir",
-            &data,
-            "--out",
-            out,
-        ],
-        d,
-    );
-    assert_clean_failure(&o, "model.neuron.beta");
-
-    let o = spikeburn(
-        &[
-            "train",
-            "--num-steps",
-            "0",
-            "--data-dir",
-            &data,
-            "--out",
-            out,
-        ],
-        d,
-    );
-    assert_clean_failure(&o, "model.num_steps");
-
-    let o = spikeburn(
-        &[
-            "train",
-            "--batch-size",
-            "0",
-            "--data-dir",
-            &data,
-            "--out",
-            out,
-        ],
-        d,
-    );
-    assert_clean_failure(&o, "training.batch_size");
+    for (option, value, field) in [
+        ("--config", "bad.toml", "model.neuron.beta"),
+        ("--num-steps", "0", "model.num_steps"),
+        ("--batch-size", "0", "training.batch_size"),
+    ] {
+        let o = spikeburn(
+            &["train", option, value, "--data-dir", &data, "--out", out],
+            d,
+        );
+        assert_clean_failure(&o, field);
+    }
 
     std::fs::write(d.join("typo.toml"), "[training]\nepoch = 2\n").expect("write");
     let o = spikeburn(&["train", "--config", "typo.toml", "--out", out], d);
@@ -150,29 +157,8 @@ fn train_eval_and_resume_a_tiny_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let data = mnist();
-    let common = [
-        "--data-dir",
-        &data,
-        "--limit-train",
-        "256",
-        "--limit-test",
-        "200",
-        "--num-steps",
-        "5",
-        "--batch-size",
-        "64",
-    ];
-    let mut args = vec![
-        "train",
-        "--preset",
-        "mnist-mlp",
-        "--epochs",
-        "1",
-        "--out",
-        "run",
-    ];
-    args.extend(common);
-    let o = spikeburn(&args, d);
+    let common = tiny_run(&data, "256", "200", "5");
+    let o = train_one_epoch(&common, d);
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("test accuracy"), "{stdout}");
@@ -358,28 +344,7 @@ fn diagnose_a_tiny_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let data = mnist();
-    let o = spikeburn(
-        &[
-            "train",
-            "--preset",
-            "mnist-mlp",
-            "--epochs",
-            "1",
-            "--out",
-            "run",
-            "--data-dir",
-            &data,
-            "--limit-train",
-            "256",
-            "--limit-test",
-            "64",
-            "--num-steps",
-            "5",
-            "--batch-size",
-            "64",
-        ],
-        d,
-    );
+    let o = train_one_epoch(&tiny_run(&data, "256", "64", "5"), d);
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     let o = spikeburn(
         &[
@@ -551,20 +516,15 @@ fn train_set_and_the_documented_nir_export() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let data = mnist();
-    let common = [
-        "train",
-        "--data-dir",
-        &data,
-        "--limit-train",
-        "128",
-        "--limit-test",
-        "64",
-        "--num-steps",
-        "4",
-        "--batch-size",
-        "64",
-    ];
-    let mut zero = common.to_vec();
+    let mut common = vec!["train"];
+    common.extend(tiny_run(&data, "128", "64", "4"));
+    let export_nir = |model: &str, out: &str| {
+        spikeburn(
+            &["export", "--model", model, "--format", "nir", "--out", out],
+            d,
+        )
+    };
+    let mut zero = common.clone();
     zero.extend(["--set", "reset=zero", "--set", "beta=0.9", "--out", "zero"]);
     let o = spikeburn(&zero, d);
     assert!(o.status.success(), "train --set failed: {}", stderr(&o));
@@ -572,30 +532,20 @@ fn train_set_and_the_documented_nir_export() {
     let parsed: toml::Value = toml::from_str(&config).expect("toml");
     assert_eq!(parsed["model"]["neuron"]["reset"].as_str(), Some("zero"));
     assert_eq!(parsed["model"]["neuron"]["beta"].as_float(), Some(0.9));
-    let o = spikeburn(
-        &[
-            "export", "--model", "zero", "--format", "nir", "--out", "zero.nir",
-        ],
-        d,
-    );
+    let o = export_nir("zero", "zero.nir");
     assert!(o.status.success(), "export failed: {}", stderr(&o));
     assert!(d.join("zero.nir").is_file());
 
-    let mut default = common.to_vec();
+    let mut default = common.clone();
     default.extend(["--out", "default"]);
     assert!(spikeburn(&default, d).status.success());
-    let o = spikeburn(
-        &[
-            "export", "--model", "default", "--format", "nir", "--out", "d.nir",
-        ],
-        d,
-    );
+    let o = export_nir("default", "d.nir");
     assert_clean_failure(&o, "--set reset=zero");
     assert!(stderr(&o).contains("--allow-approximate"));
     assert!(!d.join("d.nir").exists());
 
     // A key that is not a field is refused before anything is written.
-    let mut bad = common.to_vec();
+    let mut bad = common.clone();
     bad.extend(["--set", "betta=0.9", "--out", "bad"]);
     let o = spikeburn(&bad, d);
     assert_clean_failure(&o, "betta");

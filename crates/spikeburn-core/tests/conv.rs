@@ -44,6 +44,37 @@ const fn case(shape: [usize; 6], stride: usize, padding: usize, bias: bool) -> C
     }
 }
 
+impl Case {
+    /// The case's random input, weight and (where it has one) bias, from seeds 1, 2 and 3.
+    fn operands(self, dev: &Device) -> (Tensor<4>, Tensor<4>, Option<Tensor<1>>) {
+        let Case {
+            n, c, h, w, o, k, ..
+        } = self;
+        let x = random([n, c, h, w], 1, dev);
+        let weight = random([o, c, k, k], 2, dev);
+        let b = self.bias.then(|| random([o], 3, dev));
+        (x, weight, b)
+    }
+
+    /// `conv2d` of the operands with the case's stride and padding, through `kernel`.
+    fn conv(
+        self,
+        x: &Tensor<4>,
+        weight: &Tensor<4>,
+        b: &Option<Tensor<1>>,
+        kernel: Kernel,
+    ) -> Tensor<4> {
+        conv2d(
+            x.clone(),
+            weight.clone(),
+            b.clone(),
+            self.stride,
+            self.padding,
+            kernel,
+        )
+    }
+}
+
 const CASES: &[Case] = &[
     case([4, 3, 9, 7, 5, 3], 1, 1, true),
     case([3, 1, 28, 28, 8, 3], 1, 1, false),
@@ -56,28 +87,10 @@ const CASES: &[Case] = &[
 
 /// One forward + backward of `Σ Y ⊙ R` for a fixed random `R`, through `kernel`.
 fn pass(case: Case, kernel: Kernel, dev: &Device) -> [Vec<f32>; 4] {
-    let Case {
-        n,
-        c,
-        h,
-        w,
-        o,
-        k,
-        stride,
-        padding,
-        bias,
-    } = case;
-    let x = random([n, c, h, w], 1, dev).require_grad();
-    let weight = random([o, c, k, k], 2, dev).require_grad();
-    let b = bias.then(|| random([o], 3, dev).require_grad());
-    let y = conv2d(
-        x.clone(),
-        weight.clone(),
-        b.clone(),
-        stride,
-        padding,
-        kernel,
-    );
+    let (x, weight, b) = case.operands(dev);
+    let (x, weight) = (x.require_grad(), weight.require_grad());
+    let b = b.map(Tensor::require_grad);
+    let y = case.conv(&x, &weight, &b, kernel);
     let r = random(y.dims(), 4, dev);
     let grads = (y.clone() * r).sum().backward();
     let grad = |t: &Tensor<4>| values(t.grad(&grads).expect("gradient"));
@@ -108,31 +121,18 @@ fn im2col_convolution_equals_burn_in_values_and_gradients() {
 #[test]
 fn im2col_convolution_without_autodiff_equals_burn() {
     for dev in [Device::flex(), Device::ndarray()] {
-        for &Case {
-            n,
-            c,
-            h,
-            w,
-            o,
-            k,
-            stride,
-            padding,
-            bias,
-        } in CASES
-        {
-            let x = random([n, c, h, w], 1, &dev);
-            let weight = random([o, c, k, k], 2, &dev);
-            let b = bias.then(|| random([o], 3, &dev));
-            let run = |kernel| {
-                values(conv2d(
-                    x.clone(),
-                    weight.clone(),
-                    b.clone(),
-                    stride,
-                    padding,
-                    kernel,
-                ))
-            };
+        for &case in CASES {
+            let Case {
+                c,
+                h,
+                w,
+                k,
+                stride,
+                padding,
+                ..
+            } = case;
+            let (x, weight, b) = case.operands(&dev);
+            let run = |kernel| values(case.conv(&x, &weight, &b, kernel));
             assert_close(
                 &run(Kernel::Auto),
                 &run(Kernel::Reference),

@@ -2,7 +2,9 @@
 //! specifications (independently of the readers), well-formed and hostile.
 
 use spikeburn_data::Split;
-use spikeburn_data::events::{Event, EventError, EventSample, Sensor, aedat, dvs_gesture, nmnist};
+use spikeburn_data::events::{
+    Event, EventError, EventSample, EventSet, Sensor, aedat, dvs_gesture, nmnist,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -313,35 +315,36 @@ fn nmnist_corrupt_file_in_zip_names_the_entry() {
     }
 }
 
-#[test]
-fn nmnist_missing_folder() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let absent = dir.path().join("no-such-dir");
-    match nmnist::read(&absent, Split::Train) {
+/// The fields `(path, dataset, layout, url)` of the `MissingData` error a reader returned;
+/// panics on any other outcome.
+fn missing_data(
+    read: Result<EventSet, EventError>,
+) -> (PathBuf, &'static str, &'static str, &'static str) {
+    match read {
         Err(EventError::MissingData {
             path,
             dataset,
             layout,
             url,
-        }) => {
-            assert_eq!(path, absent);
-            assert_eq!(dataset, "N-MNIST");
-            assert!(layout.contains("Train.zip"), "{layout}");
-            assert_eq!(url, "https://www.garrickorchard.com/datasets/n-mnist");
-        }
+        }) => (path, dataset, layout, url),
         other => panic!("expected MissingData, got {other:?}"),
     }
+}
+
+#[test]
+fn nmnist_missing_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let absent = dir.path().join("no-such-dir");
+    let (path, dataset, layout, url) = missing_data(nmnist::read(&absent, Split::Train));
+    assert_eq!(path, absent);
+    assert_eq!(dataset, "N-MNIST");
+    assert!(layout.contains("Train.zip"), "{layout}");
+    assert_eq!(url, "https://www.garrickorchard.com/datasets/n-mnist");
     // The folder exists but holds neither Test/ nor Test.zip.
-    assert!(matches!(
-        nmnist::read(dir.path(), Split::Test),
-        Err(EventError::MissingData { .. })
-    ));
+    missing_data(nmnist::read(dir.path(), Split::Test));
     // Test/ exists but holds no event file.
     std::fs::create_dir_all(dir.path().join("Test/4")).expect("mkdir");
-    assert!(matches!(
-        nmnist::read(dir.path(), Split::Test),
-        Err(EventError::MissingData { .. })
-    ));
+    missing_data(nmnist::read(dir.path(), Split::Test));
 }
 
 #[test]
@@ -775,32 +778,18 @@ fn gesture_window_end_not_after_start() {
 fn gesture_missing_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let absent = dir.path().join("DvsGesture");
-    match dvs_gesture::read(&absent, Split::Train) {
-        Err(EventError::MissingData {
-            path, dataset, url, ..
-        }) => {
-            assert_eq!(path, absent);
-            assert_eq!(dataset, "DVS128 Gesture");
-            assert_eq!(url, "https://research.ibm.com/interactive/dvsgesture/");
-        }
-        other => panic!("expected MissingData, got {other:?}"),
-    }
+    let (path, dataset, _, url) = missing_data(dvs_gesture::read(&absent, Split::Train));
+    assert_eq!(path, absent);
+    assert_eq!(dataset, "DVS128 Gesture");
+    assert_eq!(url, "https://research.ibm.com/interactive/dvsgesture/");
     // The folder without its list file.
-    match dvs_gesture::read(dir.path(), Split::Test) {
-        Err(EventError::MissingData { path, .. }) => {
-            assert_eq!(path, dir.path().join("trials_to_test.txt"))
-        }
-        other => panic!("expected MissingData, got {other:?}"),
-    }
+    let (path, ..) = missing_data(dvs_gesture::read(dir.path(), Split::Test));
+    assert_eq!(path, dir.path().join("trials_to_test.txt"));
     // A listed recording that is absent.
     let full = gesture_dir();
     std::fs::remove_file(full.path().join("user01_fluorescent.aedat")).expect("remove");
-    match dvs_gesture::read(full.path(), Split::Train) {
-        Err(EventError::MissingData { path, .. }) => {
-            assert_eq!(path, full.path().join("user01_fluorescent.aedat"))
-        }
-        other => panic!("expected MissingData, got {other:?}"),
-    }
+    let (path, ..) = missing_data(dvs_gesture::read(full.path(), Split::Train));
+    assert_eq!(path, full.path().join("user01_fluorescent.aedat"));
 }
 
 #[test]

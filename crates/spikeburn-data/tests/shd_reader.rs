@@ -220,22 +220,18 @@ fn frames_of_a_file_count_its_events_per_bin_and_channel_group() {
         cache: true,
         ..config
     };
-    let (first, r1) = spikeburn_data::events::load(
-        DatasetKind::Shd,
-        dir.path(),
-        Split::Test,
-        &cached,
-        Some(&store),
-    )
-    .expect("loads");
-    let (second, r2) = spikeburn_data::events::load(
-        DatasetKind::Shd,
-        dir.path(),
-        Split::Test,
-        &cached,
-        Some(&store),
-    )
-    .expect("loads");
+    let load_cached = || {
+        spikeburn_data::events::load(
+            DatasetKind::Shd,
+            dir.path(),
+            Split::Test,
+            &cached,
+            Some(&store),
+        )
+        .expect("loads")
+    };
+    let (first, r1) = load_cached();
+    let (second, r2) = load_cached();
     assert!(!r1.cache_hit && r2.cache_hit, "{r1:?} {r2:?}");
     assert_eq!(first.frames(), second.frames());
     assert_eq!(second.frames().dense(&[3]), expected);

@@ -172,23 +172,32 @@ fn zip_map(a: &Array, b: &Array, node: &str, f: impl Fn(f64, f64) -> Result<f64>
 /// `v_threshold = θ`, `v_reset = 0`. `beta` and `threshold` may be per-neuron arrays or hold
 /// one value (broadcast).
 pub fn lif_from_discrete(beta: &Array, threshold: &Array, dt: f64) -> Result<Lif> {
-    let tau = map_array(beta, "LIF", |b| tau_from_beta(b, dt))?;
-    let r = map_array(&tau, "LIF", |t| unit_gain_r(t, dt))?;
+    let (tau, r) = unit_gain_leak(beta, dt, "LIF")?;
     let shape = tau.shape().to_vec();
     Ok(Lif {
         v_leak: Array::full(shape.clone(), 0.0),
         v_threshold: threshold.clone(),
-        v_reset: Array::full(
-            if threshold.len() == 1 {
-                threshold.shape().to_vec()
-            } else {
-                shape
-            },
-            0.0,
-        ),
+        v_reset: zero_reset(threshold, shape),
         tau,
         r,
     })
+}
+
+/// `τ = dt/(1-β)` and the unit-gain `r = τ/dt` of each element of `beta`, for a `node` type.
+fn unit_gain_leak(beta: &Array, dt: f64, node: &str) -> Result<(Array, Array)> {
+    let tau = map_array(beta, node, |b| tau_from_beta(b, dt))?;
+    let r = map_array(&tau, node, |t| unit_gain_r(t, dt))?;
+    Ok((tau, r))
+}
+
+/// The zero `v_reset`: one value where `threshold` holds one (broadcast), else of `shape`.
+fn zero_reset(threshold: &Array, shape: Vec<usize>) -> Array {
+    let shape = if threshold.len() == 1 {
+        threshold.shape().to_vec()
+    } else {
+        shape
+    };
+    Array::full(shape, 0.0)
 }
 
 /// A discrete-time neuron read back from NIR: `U[t] = β U[t-1] + gain · I[t] + bias`, spike
@@ -236,8 +245,7 @@ pub fn lif_to_discrete(lif: &Lif, dt: f64) -> Result<DiscreteLif> {
 /// The NIR `LI` of a discrete leaky integrator `U[t] = β U[t-1] + I[t]` (a non-spiking
 /// readout): `τ = dt/(1-β)`, `r = τ/dt`, `v_leak = 0`.
 pub fn li_from_discrete(beta: &Array, dt: f64) -> Result<Li> {
-    let tau = map_array(beta, "LI", |b| tau_from_beta(b, dt))?;
-    let r = map_array(&tau, "LI", |t| unit_gain_r(t, dt))?;
+    let (tau, r) = unit_gain_leak(beta, dt, "LI")?;
     Ok(Li {
         v_leak: Array::full(tau.shape().to_vec(), 0.0),
         tau,
@@ -271,20 +279,12 @@ pub fn cuba_lif_from_discrete(
         tau_from_beta(a, dt).map_err(|e| rename_quantity(e, "beta", "alpha"))
     })?;
     let w_in = map_array(&tau_syn, "CubaLIF", |t| unit_gain_r(t, dt))?;
-    let tau_mem = map_array(beta, "CubaLIF", |b| tau_from_beta(b, dt))?;
-    let r = map_array(&tau_mem, "CubaLIF", |t| unit_gain_r(t, dt))?;
+    let (tau_mem, r) = unit_gain_leak(beta, dt, "CubaLIF")?;
     let shape = tau_mem.shape().to_vec();
     Ok(CubaLif {
         v_leak: Array::full(shape.clone(), 0.0),
         v_threshold: threshold.clone(),
-        v_reset: Array::full(
-            if threshold.len() == 1 {
-                threshold.shape().to_vec()
-            } else {
-                shape
-            },
-            0.0,
-        ),
+        v_reset: zero_reset(threshold, shape),
         tau_syn,
         tau_mem,
         r,

@@ -9,7 +9,7 @@
 //! are also run with a recurrent hidden layer (snnTorch `RLeaky`, spikeburn `recurrent`).
 
 mod networks;
-use networks::{scale_weights, without_recurrence};
+use networks::{assert_same_spikes, output_spikes, scale_weights, without_recurrence};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,7 +23,7 @@ use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
 use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
     ExportOptions, build_network, import_nir, network_to_nir, network_to_safetensors,
-    nir_to_network, simulate_sequence,
+    nir_to_network,
 };
 use spikeburn_nir::{write_nir, write_safetensors};
 
@@ -58,6 +58,73 @@ fn run_py(python: &Path, args: &[&Path]) {
         "{args:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs `nir_sim.py COMMAND FILE INPUT DIR/out.json --OPTION VALUE`; returns the `out.json` path.
+fn nir_sim(
+    python: &Path,
+    dir: &Path,
+    command: &str,
+    file: &Path,
+    input: &Path,
+    [option, value]: [&str; 2],
+) -> PathBuf {
+    let out = dir.join("out.json");
+    run_py(
+        python,
+        &[
+            &script("nir_sim.py"),
+            Path::new(command),
+            file,
+            input,
+            &out,
+            Path::new(option),
+            Path::new(value),
+        ],
+    );
+    out
+}
+
+/// Simulates the NIR `file` in snnTorch on the input spikes; returns the output spikes' path.
+fn simulate_in_snntorch(python: &Path, dir: &Path, file: &Path, input: &Path) -> PathBuf {
+    nir_sim(
+        python,
+        dir,
+        "simulate",
+        file,
+        input,
+        ["--framework", "snntorch"],
+    )
+}
+
+/// Runs `nir_sim.py describe FILE DIR/describe.json` and returns the description it writes.
+fn describe(python: &Path, dir: &Path, file: &Path) -> Json {
+    let out = dir.join("describe.json");
+    run_py(
+        python,
+        &[&script("nir_sim.py"), Path::new("describe"), file, &out],
+    );
+    read_json(&out)
+}
+
+/// Parses the JSON file at `path`.
+fn read_json(path: &Path) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// Exports `net` to NIR (default options) and writes the graph to `file`.
+fn write_export(config: &NetworkConfig, net: &SpikingNetwork, file: &Path) {
+    let (graph, _) = network_to_nir(config, net, &ExportOptions::default()).expect("export");
+    write_nir(file, &graph).expect("write");
+}
+
+/// Imports the NIR `file` into the run folder `DIR/imported` and loads its config and model.
+fn import_run(file: &Path, dir: &Path) -> (spikeburn_train::ExperimentConfig, SpikingNetwork) {
+    let run = dir.join("imported");
+    import_nir(file, &run).expect("import");
+    let config = spikeburn_train::trainer::load_run_config(&run).expect("config");
+    let net = spikeburn_train::trainer::load_run_model(&run, &config, &device()).expect("model");
+    (config, net)
 }
 
 fn device() -> Device {
@@ -95,30 +162,7 @@ fn read_spikes(path: &Path) -> Vec<f32> {
 }
 
 fn spikeburn_spikes(net: &SpikingNetwork, input: &[f32]) -> Vec<f32> {
-    let x = Tensor::<3>::from_data(TensorData::new(input.to_vec(), [T, B, F]), &device());
-    simulate_sequence(net, x)
-        .expect("simulate")
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
-}
-
-fn assert_same_spikes(ours: &[f32], theirs: &[f32], what: &str) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: output sizes");
-    let differ = ours.iter().zip(theirs).filter(|(a, b)| a != b).count();
-    let total: f32 = ours.iter().sum();
-    eprintln!(
-        "{what}: {total} output spikes in {} slots, {differ} differ",
-        ours.len()
-    );
-    assert!(total > 0.0, "{what}: no output spikes, the test is vacuous");
-    assert_eq!(
-        differ,
-        0,
-        "{what}: {differ} of {} outputs differ",
-        ours.len()
-    );
+    output_spikes(net, input, [T, B, F])
 }
 
 /// 20-16-5 with zero-reset LIF layers (β 0.9 and 0.8, θ 1), weights doubled for activity.
@@ -193,15 +237,8 @@ fn export_is_read_by_python_nir_with_expected_types_and_parameters() {
     let (config, net) = network(Reset::Zero);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("model.nir");
-    let (graph, _) = network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
-    write_nir(&file, &graph).expect("write");
-    let out = dir.path().join("describe.json");
-    run_py(
-        &python,
-        &[&script("nir_sim.py"), Path::new("describe"), &file, &out],
-    );
-    let d: Json =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+    write_export(&config, &net, &file);
+    let d = describe(&python, dir.path(), &file);
     let types = &d["types"];
     for (node, ty) in [
         ("input", "Input"),
@@ -261,21 +298,8 @@ fn export_simulated_by_snntorch_gives_the_same_spikes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (input, input_path) = input_spikes(dir.path());
     let file = dir.path().join("model.nir");
-    let (graph, _) = network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
-    write_nir(&file, &graph).expect("write");
-    let out = dir.path().join("out.json");
-    run_py(
-        &python,
-        &[
-            &script("nir_sim.py"),
-            Path::new("simulate"),
-            &file,
-            &input_path,
-            &out,
-            Path::new("--framework"),
-            Path::new("snntorch"),
-        ],
-    );
+    write_export(&config, &net, &file);
+    let out = simulate_in_snntorch(&python, dir.path(), &file, &input_path);
     assert_same_spikes(
         &spikeburn_spikes(&net, &input),
         &read_spikes(&out),
@@ -290,23 +314,15 @@ fn framework_graph_imports_with_the_same_spikes(framework: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (input, input_path) = input_spikes(dir.path());
     let file = dir.path().join(format!("{framework}.nir"));
-    let out = dir.path().join("out.json");
-    run_py(
+    let out = nir_sim(
         &python,
-        &[
-            &script("nir_sim.py"),
-            Path::new("make"),
-            &file,
-            &input_path,
-            &out,
-            Path::new("--framework"),
-            Path::new(framework),
-        ],
+        dir.path(),
+        "make",
+        &file,
+        &input_path,
+        ["--framework", framework],
     );
-    let run = dir.path().join("imported");
-    import_nir(&file, &run).expect("import");
-    let config = spikeburn_train::trainer::load_run_config(&run).expect("config");
-    let net = spikeburn_train::trainer::load_run_model(&run, &config, &device()).expect("model");
+    let (_, net) = import_run(&file, dir.path());
     assert_same_spikes(
         &spikeburn_spikes(&net, &input),
         &read_spikes(&out),
@@ -424,21 +440,9 @@ fn recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spike
         let (input, input_path) = input_spikes(dir.path());
         assert_recurrence_matters(&net, &input, flag);
         let file = dir.path().join("model.nir");
-        let (graph, _) = network_to_nir(&config, &net, &ExportOptions::default()).expect("export");
-        write_nir(&file, &graph).expect("write");
+        write_export(&config, &net, &file);
 
-        let described = dir.path().join("describe.json");
-        run_py(
-            &python,
-            &[
-                &script("nir_sim.py"),
-                Path::new("describe"),
-                &file,
-                &described,
-            ],
-        );
-        let d: Json = serde_json::from_str(&std::fs::read_to_string(&described).expect("read"))
-            .expect("json");
+        let d = describe(&python, dir.path(), &file);
         let rec_type = if kind == RecurrentKind::AllToAll {
             "Affine"
         } else {
@@ -461,21 +465,8 @@ fn recurrent_export_is_read_by_nir_and_simulated_by_snntorch_with_the_same_spike
             .expect("weight");
         assert_eq!(w.len(), 16, "{flag}: (16, 16) recurrent weight");
 
-        let out = dir.path().join("out.json");
-        run_py(
-            &python,
-            &[
-                &script("nir_sim.py"),
-                Path::new("simulate"),
-                &file,
-                &input_path,
-                &out,
-                Path::new("--framework"),
-                Path::new("snntorch"),
-            ],
-        );
-        let json: Json =
-            serde_json::from_str(&std::fs::read_to_string(&out).expect("read")).expect("json");
+        let out = simulate_in_snntorch(&python, dir.path(), &file, &input_path);
+        let json = read_json(&out);
         eprintln!("{flag}: simulated by {}", json["importer"]);
         assert_same_spikes(
             &spikeburn_spikes(&net, &input),
@@ -494,22 +485,15 @@ fn snntorch_rleaky_export_imports_with_the_same_spikes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (input, input_path) = input_spikes(dir.path());
         let file = dir.path().join("rleaky.nir");
-        let out = dir.path().join("out.json");
-        run_py(
+        let out = nir_sim(
             &python,
-            &[
-                &script("nir_sim.py"),
-                Path::new("export"),
-                &file,
-                &input_path,
-                &out,
-                Path::new("--recurrent"),
-                Path::new(flag),
-            ],
+            dir.path(),
+            "export",
+            &file,
+            &input_path,
+            ["--recurrent", flag],
         );
-        let run = dir.path().join("imported");
-        import_nir(&file, &run).expect("import");
-        let config = spikeburn_train::trainer::load_run_config(&run).expect("config");
+        let (config, net) = import_run(&file, dir.path());
         let kinds: Vec<_> = config
             .model
             .layers
@@ -522,8 +506,6 @@ fn snntorch_rleaky_export_imports_with_the_same_spikes() {
         assert_eq!(kinds.len(), 2, "{flag}: {kinds:?}");
         assert_eq!(kinds[0], (NeuronKind::Recurrent, kind), "{flag}");
         assert_eq!(kinds[1].0, NeuronKind::Lif, "{flag}");
-        let net =
-            spikeburn_train::trainer::load_run_model(&run, &config, &device()).expect("model");
         assert_recurrence_matters(&net, &input, flag);
         assert_same_spikes(
             &spikeburn_spikes(&net, &input),

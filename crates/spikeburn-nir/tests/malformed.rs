@@ -37,14 +37,19 @@ fn put(g: &mut GroupBuilder, name: &str, d: &D) {
     }
 }
 
+/// Adds the NIR `version` dataset ("1.0.8") to a file being built.
+fn put_version(b: &mut FileBuilder) {
+    b.create_dataset("version")
+        .with_vlen_strings(&["1.0.8"])
+        .with_shape(&[]);
+}
+
 type RawNode<'a> = (&'a str, Vec<(&'a str, D<'a>)>);
 
 /// An NIR file with the given nodes (each with its `type` among its datasets) and edges.
 fn raw_nir(nodes: &[RawNode], edges: &[(&str, &str)]) -> Vec<u8> {
     let mut b = FileBuilder::new();
-    b.create_dataset("version")
-        .with_vlen_strings(&["1.0.8"])
-        .with_shape(&[]);
+    put_version(&mut b);
     let mut node = b.create_group("node");
     put(&mut node, "type", &D::S("NIRGraph"));
     let flat: Vec<&str> = edges.iter().flat_map(|(s, t)| [*s, *t]).collect();
@@ -90,14 +95,39 @@ fn lif(name: &'static str, n: usize) -> RawNode<'static> {
 }
 
 fn affine(name: &'static str, out: usize, inp: usize) -> RawNode<'static> {
+    raw_affine(
+        name,
+        D::F(vec![out, inp], vec![0.5; out * inp]),
+        D::F(vec![out], vec![0.0; out]),
+    )
+}
+
+/// An Affine node with the given `weight` and `bias` datasets, whatever they hold.
+fn raw_affine<'a>(name: &'a str, weight: D<'a>, bias: D<'a>) -> RawNode<'a> {
     (
         name,
-        vec![
-            ("type", D::S("Affine")),
-            ("weight", D::F(vec![out, inp], vec![0.5; out * inp])),
-            ("bias", D::F(vec![out], vec![0.0; out])),
-        ],
+        vec![("type", D::S("Affine")), ("weight", weight), ("bias", bias)],
     )
+}
+
+/// in (3) → fc (Affine 2×3) → the given node, named `lif` in the edges → out (2).
+fn mlp_with(lif_node: RawNode) -> Vec<u8> {
+    raw_nir(
+        &[input(3), affine("fc", 2, 3), lif_node, output(2)],
+        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
+    )
+}
+
+/// The 2-neuron LIF node `lif` without its dataset `field`.
+fn lif_without(field: &str) -> RawNode<'static> {
+    let (name, mut fields) = lif("lif", 2);
+    fields.retain(|(f, _)| *f != field);
+    (name, fields)
+}
+
+/// in (3) → the given node, named `fc` in the edges → out (2).
+fn single_layer(fc: RawNode) -> Vec<u8> {
+    raw_nir(&[input(3), fc, output(2)], &[("in", "fc"), ("fc", "out")])
 }
 
 fn output(n: usize) -> RawNode<'static> {
@@ -125,10 +155,7 @@ fn assert_names_file(e: &NirError) {
 
 #[test]
 fn a_valid_hand_built_file_reads() {
-    let bytes = raw_nir(
-        &[input(3), affine("fc", 2, 3), lif("lif", 2), output(2)],
-        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
-    );
+    let bytes = mlp_with(lif("lif", 2));
     let file = read(bytes).expect("valid");
     assert_eq!(file.graph.nodes.len(), 4);
 }
@@ -148,10 +175,7 @@ fn not_hdf5() {
 
 #[test]
 fn truncated() {
-    let full = raw_nir(
-        &[input(3), affine("fc", 2, 3), lif("lif", 2), output(2)],
-        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
-    );
+    let full = mlp_with(lif("lif", 2));
     let e = read(full[..full.len() / 2].to_vec()).unwrap_err();
     assert!(
         matches!(e, NirError::Truncated { actual, expected, .. } if actual < expected),
@@ -208,12 +232,7 @@ fn unknown_node_type() {
 
 #[test]
 fn missing_parameter() {
-    let (name, mut fields) = lif("lif", 2);
-    fields.retain(|(f, _)| *f != "tau");
-    let bytes = raw_nir(
-        &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
-        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
-    );
+    let bytes = mlp_with(lif_without("tau"));
     let e = read(bytes).unwrap_err();
     assert!(
         matches!(&e, NirError::MissingParameter { node, node_type: "LIF", field: "tau", .. } if node == "lif"),
@@ -224,12 +243,7 @@ fn missing_parameter() {
 
 #[test]
 fn missing_v_reset_defaults_to_zero_like_nir_read() {
-    let (name, mut fields) = lif("lif", 2);
-    fields.retain(|(f, _)| *f != "v_reset");
-    let bytes = raw_nir(
-        &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
-        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
-    );
+    let bytes = mlp_with(lif_without("v_reset"));
     let g = read(bytes).expect("valid").graph;
     let Some(Node::Lif(l)) = g.node("lif") else {
         panic!("not a LIF")
@@ -241,10 +255,7 @@ fn missing_v_reset_defaults_to_zero_like_nir_read() {
 fn unknown_parameter() {
     let (name, mut fields) = lif("lif", 2);
     fields.push(("refractory", D::F(vec![], vec![1.0])));
-    let bytes = raw_nir(
-        &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
-        &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
-    );
+    let bytes = mlp_with((name, fields));
     let e = read(bytes).unwrap_err();
     assert!(
         matches!(&e, NirError::UnknownParameter { field, .. } if field == "refractory"),
@@ -254,21 +265,11 @@ fn unknown_parameter() {
 
 #[test]
 fn wrong_element_type() {
-    let bytes = raw_nir(
-        &[
-            input(3),
-            (
-                "fc",
-                vec![
-                    ("type", D::S("Affine")),
-                    ("weight", D::S("not numbers")),
-                    ("bias", D::F(vec![2], vec![0.0; 2])),
-                ],
-            ),
-            output(2),
-        ],
-        &[("in", "fc"), ("fc", "out")],
-    );
+    let bytes = single_layer(raw_affine(
+        "fc",
+        D::S("not numbers"),
+        D::F(vec![2], vec![0.0; 2]),
+    ));
     let e = read(bytes).unwrap_err();
     assert!(
         matches!(&e, NirError::WrongType { field, .. } if field == "weight"),
@@ -278,21 +279,11 @@ fn wrong_element_type() {
 
 #[test]
 fn bias_does_not_match_weight() {
-    let bytes = raw_nir(
-        &[
-            input(3),
-            (
-                "fc",
-                vec![
-                    ("type", D::S("Affine")),
-                    ("weight", D::F(vec![2, 3], vec![0.0; 6])),
-                    ("bias", D::F(vec![3], vec![0.0; 3])),
-                ],
-            ),
-            output(2),
-        ],
-        &[("in", "fc"), ("fc", "out")],
-    );
+    let bytes = single_layer(raw_affine(
+        "fc",
+        D::F(vec![2, 3], vec![0.0; 6]),
+        D::F(vec![3], vec![0.0; 3]),
+    ));
     let e = read(bytes).unwrap_err();
     assert!(
         matches!(&e, NirError::InvalidParameter { node, field, .. } if node == "fc" && field == "bias"),
@@ -400,9 +391,7 @@ fn missing_version_and_graph() {
         "{e}"
     );
     let mut b = FileBuilder::new();
-    b.create_dataset("version")
-        .with_vlen_strings(&["1.0.8"])
-        .with_shape(&[]);
+    put_version(&mut b);
     let e = read(b.finish().expect("encode")).unwrap_err();
     assert!(
         matches!(&e, NirError::MissingEntry { path, .. } if path == "node"),
@@ -413,9 +402,7 @@ fn missing_version_and_graph() {
 #[test]
 fn bad_edge_shape() {
     let mut b = FileBuilder::new();
-    b.create_dataset("version")
-        .with_vlen_strings(&["1.0.8"])
-        .with_shape(&[]);
+    put_version(&mut b);
     let mut node = b.create_group("node");
     put(&mut node, "type", &D::S("NIRGraph"));
     node.create_dataset("edges")
@@ -541,14 +528,7 @@ fn undefined_numbers_are_refused() {
         let bytes = raw_nir(
             &[
                 input(3),
-                (
-                    "fc",
-                    vec![
-                        ("type", D::S("Affine")),
-                        ("weight", D::F(vec![2, 3], weight)),
-                        ("bias", D::F(vec![2], bias)),
-                    ],
-                ),
+                raw_affine("fc", D::F(vec![2, 3], weight), D::F(vec![2], bias)),
                 lif("lif", 2),
                 output(2),
             ],
@@ -565,10 +545,7 @@ fn undefined_numbers_are_refused() {
     let with_tau = |tau: f32| {
         let (name, mut fields) = lif("lif", 2);
         fields[1] = ("tau", D::F(vec![2], vec![2e-3, tau]));
-        raw_nir(
-            &[input(3), affine("fc", 2, 3), (name, fields), output(2)],
-            &[("in", "fc"), ("fc", "lif"), ("lif", "out")],
-        )
+        mlp_with((name, fields))
     };
     let e = read(with_tau(f32::NAN)).unwrap_err();
     assert!(

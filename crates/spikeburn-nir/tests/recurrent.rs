@@ -6,7 +6,7 @@
 
 mod networks;
 use burn::prelude::*;
-use networks::{scale_weights, without_recurrence};
+use networks::{assert_same_spikes, output_spikes, scale_weights, without_recurrence};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::lif::Reset;
@@ -15,7 +15,7 @@ use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
 use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
     ConvertError, ExportOptions, ImportedNetwork, LayerWeights, RecurrentWeights, build_network,
-    import_nir, network_to_nir, nir_to_network, simulate_sequence,
+    import_nir, network_to_nir, nir_to_network,
 };
 use spikeburn_nir::{
     Affine, Array, CubaLif, Edge, Lif, Linear, NirError, NirGraph, Node, mapping, read_nir,
@@ -39,13 +39,7 @@ fn input(seed: u64, features: usize) -> Vec<f32> {
 }
 
 fn spikes(net: &SpikingNetwork, x: &[f32], features: usize) -> Vec<f32> {
-    let x = Tensor::<3>::from_data(TensorData::new(x.to_vec(), [T, B, features]), &device());
-    simulate_sequence(net, x)
-        .expect("simulate")
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
+    output_spikes(net, x, [T, B, features])
 }
 
 /// F → linear N → recurrent LIF (zero reset) → linear 3 → LIF, weights scaled for activity.
@@ -84,19 +78,6 @@ fn network(kind: RecurrentKind) -> (NetworkConfig, SpikingNetwork) {
     let mut net = config.init(11, &device());
     scale_weights(&mut net, 2.5, 3.0);
     (config, net)
-}
-
-fn assert_same(ours: &[f32], theirs: &[f32], what: &str) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: sizes");
-    let differ = ours.iter().zip(theirs).filter(|(a, b)| a != b).count();
-    let total: f32 = ours.iter().sum();
-    assert!(total > 0.0, "{what}: no output spikes, the test is vacuous");
-    assert_eq!(
-        differ,
-        0,
-        "{what}: {differ} of {} outputs differ",
-        ours.len()
-    );
 }
 
 fn recurrent_kind(config: &NetworkConfig, layer: usize) -> Option<RecurrentKind> {
@@ -152,7 +133,7 @@ fn recurrent_export_is_a_lif_with_a_self_loop_and_imports_back_exactly() {
         let back = build_network(&imported, &device()).expect("build");
         let x = input(5, F);
         let ours = spikes(&net, &x, F);
-        assert_same(&ours, &spikes(&back, &x, F), "export -> import");
+        assert_same_spikes(&ours, &spikes(&back, &x, F), "export -> import");
         assert_ne!(
             ours,
             spikes(&without_recurrence(&net), &x, F),
@@ -165,7 +146,7 @@ fn recurrent_export_is_a_lif_with_a_self_loop_and_imports_back_exactly() {
         assert_eq!(recurrent_kind(&config.model, 1), Some(kind));
         let loaded =
             spikeburn_train::trainer::load_run_model(&run, &config, &device()).expect("model");
-        assert_same(&ours, &spikes(&loaded, &x, F), "import_nir run directory");
+        assert_same_spikes(&ours, &spikes(&loaded, &x, F), "import_nir run directory");
 
         // And once more: the imported run exports to a graph of the same structure.
         let (again, _) =
@@ -210,20 +191,24 @@ fn vector(n: usize, seed: u64, scale: f32) -> Array {
     Array::vector((0..n).map(|_| rng.random_range(-scale..scale)).collect())
 }
 
+/// `input (F) → nodes → output (N)`, in a chain.
+fn chain<const K: usize>(nodes: [(&str, Node); K]) -> NirGraph {
+    let input = ("input", Node::Input { shape: vec![F] });
+    let output = ("output", Node::Output { shape: vec![N] });
+    NirGraph::sequential(std::iter::once(input).chain(nodes).chain([output]))
+}
+
+/// The input layer `F → N`: seeded weights up to `weight_scale`, biases up to `bias_scale`.
+fn input_affine(weight_scale: f32, bias_scale: f32) -> Node {
+    Node::Affine(Affine {
+        weight: matrix(N, F, 1, weight_scale),
+        bias: vector(N, 2, bias_scale),
+    })
+}
+
 /// `input → fc → lif ⟲ w_rec → output`, flat (as snnTorch's export writes it).
 fn flat(lif: Lif, rec: Node) -> NirGraph {
-    let mut g = NirGraph::sequential([
-        ("input", Node::Input { shape: vec![F] }),
-        (
-            "fc",
-            Node::Affine(Affine {
-                weight: matrix(N, F, 1, 1.2),
-                bias: vector(N, 2, 0.2),
-            }),
-        ),
-        ("lif", Node::Lif(lif)),
-        ("output", Node::Output { shape: vec![N] }),
-    ]);
+    let mut g = chain([("fc", input_affine(1.2, 0.2)), ("lif", Node::Lif(lif))]);
     g.add_node("w_rec", rec);
     g.add_edge("lif", "w_rec");
     g.add_edge("w_rec", "lif");
@@ -396,11 +381,9 @@ fn nested_rleaky_subgraph_imports_like_the_flat_loop() {
     let Some(Node::Affine(fc)) = flat_graph.node("fc").cloned() else {
         panic!("fc")
     };
-    let nested = NirGraph::sequential([
-        ("input", Node::Input { shape: vec![F] }),
+    let nested = chain([
         ("fc", Node::Affine(fc)),
         ("rlif", Node::Graph(Box::new(sub.clone()))),
-        ("output", Node::Output { shape: vec![N] }),
     ]);
     let a = nir_to_network(&flat_graph).expect("flat");
     let b = nir_to_network(&nested).expect("nested");
@@ -410,11 +393,9 @@ fn nested_rleaky_subgraph_imports_like_the_flat_loop() {
     let mut other = sub;
     other.edges.retain(|e| e.source != "w_rec");
     other.add_edge("w_rec", "output");
-    let bad = NirGraph::sequential([
-        ("input", Node::Input { shape: vec![F] }),
+    let bad = chain([
         ("fc", nested.node("fc").cloned().expect("fc")),
         ("rlif", Node::Graph(Box::new(other))),
-        ("output", Node::Output { shape: vec![N] }),
     ]);
     let e = nir_to_network(&bad).expect_err("refused");
     assert!(
@@ -488,19 +469,11 @@ fn recurrence_spikeburn_cannot_express_is_refused_naming_the_node() {
     );
 
     // A loop between two LIF layers through affines (L1 → A → L2 → B → L1).
-    let mut g = NirGraph::sequential([
-        ("input", Node::Input { shape: vec![F] }),
-        (
-            "fc",
-            Node::Affine(Affine {
-                weight: matrix(N, F, 1, 1.0),
-                bias: vector(N, 2, 0.1),
-            }),
-        ),
+    let mut g = chain([
+        ("fc", input_affine(1.0, 0.1)),
         ("l1", Node::Lif(lif_node(N, 0.9, 1e-4))),
         ("a", affine_rec()),
         ("l2", Node::Lif(lif_node(N, 0.9, 1e-4))),
-        ("output", Node::Output { shape: vec![N] }),
     ]);
     g.add_node("b", affine_rec());
     g.add_edge("l2", "b");

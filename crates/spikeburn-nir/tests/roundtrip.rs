@@ -166,6 +166,15 @@ fn every_node_type_round_trips_with_and_without_gzip() {
     assert_eq!(shapes["output"], vec![4]);
 }
 
+/// A 2×2 pooling window with the given stride and padding.
+fn pool_2x2(stride: [usize; 2], padding: [usize; 2]) -> Pool2d {
+    Pool2d {
+        kernel_size: [2, 2],
+        stride,
+        padding,
+    }
+}
+
 #[test]
 fn conv2d_pool_and_nested_graph_round_trip() {
     let mut inner = NirGraph::sequential([
@@ -175,14 +184,7 @@ fn conv2d_pool_and_nested_graph_round_trip() {
                 shape: vec![4, 4, 4],
             },
         ),
-        (
-            "pool",
-            Node::AvgPool2d(Pool2d {
-                kernel_size: [2, 2],
-                stride: [2, 2],
-                padding: [0, 0],
-            }),
-        ),
+        ("pool", Node::AvgPool2d(pool_2x2([2, 2], [0, 0]))),
         (
             "out",
             Node::Output {
@@ -211,14 +213,7 @@ fn conv2d_pool_and_nested_graph_round_trip() {
             }),
         ),
         ("sub", Node::Graph(Box::new(inner))),
-        (
-            "sum",
-            Node::SumPool2d(Pool2d {
-                kernel_size: [2, 2],
-                stride: [1, 1],
-                padding: [1, 1],
-            }),
-        ),
+        ("sum", Node::SumPool2d(pool_2x2([1, 1], [1, 1]))),
         (
             "output",
             Node::Output {

@@ -704,6 +704,34 @@ mod preset_tests {
         let randman = ExperimentConfig::preset("randman-rsnn").expect("parses");
         randman.validate().expect("randman-rsnn validates");
         assert_eq!(randman.data.randman().units, 20);
+        // The event presets: their networks take the frames their [data.events] makes.
+        for (name, dataset, input, steps) in [
+            ("shd-rsnn", DatasetKind::Shd, vec![700], 100),
+            ("ssc-rsnn", DatasetKind::Ssc, vec![700], 100),
+            ("nmnist-conv", DatasetKind::Nmnist, vec![2, 34, 34], 10),
+            (
+                "dvsgesture-conv",
+                DatasetKind::DvsGesture,
+                vec![2, 32, 32],
+                16,
+            ),
+        ] {
+            let c = ExperimentConfig::preset(name).expect("parses");
+            c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(c.data.dataset, dataset, "{name}");
+            assert_eq!(
+                (c.model.input.clone(), c.model.num_steps),
+                (input, steps),
+                "{name}"
+            );
+            assert_eq!(c.model.output_size(), dataset.num_classes(), "{name}");
+        }
+        let mut wrong = ExperimentConfig::preset("shd-rsnn").expect("parses");
+        wrong.model.input = vec![140];
+        assert_eq!(
+            wrong.validate().expect_err("700 channels").field,
+            "model.input"
+        );
         assert!(matches!(
             ExperimentConfig::preset("nope"),
             Err(ConfigError::UnknownPreset(_))

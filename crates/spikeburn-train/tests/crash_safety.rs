@@ -4,11 +4,14 @@
 //! whose write fails leaves the previous one current and loadable; stale checkpoint folders
 //! are removed; hostile configurations are refused before a run folder exists.
 
+mod common;
+use common::shipped_mnist;
+
 use burn::prelude::*;
 use spikeburn_train::checkpoint;
 use spikeburn_train::trainer::load_run_model;
 use spikeburn_train::{ExperimentConfig, Silent, TrainError, read_metrics, resume, train};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A small network that draws from every random stream a run has.
 const STOCHASTIC: &str = r#"
@@ -37,7 +40,7 @@ augment_shift = 2
 fn config(epochs: usize) -> ExperimentConfig {
     let mut c =
         ExperimentConfig::from_toml(STOCHASTIC, Path::new("stochastic.toml")).expect("config");
-    c.data.dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist"));
+    c.data.dir = Some(shipped_mnist());
     c.training.epochs = epochs;
     c
 }
@@ -75,11 +78,30 @@ fn metric_bits(run: &Path) -> Vec<[u64; 3]> {
         .collect()
 }
 
+/// Asserts that two runs have the same metrics and weights, bit for bit; `what` names the case.
+fn assert_same_run(run: &Path, straight: &Path, what: &str) {
+    assert_eq!(metric_bits(run), metric_bits(straight), "{what}metrics");
+    assert_eq!(weight_bits(run), weight_bits(straight), "{what}weights");
+}
+
+/// Trains `config` without interruption into `dir/straight`, the reference for the resumed runs.
+fn straight_run(dir: &Path, config: &ExperimentConfig) -> PathBuf {
+    let straight = dir.join("straight");
+    train(config, &straight, &mut Silent).expect("straight run");
+    straight
+}
+
+/// The run's current checkpoint, which must exist.
+fn current_checkpoint(run: &Path) -> checkpoint::CheckpointInfo {
+    checkpoint::read_info(run)
+        .expect("read")
+        .expect("checkpoint")
+}
+
 #[test]
 fn resume_after_each_epoch_equals_the_straight_run_with_every_random_stream() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let straight = dir.path().join("straight");
-    train(&config(3), &straight, &mut Silent).expect("straight run");
+    let straight = straight_run(dir.path(), &config(3));
 
     // Interrupted after epoch 1 and again after epoch 2.
     let pieces = dir.path().join("pieces");
@@ -87,11 +109,8 @@ fn resume_after_each_epoch_equals_the_straight_run_with_every_random_stream() {
     resume(&pieces, Some(2), &mut Silent).expect("epoch 2");
     resume(&pieces, Some(3), &mut Silent).expect("epoch 3");
 
-    assert_eq!(metric_bits(&pieces), metric_bits(&straight), "metrics");
-    assert_eq!(weight_bits(&pieces), weight_bits(&straight), "weights");
-    let info = checkpoint::read_info(&pieces)
-        .expect("read")
-        .expect("checkpoint");
+    assert_same_run(&pieces, &straight, "");
+    let info = current_checkpoint(&pieces);
     assert_eq!(info.epochs_done, 3);
     // Encoder, dropout and the stochastic layer, each having drawn (2 × 8 train + 4 test
     // batches of 64/50 … ) passes: positions that are not all zero.
@@ -105,8 +124,7 @@ fn resume_after_each_epoch_equals_the_straight_run_with_every_random_stream() {
 #[test]
 fn a_failed_checkpoint_write_keeps_the_previous_one_and_resume_is_exact() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let straight = dir.path().join("straight");
-    train(&config(2), &straight, &mut Silent).expect("straight run");
+    let straight = straight_run(dir.path(), &config(2));
 
     let run = dir.path().join("faulty");
     train(&config(1), &run, &mut Silent).expect("epoch 1");
@@ -117,16 +135,13 @@ fn a_failed_checkpoint_write_keeps_the_previous_one_and_resume_is_exact() {
         matches!(&err, TrainError::Io { path, .. } if path == &blocker),
         "{err}"
     );
-    let info = checkpoint::read_info(&run)
-        .expect("read")
-        .expect("checkpoint");
+    let info = current_checkpoint(&run);
     assert_eq!((info.epochs_done, info.dir.as_str()), (1, "checkpoint-1"));
     assert!(run.join("checkpoint-1/model.bpk").is_file());
 
     std::fs::remove_file(&blocker).expect("remove blocker");
     resume(&run, Some(2), &mut Silent).expect("resume after the fault");
-    assert_eq!(metric_bits(&run), metric_bits(&straight), "metrics");
-    assert_eq!(weight_bits(&run), weight_bits(&straight), "weights");
+    assert_same_run(&run, &straight, "");
 }
 
 /// Checkpoint folders left behind by a crash (renamed but never made current, or never
@@ -210,8 +225,7 @@ fn resume_from_a_checkpoint_within_an_epoch_is_exact() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = config(2);
     c.training.checkpoint_every = 3;
-    let straight = dir.path().join("straight");
-    train(&c, &straight, &mut Silent).expect("straight run");
+    let straight = straight_run(dir.path(), &c);
     // 512 images in batches of 64: 8 steps per epoch. Step 5 of epoch 1 is the run's 5th,
     // step 5 of epoch 2 its 13th.
     for (crash_at, latest) in [(5, "checkpoint-0-3"), (13, "checkpoint-1-3")] {
@@ -220,20 +234,8 @@ fn resume_from_a_checkpoint_within_an_epoch_is_exact() {
             train(&c, &run, &mut CrashAt(crash_at))
         }));
         assert!(crashed.is_err(), "the injected crash did not happen");
-        let info = checkpoint::read_info(&run)
-            .expect("read")
-            .expect("checkpoint");
-        assert_eq!(info.dir, latest);
+        assert_eq!(current_checkpoint(&run).dir, latest);
         resume(&run, None, &mut Silent).expect("resume");
-        assert_eq!(
-            metric_bits(&run),
-            metric_bits(&straight),
-            "crash at {crash_at}: metrics"
-        );
-        assert_eq!(
-            weight_bits(&run),
-            weight_bits(&straight),
-            "crash at {crash_at}: weights"
-        );
+        assert_same_run(&run, &straight, &format!("crash at {crash_at}: "));
     }
 }

@@ -2,6 +2,9 @@
 //! figures are written, the smooth reference gradient agrees with finite differences, and a
 //! registered custom surrogate is compared like the built-in ones.
 
+mod common;
+use common::{shipped_mnist, small_mlp};
+
 use burn::prelude::*;
 use spikeburn_core::surrogate;
 use spikeburn_train::diagnose::{
@@ -9,17 +12,10 @@ use spikeburn_train::diagnose::{
 };
 use spikeburn_train::trainer::compute_loss;
 use spikeburn_train::{ExperimentConfig, Silent, train};
-use std::path::Path;
 
 fn tiny() -> ExperimentConfig {
-    let mut c = ExperimentConfig::preset("mnist-mlp").expect("preset");
-    c.data.dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist"));
-    c.data.limit_train = 256;
-    c.data.limit_test = 64;
-    c.model.hidden = vec![24];
-    c.model.num_steps = 6;
-    c.training.batch_size = 64;
-    c.training.lr = 2e-3;
+    let mut c = small_mlp(256, 64, 24, 6);
+    c.data.dir = Some(shipped_mnist());
     c
 }
 

@@ -1,6 +1,9 @@
 //! The code-first API: a network written as a `#[derive(Module)]` struct trained by `fit`,
 //! against the network a configuration describes trained by `spikeburn train`'s path.
 
+mod common;
+use common::small_mlp;
+
 use burn::nn::Linear;
 use burn::prelude::*;
 use spikeburn_core::layers::linear_over_time;
@@ -64,13 +67,7 @@ fn net_from(network: &SpikingNetwork) -> Net {
 }
 
 fn small_config(epochs: usize) -> ExperimentConfig {
-    let mut c = ExperimentConfig::preset("mnist-mlp").expect("preset");
-    c.data.limit_train = 640;
-    c.data.limit_test = 300;
-    c.model.hidden = vec![128];
-    c.model.num_steps = 8;
-    c.training.batch_size = 64;
-    c.training.lr = 2e-3;
+    let mut c = small_mlp(640, 300, 128, 8);
     c.training.epochs = epochs;
     c
 }

@@ -1,6 +1,9 @@
 //! Sweeps end to end on tiny runs of the shipped MNIST: tables, figures, provenance,
 //! resuming, determinism, and errors that name the axis.
 
+mod common;
+use common::{shipped_mnist, small_mlp};
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 use spikeburn_train::figures::ImageFormat;
@@ -14,14 +17,8 @@ use std::path::Path;
 
 /// A run of well under a second: 256 training images, 32 hidden neurons, 5 steps.
 fn tiny_base() -> ExperimentConfig {
-    let mut c = ExperimentConfig::preset("mnist-mlp").expect("preset");
-    c.data.dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/mnist"));
-    c.data.limit_train = 256;
-    c.data.limit_test = 100;
-    c.model.hidden = vec![32];
-    c.model.num_steps = 5;
-    c.training.batch_size = 64;
-    c.training.lr = 2e-3;
+    let mut c = small_mlp(256, 100, 32, 5);
+    c.data.dir = Some(shipped_mnist());
     c
 }
 

@@ -1,5 +1,8 @@
 //! Short training runs on the shipped MNIST copy: learning, determinism, resume.
 
+mod common;
+use common::small_mlp;
+
 use burn::prelude::*;
 use spikeburn_train::trainer::{files, load_run_model};
 use spikeburn_train::{ExperimentConfig, LrSchedule, Silent, TrainError, resume, train};
@@ -7,13 +10,7 @@ use std::path::Path;
 
 /// A small but real run: 1,024 training and 500 test images, 300 hidden neurons.
 fn small_config(epochs: usize) -> ExperimentConfig {
-    let mut c = ExperimentConfig::preset("mnist-mlp").expect("preset");
-    c.data.limit_train = 1024;
-    c.data.limit_test = 500;
-    c.model.hidden = vec![300];
-    c.model.num_steps = 10;
-    c.training.batch_size = 64;
-    c.training.lr = 2e-3;
+    let mut c = small_mlp(1024, 500, 300, 10);
     c.training.epochs = epochs;
     c
 }

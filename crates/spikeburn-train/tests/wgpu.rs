@@ -10,18 +10,15 @@ mod harness;
 mod support_wgpu;
 use support_wgpu::{WGPU, wgpu};
 
+mod common;
+use common::small_mlp;
+
 use burn::prelude::*;
 use spikeburn_train::trainer::{load_run_model, optimizer, train_step};
 use spikeburn_train::{BackendKind, ExperimentConfig, Silent, train};
 
 fn small_config() -> ExperimentConfig {
-    let mut c = ExperimentConfig::preset("mnist-mlp").expect("preset");
-    c.data.limit_train = 1024;
-    c.data.limit_test = 300;
-    c.model.hidden = vec![200];
-    c.model.num_steps = 10;
-    c.training.batch_size = 64;
-    c.training.lr = 2e-3;
+    let mut c = small_mlp(1024, 300, 200, 10);
     c.training.epochs = 2;
     c
 }

@@ -1,7 +1,9 @@
 //! Helpers on spikeburn networks shared by the recurrent NIR tests.
 
+use burn::prelude::*;
 use spikeburn_core::network::{Layer, SpikingNetwork};
 use spikeburn_core::neuron::NeuronModel;
+use spikeburn_nir::convert::simulate_sequence;
 
 /// Scales the weights of every linear layer by `linear` and every recurrent weight by
 /// `recurrent` (so that the small test networks spike, and recurrence matters).
@@ -41,4 +43,33 @@ pub fn without_recurrence(net: &SpikingNetwork) -> SpikingNetwork {
         }
     }
     net
+}
+
+/// The output spikes of `net` run on the input spikes `x`, of shape `[steps, batch, features]`.
+pub fn output_spikes(net: &SpikingNetwork, x: &[f32], shape: [usize; 3]) -> Vec<f32> {
+    let x = Tensor::<3>::from_data(TensorData::new(x.to_vec(), shape), &Device::flex());
+    simulate_sequence(net, x)
+        .expect("simulate")
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32")
+}
+
+/// Asserts that two runs give the same output spikes, and that there are some.
+pub fn assert_same_spikes(ours: &[f32], theirs: &[f32], what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: output sizes");
+    let differ = ours.iter().zip(theirs).filter(|(a, b)| a != b).count();
+    let total: f32 = ours.iter().sum();
+    eprintln!(
+        "{what}: {total} output spikes in {} slots, {differ} differ",
+        ours.len()
+    );
+    assert!(total > 0.0, "{what}: no output spikes, the test is vacuous");
+    assert_eq!(
+        differ,
+        0,
+        "{what}: {differ} of {} outputs differ",
+        ours.len()
+    );
 }
