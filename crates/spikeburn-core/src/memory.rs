@@ -81,6 +81,11 @@ impl NetworkConfig {
                 | LayerConfig::AvgPool2d { .. }
                 | LayerConfig::Dropout { .. } => 1.0,
                 LayerConfig::Flatten => 0.0,
+                LayerConfig::Delay(d) => {
+                    parameters += n_out;
+                    // The output, and one shifted copy of the input per whole delay 0..=D.
+                    1.0 + (d.max_delay as f64 + 1.0).min(t)
+                }
             };
             activations += t * b * n_out * kept * 4.0;
         }

@@ -61,3 +61,56 @@ fn an_mlp_on_image_input_exports_its_flatten_and_imports_back() {
     );
     assert_eq!(ours, theirs);
 }
+
+/// A delay layer: safetensors holds the delays the model has; NIR export refuses it by name.
+#[test]
+fn delays_export_to_safetensors_and_are_refused_by_nir() {
+    use spikeburn_core::LayerConfig;
+    use spikeburn_core::layers::DelayConfig;
+    use spikeburn_nir::convert::network_to_safetensors;
+    let device = Device::flex();
+    let zero_reset = NeuronConfig {
+        reset: Reset::Zero,
+        ..NeuronConfig::default()
+    };
+    let config = NetworkConfig {
+        input: vec![4],
+        num_steps: 5,
+        layers: vec![
+            LayerConfig::Linear {
+                size: 3,
+                bias: true,
+            },
+            LayerConfig::Neuron {
+                neuron: Some(zero_reset.clone()),
+            },
+            LayerConfig::Delay(DelayConfig {
+                max_delay: 3,
+                learnable: true,
+                delays: Some(vec![0.5, 2.0, 2.75]),
+            }),
+            LayerConfig::Linear {
+                size: 2,
+                bias: true,
+            },
+            LayerConfig::Neuron {
+                neuron: Some(zero_reset),
+            },
+        ],
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    let net = config.init(1, &device);
+    let (tensors, _) = network_to_safetensors(&config, &net).expect("safetensors");
+    let delays = tensors
+        .get("layers.2.delay")
+        .expect("the delays are exported");
+    assert_eq!(delays.shape(), [3]);
+    assert_eq!(delays.data(), [0.5, 2.0, 2.75]);
+    let err = network_to_nir(&config, &net, &ExportOptions::default()).expect_err("no NIR delay");
+    let text = err.to_string();
+    assert!(
+        text.contains("layers.2") && text.contains("delay"),
+        "{text}"
+    );
+}

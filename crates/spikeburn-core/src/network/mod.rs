@@ -127,6 +127,10 @@ pub enum LayerConfig {
     /// — "batch norm through time" with shared statistics (Ioffe & Szegedy 2015 applied to the
     /// folded sequence, as SpikingJelly's `layer.BatchNorm2d` in multi-step mode).
     BatchNorm,
+    /// Per-feature axonal delays, fixed or learnable ([`crate::layers::Delay`]; Hammouamri
+    /// et al. 2023): `{ type = "delay", max_delay = 10 }`, `learnable = false` for fixed ones.
+    /// Flat features only (after `flatten` or a linear layer).
+    Delay(crate::layers::DelayConfig),
     /// A layer of spiking neurons (or the leaky-integrator readout).
     Neuron {
         /// This layer's neuron; absent: the network-wide `neuron`.
@@ -289,6 +293,20 @@ impl NetworkConfig {
                     shape.clone()
                 }
                 LayerConfig::BatchNorm => shape.clone(),
+                LayerConfig::Delay(delay) => {
+                    let [features] = shape[..] else {
+                        return Err(err(
+                            "type",
+                            format!(
+                                "a delay takes flat features, got {shape:?} (put it after flatten or linear)"
+                            ),
+                        ));
+                    };
+                    delay
+                        .validate(features)
+                        .map_err(|e| e.within(&field("delay")))?;
+                    shape.clone()
+                }
                 LayerConfig::Neuron { neuron } => {
                     self.neuron_of(neuron)
                         .validate()
@@ -377,6 +395,7 @@ impl NetworkConfig {
                 LayerConfig::Flatten => "flat".into(),
                 LayerConfig::Dropout { prob } => format!("drop{prob}"),
                 LayerConfig::BatchNorm => "bn".into(),
+                LayerConfig::Delay(d) => format!("delay{}", d.max_delay),
                 LayerConfig::Neuron { neuron } => {
                     format!("{:?}", self.neuron_of(&neuron).kind).to_lowercase()
                 }
@@ -445,6 +464,9 @@ impl NetworkConfig {
                 }),
                 LayerConfig::BatchNorm => {
                     Layer::BatchNorm(BatchNormConfig::new(planned.input[0]).init(device))
+                }
+                LayerConfig::Delay(delay) => {
+                    Layer::Delay(delay.init(planned.input[0], &mut rng, device))
                 }
                 LayerConfig::Neuron { neuron } => {
                     let neurons = planned.input.iter().product();

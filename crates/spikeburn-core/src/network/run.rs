@@ -59,6 +59,8 @@ pub enum Layer {
     Dropout(TimeDropout),
     /// Batch normalisation over `T×B`.
     BatchNorm(BatchNorm),
+    /// Per-feature delays (mixes time steps).
+    Delay(crate::layers::Delay),
     /// Spiking neurons.
     Neuron(NeuronLayer),
 }
@@ -318,6 +320,18 @@ impl SpikingNetwork {
                         Features::Image(crate::batch_norm::forward(norm, x, crate::Kernel::Auto))
                     }
                 },
+                Layer::Delay(delay) => {
+                    let flat = features.flat();
+                    let f = flat.dims()[1];
+                    // A constant input is constant no more once delayed: expand it first.
+                    let sequence = if constant {
+                        flat.unsqueeze::<3>().expand([steps, batch, f])
+                    } else {
+                        flat.reshape([steps, batch, f])
+                    };
+                    constant = false;
+                    Features::Flat(delay.forward(sequence).reshape([steps * batch, f]))
+                }
                 Layer::Neuron(neuron) => {
                     let keep_membrane = i == last_neuron;
                     let template = features;
@@ -389,6 +403,7 @@ impl SpikingModel for SpikingNetwork {
                 Layer::Flatten(_) => "flatten".into(),
                 Layer::Dropout(d) => format!("dropout({})", d.prob),
                 Layer::BatchNorm(_) => "batch_norm".into(),
+                Layer::Delay(d) => format!("delay({})", d.max_delay),
                 Layer::Neuron(_) => "neuron".into(),
             });
         }

@@ -109,6 +109,12 @@ pub fn network_to_nir(
                     "NIR has no batch normalisation (not folded into the weights)",
                 ));
             }
+            (LayerConfig::Delay(_), _) => {
+                return Err(unsupported(
+                    what,
+                    "spikeburn's NIR exporter does not write delays yet (export the weights and delays with --format safetensors)",
+                ));
+            }
             (LayerConfig::Neuron { neuron }, Layer::Neuron(layer)) => {
                 let cfg = config.neuron_of(neuron);
                 if layer.amplitude.is_some() {
@@ -309,6 +315,7 @@ pub fn network_to_safetensors(
                 put("running_mean", array(bn.running_mean.value())?);
                 put("running_var", array(bn.running_var.value())?);
             }
+            Layer::Delay(d) => put("delay", array(d.delay.val())?),
             Layer::Neuron(nl) => {
                 let (lif, alpha) = match &nl.model {
                     NeuronModel::Lif(l) => (Some(l), None),

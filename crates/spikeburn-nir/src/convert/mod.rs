@@ -227,6 +227,7 @@ fn layer_kind(layer: &LayerConfig) -> &'static str {
         LayerConfig::Flatten => "flatten",
         LayerConfig::Dropout { .. } => "dropout",
         LayerConfig::BatchNorm => "batch_norm",
+        LayerConfig::Delay(_) => "delay",
         LayerConfig::Neuron { .. } => "neuron",
     }
 }

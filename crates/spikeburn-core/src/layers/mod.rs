@@ -1,7 +1,12 @@
-//! Stateless layers applied to time-major sequences.
+//! Layers applied to time-major sequences.
 //!
 //! A stateless layer gives the same result at every step, so the time axis is folded into
 //! the batch: `[T, B, N] → [T·B, N]`, one GEMM for the whole sequence, then unfolded again.
+//! A [`Delay`] mixes steps, so it takes the sequence itself.
+
+mod delay;
+
+pub use delay::{Delay, DelayConfig};
 
 use burn::nn::Linear;
 use burn::prelude::*;
