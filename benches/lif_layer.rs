@@ -12,6 +12,8 @@ use spikeburn::core::layers::linear_over_time;
 use spikeburn::train::BackendKind;
 use std::time::Duration;
 
+mod common;
+
 fn lif_layer(c: &mut Criterion) {
     spikeburn::train::runtime::tune_allocator();
     let (t, b) = (100, 16);
@@ -21,19 +23,8 @@ fn lif_layer(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10));
     for backend in BackendKind::ALL {
         for n in [512usize, 2048] {
-            let device = match backend.device() {
-                Ok(_)
-                    if backend == BackendKind::Wgpu && spikeburn::core::gpu::wgpu_is_software() =>
-                {
-                    eprintln!("skipping wgpu: its adapter is a software renderer (no GPU)");
-                    continue;
-                }
-                Ok(device) => device.autodiff(),
-                Err(e) if backend.compiled() => {
-                    eprintln!("skipping {backend}: {e}");
-                    continue;
-                }
-                Err(_) => continue,
+            let Some(device) = common::bench_device(backend) else {
+                continue;
             };
             let linear = LinearConfig::new(n, n).init(&device);
             let lif = LifConfig::new().init(n, &device);

@@ -8,6 +8,8 @@ use spikeburn::train::trainer::{optimizer, train_step};
 use spikeburn::train::{BackendKind, ExperimentConfig};
 use std::time::Duration;
 
+mod common;
+
 fn bench_train_step(c: &mut Criterion) {
     spikeburn::train::runtime::tune_allocator();
     let config = ExperimentConfig::preset("mnist-mlp").expect("preset");
@@ -17,17 +19,8 @@ fn bench_train_step(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
     for backend in BackendKind::ALL {
-        let device = match backend.device() {
-            Ok(_) if backend == BackendKind::Wgpu && spikeburn::core::gpu::wgpu_is_software() => {
-                eprintln!("skipping wgpu: its adapter is a software renderer (no GPU)");
-                continue;
-            }
-            Ok(device) => device.autodiff(),
-            Err(e) if backend.compiled() => {
-                eprintln!("skipping {backend}: {e}");
-                continue;
-            }
-            Err(_) => continue,
+        let Some(device) = common::bench_device(backend) else {
+            continue;
         };
         let mut model = Some(config.model.init(config.training.seed, &device));
         let mut optim = optimizer(&config);

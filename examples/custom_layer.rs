@@ -1,5 +1,8 @@
-//! A layer the configuration files do not know — a learnable axonal delay per neuron —
-//! trained by the project's loop (`fit`) like any other network.
+//! A layer written in user code — a learnable axonal delay per neuron — trained by the
+//! project's loop (`fit`) like any other network. (The library has this layer too, as
+//! `spikeburn::core::layers::Delay` and `{ type = "delay" }` in configs; this file shows how a
+//! layer of your own is written from the library's pieces, `shift_in_time` and
+//! `delay_weight`, and trained in a `#[derive(Module)]` network.)
 //!
 //! `LearnableDelay` delays neuron `i`'s spike train by `d_i` steps, `d_i ∈ [0, D]` learnable,
 //! by linear interpolation between the two nearest whole delays (the triangular kernel of
@@ -20,7 +23,7 @@
 use burn::module::Param;
 use rand::{Rng, SeedableRng};
 use spikeburn::core::encoding::rate;
-use spikeburn::core::layers::linear_over_time;
+use spikeburn::core::layers::{delay_weight, linear_over_time, shift_in_time};
 use spikeburn::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +51,7 @@ impl LearnableDelay {
 
     /// `[T, B, N] → [T, B, N]`.
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [t, b, n] = x.dims();
+        let [t, _, n] = x.dims();
         let d = self
             .delay
             .val()
@@ -56,22 +59,7 @@ impl LearnableDelay {
             .reshape([1, 1, n]);
         let mut y = x.zeros_like();
         for k in 0..=MAX_DELAY.min(t - 1) {
-            let shifted = match k {
-                0 => x.clone(),
-                _ => Tensor::cat(
-                    vec![
-                        Tensor::zeros([k, b, n], &x.device()),
-                        x.clone().slice(0..t - k),
-                    ],
-                    0,
-                ),
-            };
-            let weight = (d.clone() - k as f32)
-                .abs()
-                .neg()
-                .add_scalar(1.0)
-                .clamp_min(0.0);
-            y = y + shifted * weight;
+            y = y + shift_in_time(x.clone(), k) * delay_weight(d.clone(), k);
         }
         y
     }
@@ -125,9 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "runs/custom-layer".into());
-    let dir = DatasetKind::Mnist.default_dir();
-    let mut train = ImageDataset::load(DatasetKind::Mnist, &dir, Split::Train)?;
-    let mut test = ImageDataset::load(DatasetKind::Mnist, &dir, Split::Test)?;
+    let (mut train, mut test) =
+        ImageDataset::load_train_test(DatasetKind::Mnist, &DatasetKind::Mnist.default_dir())?;
     train.truncate(10_000);
     test.truncate(2_000);
     let device = Device::flex();

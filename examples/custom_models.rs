@@ -47,20 +47,14 @@ impl NeuronFunction for QuadraticIf {
         p: &NeuronParams,
     ) -> (Tensor<2>, Vec<Tensor<2>>) {
         let u = state[0].clone();
-        let reset = p.surrogate.spike(u.clone() - p.threshold.clone());
-        // Detached unless the configuration says otherwise (the diagnostics' smooth reference
-        // keeps it, for an exact gradient).
-        let reset = if p.detach_reset {
-            reset.detach()
-        } else {
-            reset
-        };
+        // H(U − θ), detached unless the configuration says otherwise (the diagnostics' smooth
+        // reference keeps it, for an exact gradient).
+        let reset = p.reset(u.clone());
         // clamp(U, 0, θ) = relu(U) − relu(U − θ): the quadratic drive is bounded by c·θ²,
         // so that a membrane far above threshold cannot run away between resets.
         let below = u.clone().clamp_min(0.0) - (u.clone() - p.threshold.clone()).clamp_min(0.0);
         let u = u * p.beta.clone() + below.square() * self.c + input - reset * p.threshold.clone();
-        let spikes = p.surrogate.spike(u.clone() - p.threshold.clone());
-        (spikes, vec![u])
+        (p.spike(u.clone()), vec![u])
     }
 }
 

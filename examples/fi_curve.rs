@@ -1,7 +1,7 @@
 //! The f-I curve of the discrete LIF neuron: simulated firing rate against constant input
 //! current, with and without a refractory period, beside the analytic curve
 //! `rate = 1 / (n* + k)`, `n* = ⌈ln(1 − θ(1 − β)/I) / ln β⌉` (zero reset, refractory period
-//! `k`; derivation in `spikeburn_core::refractory` and `tests/catalogue.rs`).
+//! `k`; computed by `spikeburn::core::refractory::fi_rate`; derivation in `tests/catalogue.rs`).
 //!
 //! `cargo run --release --example fi_curve [-- OUT_STEM]` writes `OUT_STEM.{svg,png}`
 //! (default `docs/figures/fi_curve`).
@@ -9,20 +9,10 @@
 use burn::prelude::*;
 use rand::SeedableRng;
 use spikeburn::core::lif::Reset;
+use spikeburn::core::refractory::fi_rate;
 use spikeburn::core::{NeuronConfig, NeuronKind};
 use spikeburn::train::figures::{Chart, Figure, ImageFormat, Point, Series, XScale};
 use std::path::PathBuf;
-
-fn analytic(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
-    let rheobase = threshold * (1.0 - beta);
-    if current <= rheobase {
-        return 0.0;
-    }
-    let n = ((1.0 - rheobase / current).ln() / beta.ln())
-        .ceil()
-        .max(1.0);
-    1.0 / (n + refractory as f64)
-}
 
 fn main() {
     let stem = std::env::args()
@@ -73,7 +63,7 @@ fn main() {
             .iter()
             .map(|&i| Point {
                 x: f64::from(i),
-                y: analytic(
+                y: fi_rate(
                     f64::from(i),
                     f64::from(beta),
                     f64::from(threshold),

@@ -54,20 +54,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "runs/tutorial5".into());
-    let dir = DatasetKind::Mnist.default_dir();
-    let train = ImageDataset::load(DatasetKind::Mnist, &dir, Split::Train)?;
-    let test = ImageDataset::load(DatasetKind::Mnist, &dir, Split::Test)?;
+    let mnist = DatasetKind::Mnist;
+    let (train, test) = ImageDataset::load_train_test(mnist, &mnist.default_dir())?;
     // One epoch of Adam (lr 5e-4, batch 128) on the cross-entropy of the output membrane.
     let settings = TrainingConfig::default();
     let net = Net::new(&Device::flex());
-    let outcome = fit(
-        net,
-        &train,
-        &test,
-        &settings,
-        out.as_ref(),
-        &mut Console::default(),
-    )?;
+    let mut console = Console::default();
+    let outcome = fit(net, &train, &test, &settings, out.as_ref(), &mut console)?;
     let last = outcome.epochs.last().expect("one epoch");
     println!(
         "test accuracy {:.2}%, run folder {out}",

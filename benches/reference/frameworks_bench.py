@@ -173,6 +173,25 @@ def train_data_torch(torch, b):
     return x, y
 
 
+def membrane_ce_step(torch, F, net, t, b):
+    """A training step of `net` (whose forward gives the output membrane, [T, B, TRAIN_OUT]) on a
+    fixed random batch of `b`: Adam at LR on the cross-entropy of each step's membrane, summed
+    over the `t` steps (snnTorch tutorial 5's loss). Returns the step function, which gives the loss."""
+    opt = torch.optim.Adam(net.parameters(), lr=LR, betas=(0.9, 0.999))
+    x, y = train_data_torch(torch, b)
+
+    def step():
+        mem_rec = net(x)
+        loss = torch.zeros((), dtype=torch.float32)
+        for s in range(t):
+            loss = loss + F.cross_entropy(mem_rec[s], y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 # --------------------------------------------------------------------------- snnTorch
 
 def build_snntorch(workload, n, t, b, args):
@@ -208,20 +227,7 @@ def build_snntorch(workload, n, t, b, args):
                     mem2_rec.append(mem2)
                 return torch.stack(mem2_rec)
 
-        net = Net()
-        opt = torch.optim.Adam(net.parameters(), lr=LR, betas=(0.9, 0.999))
-        x, y = train_data_torch(torch, b)
-
-        def step():
-            mem_rec = net(x)
-            loss = torch.zeros((), dtype=torch.float32)
-            for s in range(t):
-                loss = loss + F.cross_entropy(mem_rec[s], y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, info
+        return membrane_ce_step(torch, F, Net(), t, b), info
 
     fc = nn.Linear(n, n)
     lif = leaky()
@@ -357,20 +363,7 @@ def build_norse(workload, n, t, b, args):
                     mem_rec.append(s2.v)
                 return torch.stack(mem_rec)
 
-        net = Net()
-        opt = torch.optim.Adam(net.parameters(), lr=LR, betas=(0.9, 0.999))
-        x, y = train_data_torch(torch, b)
-
-        def step():
-            mem_rec = net(x)
-            loss = torch.zeros((), dtype=torch.float32)
-            for s in range(t):
-                loss = loss + F.cross_entropy(mem_rec[s], y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return loss
-        return step, info
+        return membrane_ce_step(torch, F, Net(), t, b), info
 
     info["impl"] += ", Linear on [T,B,N] then norse SNN(lif_box_feed_forward_step) over T"
     fc = nn.Linear(n, n)

@@ -529,19 +529,6 @@ fn analytic_rate(current: f64, beta: f64, threshold: f64, refractory: usize) -> 
     0.0
 }
 
-/// The closed form of `n*`: `⌈ln(1 − θ(1−β)/I) / ln β⌉` (bumped by one when the crossing is
-/// exactly at the threshold), infinite when `I ≤ θ(1 − β)` (the rheobase).
-fn closed_form_rate(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
-    let rheobase = threshold * (1.0 - beta);
-    if current <= rheobase {
-        return 0.0;
-    }
-    let n = ((1.0 - rheobase / current).ln() / beta.ln())
-        .ceil()
-        .max(1.0);
-    1.0 / (n + refractory as f64)
-}
-
 #[test]
 fn lif_firing_rate_matches_the_analytic_f_i_curve() {
     let dev = Device::flex();
@@ -568,7 +555,7 @@ fn lif_firing_rate_matches_the_analytic_f_i_curve() {
                 f64::from(threshold),
                 refractory,
             );
-            let closed = closed_form_rate(
+            let closed = spikeburn_core::refractory::fi_rate(
                 f64::from(i),
                 f64::from(beta),
                 f64::from(threshold),

@@ -136,15 +136,9 @@ impl NeuronFunction for LifClone {
         state: &[Tensor<2>],
         p: &NeuronParams,
     ) -> (Tensor<2>, Vec<Tensor<2>>) {
-        let reset = p.surrogate.spike(state[0].clone() - p.threshold.clone());
-        let reset = if p.detach_reset {
-            reset.detach()
-        } else {
-            reset
-        };
+        let reset = p.reset(state[0].clone());
         let u = state[0].clone() * p.beta.clone() + input - reset * p.threshold.clone();
-        let s = p.surrogate.spike(u.clone() - p.threshold.clone());
-        (s, vec![u])
+        (p.spike(u.clone()), vec![u])
     }
 }
 

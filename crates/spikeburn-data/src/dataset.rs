@@ -231,6 +231,15 @@ impl ImageDataset {
         Self::from_files(&images_path, &labels_path, kind.num_classes())
     }
 
+    /// Loads both splits of `kind` from `dir` (as [`ImageDataset::load`] does each): the
+    /// training set and the test set, in that order.
+    pub fn load_train_test(kind: DatasetKind, dir: &Path) -> Result<(Self, Self), DataError> {
+        Ok((
+            Self::load(kind, dir, Split::Train)?,
+            Self::load(kind, dir, Split::Test)?,
+        ))
+    }
+
     /// Loads images (rank-3 IDX) and labels (rank-1 IDX) from two files, checking that their
     /// counts agree and that every label is below `num_classes`.
     pub fn from_files(images: &Path, labels: &Path, num_classes: usize) -> Result<Self, DataError> {

@@ -812,3 +812,63 @@ fn gesture_corrupt_recording() {
         Err(EventError::Malformed { .. })
     ));
 }
+
+/// The whole path of `dvsgesture-conv`'s data: AEDAT windows → 4 × 4 downsampling → frames of
+/// equal event count → time-major batches, and the seeded augmentation on top.
+#[test]
+fn gesture_windows_become_the_batches_the_preset_trains_on() {
+    use spikeburn_data::events::{EventTransform, EventsConfig, ToFrame};
+    use spikeburn_data::{Dataset, DatasetKind};
+    let dir = gesture_dir();
+    let config = EventsConfig {
+        frames: ToFrame::EventBins { bins: 2 },
+        transforms: vec![EventTransform::Downsample { fx: 4, fy: 4 }],
+        cache: false,
+        ..EventsConfig::default()
+    };
+    let (set, report) = spikeburn_data::events::load(
+        DatasetKind::DvsGesture,
+        dir.path(),
+        Split::Train,
+        &config,
+        None,
+    )
+    .expect("loads");
+    assert!(!report.cache_hit);
+    assert_eq!(Dataset::len(&set), 4);
+    assert_eq!(
+        set.sensor(),
+        Sensor {
+            width: 32,
+            height: 32,
+            polarities: 2
+        }
+    );
+    let device = burn::prelude::Device::flex();
+    let batch = set.batch(&[0, 3], &device);
+    let spikeburn_core::ModelInput::Sequence(x) = batch.input else {
+        panic!("event batches are sequences")
+    };
+    assert_eq!(x.dims(), [2, 2, 2 * 32 * 32]);
+    let v = x
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32");
+    // Sample 0 (user02 line 2): events (2,2,OFF), (3,3,ON), (4,4,ON) → pixels (0,0), (0,0),
+    // (1,1); two event bins: ⌊2·i/3⌋ = 0, 0, 1. In [T, B, p·32·32 + y·32 + x]:
+    let at = |t: usize, b: usize, p: usize, y: usize, xx: usize| {
+        v[(t * 2 + b) * 2048 + p * 1024 + y * 32 + xx]
+    };
+    assert_eq!(at(0, 0, 0, 0, 0), 1.0);
+    assert_eq!(at(0, 0, 1, 0, 0), 1.0);
+    assert_eq!(at(1, 0, 1, 1, 1), 1.0);
+    // Sample 3 (user01, across the overflow): (10,20,ON) → (2,5), (30,40,OFF) → (7,10).
+    assert_eq!(at(0, 1, 1, 5, 2), 1.0);
+    assert_eq!(at(1, 1, 0, 10, 7), 1.0);
+    assert_eq!(
+        v.iter().sum::<f32>(),
+        5.0,
+        "every event in exactly one frame"
+    );
+}

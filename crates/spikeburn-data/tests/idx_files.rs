@@ -211,6 +211,16 @@ fn shipped_mnist_reads_with_the_documented_labels() {
 }
 
 #[test]
+fn both_shipped_mnist_splits_load_together() {
+    let mnist = DatasetKind::Mnist;
+    let (train, test) =
+        ImageDataset::load_train_test(mnist, &mnist.default_dir()).expect("shipped MNIST");
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+    assert_eq!(&train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    assert_eq!(&test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+}
+
+#[test]
 fn epoch_order_is_a_seeded_permutation() {
     let a = epoch_order(1000, 42, 0);
     let mut sorted = a.clone();

@@ -9,7 +9,9 @@
 //! are also run with a recurrent hidden layer (snnTorch `RLeaky`, spikeburn `recurrent`).
 
 mod networks;
-use networks::{assert_same_spikes, output_spikes, scale_weights, without_recurrence};
+use networks::{
+    assert_same_spikes, dense_config, output_spikes, scale_weights, without_recurrence,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -172,34 +174,9 @@ fn network(reset: Reset) -> (NetworkConfig, SpikingNetwork) {
         reset,
         ..NeuronConfig::default()
     };
-    let config = NetworkConfig {
-        input: vec![F],
-        num_steps: T,
-        layers: vec![
-            LayerConfig::Linear {
-                size: 16,
-                bias: true,
-            },
-            LayerConfig::Neuron {
-                neuron: Some(lif(0.9)),
-            },
-            LayerConfig::Linear {
-                size: 5,
-                bias: true,
-            },
-            LayerConfig::Neuron {
-                neuron: Some(lif(0.8)),
-            },
-        ],
-        ..NetworkConfig::default()
-    };
-    config.validate().expect("valid");
+    let config = dense_config(F, T, &[(16, true, lif(0.9)), (5, true, lif(0.8))]);
     let mut net = config.init(3, &device());
-    for layer in &mut net.layers {
-        if let Layer::Linear(l) = layer {
-            l.weight = l.weight.clone().map(|w| w * 2.0);
-        }
-    }
+    scale_weights(&mut net, 2.0, 1.0);
     (config, net)
 }
 

@@ -6,7 +6,9 @@
 
 mod networks;
 use burn::prelude::*;
-use networks::{assert_same_spikes, output_spikes, scale_weights, without_recurrence};
+use networks::{
+    assert_same_spikes, dense_config, output_spikes, scale_weights, without_recurrence,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::lif::Reset;
@@ -50,31 +52,18 @@ fn network(kind: RecurrentKind) -> (NetworkConfig, SpikingNetwork) {
         reset: Reset::Zero,
         ..NeuronConfig::default()
     };
-    let config = NetworkConfig {
-        input: vec![F],
-        num_steps: T,
-        layers: vec![
-            LayerConfig::Linear {
-                size: N,
-                bias: true,
-            },
-            LayerConfig::Neuron {
-                neuron: Some(NeuronConfig {
-                    recurrent: kind,
-                    ..neuron(NeuronKind::Recurrent, 0.9)
-                }),
-            },
-            LayerConfig::Linear {
-                size: 3,
-                bias: false,
-            },
-            LayerConfig::Neuron {
-                neuron: Some(neuron(NeuronKind::Lif, 0.8)),
-            },
-        ],
-        ..NetworkConfig::default()
+    let recurrent = NeuronConfig {
+        recurrent: kind,
+        ..neuron(NeuronKind::Recurrent, 0.9)
     };
-    config.validate().expect("valid");
+    let config = dense_config(
+        F,
+        T,
+        &[
+            (N, true, recurrent),
+            (3, false, neuron(NeuronKind::Lif, 0.8)),
+        ],
+    );
     let mut net = config.init(11, &device());
     scale_weights(&mut net, 2.5, 3.0);
     (config, net)

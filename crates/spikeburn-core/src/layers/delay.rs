@@ -107,7 +107,7 @@ pub struct Delay {
 impl Delay {
     /// `[T, B, N] → [T, B, N]`: each feature's sequence delayed by its `d_i`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let [t, b, n] = x.dims();
+        let [t, _, n] = x.dims();
         let d = self
             .delay
             .val()
@@ -115,27 +115,32 @@ impl Delay {
             .reshape([1, 1, n]);
         let mut y = x.zeros_like();
         for k in 0..=self.max_delay.min(t.saturating_sub(1)) {
-            let shifted = if k == 0 {
-                x.clone()
-            } else {
-                Tensor::cat(
-                    vec![
-                        Tensor::zeros([k, b, n], &x.device()),
-                        x.clone().slice([0..t - k, 0..b, 0..n]),
-                    ],
-                    0,
-                )
-            };
-            // max(0, 1 − |d − k|): the triangular kernel centred on the whole delay k.
-            let weight = (d.clone() - k as f32)
-                .abs()
-                .neg()
-                .add_scalar(1.0)
-                .clamp_min(0.0);
-            y = y + shifted * weight;
+            y = y + shift_in_time(x.clone(), k) * delay_weight(d.clone(), k);
         }
         y
     }
+}
+
+/// `x` `[T, B, N]` delayed by `k < T` whole steps along time: `y[t] = x[t − k]`, zero for
+/// `t < k`.
+pub fn shift_in_time(x: Tensor<3>, k: usize) -> Tensor<3> {
+    if k == 0 {
+        return x;
+    }
+    let [t, b, n] = x.dims();
+    Tensor::cat(
+        vec![
+            Tensor::zeros([k, b, n], &x.device()),
+            x.slice([0..t - k, 0..b, 0..n]),
+        ],
+        0,
+    )
+}
+
+/// The triangular interpolation kernel `max(0, 1 − |d − k|)` of the delays `d` at the whole
+/// delay `k`: the share of a spike delayed by `d` that arrives `k` steps later.
+pub fn delay_weight<const D: usize>(d: Tensor<D>, k: usize) -> Tensor<D> {
+    (d - k as f32).abs().neg().add_scalar(1.0).clamp_min(0.0)
 }
 
 #[cfg(test)]

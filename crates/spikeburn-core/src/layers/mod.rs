@@ -6,7 +6,7 @@
 
 mod delay;
 
-pub use delay::{Delay, DelayConfig};
+pub use delay::{Delay, DelayConfig, delay_weight, shift_in_time};
 
 use burn::nn::Linear;
 use burn::prelude::*;

@@ -69,6 +69,21 @@ pub struct NeuronParams {
     pub detach_reset: bool,
 }
 
+impl NeuronParams {
+    /// The spike `H(u − θ)` of a membrane `u` `[B, N]` through the layer's surrogate
+    /// (Heaviside forward, the surrogate's derivative backward).
+    pub fn spike(&self, u: Tensor<2>) -> Tensor<2> {
+        self.surrogate.spike(u - self.threshold.clone())
+    }
+
+    /// The reset signal `R = H(u − θ)` of the previous membrane `u` `[B, N]`: [`Self::spike`],
+    /// detached from the graph when `detach_reset` is set.
+    pub fn reset(&self, u: Tensor<2>) -> Tensor<2> {
+        let r = self.spike(u);
+        if self.detach_reset { r.detach() } else { r }
+    }
+}
+
 /// One time step of a neuron model written outside the library.
 pub trait NeuronFunction: Send + Sync + 'static {
     /// Number of state tensors (each `[B, N]`, zero at rest). At least 1; the first is taken

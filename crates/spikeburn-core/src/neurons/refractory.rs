@@ -19,6 +19,22 @@ use crate::lif::{Lif, LifState};
 use crate::neuron::Neuron;
 use burn::prelude::*;
 
+/// The firing rate, in spikes per step, of a discrete LIF neuron with zero reset, decay
+/// `beta`, threshold `threshold` and a refractory period of `refractory` steps under a
+/// constant input `current` (its f-I curve): `1 / (n* + k)` with
+/// `n* = ⌈ln(1 − θ(1 − β)/I) / ln β⌉` (at least 1), the steps the membrane takes from `U = I`
+/// to cross `θ`; zero at or below the rheobase `I ≤ θ(1 − β)`, where it never fires.
+pub fn fi_rate(current: f64, beta: f64, threshold: f64, refractory: usize) -> f64 {
+    let rheobase = threshold * (1.0 - beta);
+    if current <= rheobase {
+        return 0.0;
+    }
+    let n = ((1.0 - rheobase / current).ln() / beta.ln())
+        .ceil()
+        .max(1.0);
+    1.0 / (n + refractory as f64)
+}
+
 /// A layer of LIF neurons with a refractory period (equations in the [module docs](self)).
 #[derive(Module, Debug)]
 pub struct RefractoryLif {

@@ -1,9 +1,40 @@
 //! Helpers on spikeburn networks shared by the recurrent NIR tests.
 
 use burn::prelude::*;
-use spikeburn_core::network::{Layer, SpikingNetwork};
-use spikeburn_core::neuron::NeuronModel;
+use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
+use spikeburn_core::neuron::{NeuronConfig, NeuronModel};
 use spikeburn_nir::convert::simulate_sequence;
+
+/// The validated config of a feed-forward network of `features` inputs run for `steps` steps:
+/// for each `(size, bias, neuron)` of `layers`, a linear layer of `size` outputs (with a bias
+/// where `bias` is set) followed by a layer of `neuron`.
+pub fn dense_config(
+    features: usize,
+    steps: usize,
+    layers: &[(usize, bool, NeuronConfig)],
+) -> NetworkConfig {
+    let config = NetworkConfig {
+        input: vec![features],
+        num_steps: steps,
+        layers: layers
+            .iter()
+            .flat_map(|(size, bias, neuron)| {
+                [
+                    LayerConfig::Linear {
+                        size: *size,
+                        bias: *bias,
+                    },
+                    LayerConfig::Neuron {
+                        neuron: Some(neuron.clone()),
+                    },
+                ]
+            })
+            .collect(),
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    config
+}
 
 /// Scales the weights of every linear layer by `linear` and every recurrent weight by
 /// `recurrent` (so that the small test networks spike, and recurrence matters).
