@@ -18,7 +18,7 @@
 //! how far training moved the delays.
 //!
 //! `cargo run --release --example custom_layer [-- OUT_DIR]` (default `runs/custom-layer`;
-//! about 10 s of training on two cores: 89 % after 2 epochs on 10,000 images).
+//! about 8 s of training on two cores: 87.3 % after 2 epochs on 10,000 images, 2026-12-07).
 
 use burn::module::Param;
 use rand::{Rng, SeedableRng};
