@@ -173,7 +173,8 @@ struct ImportArgs {
 }
 
 fn export(a: ExportArgs) -> Result<()> {
-    use spikeburn_nir::convert::{ExportFormat, ExportOptions, export_run};
+    use spikeburn_nir::convert::{ExportFormat, ExportOptions};
+    use spikeburn_train::interchange::export_run;
     let format = if a.format == "nir" {
         ExportFormat::Nir
     } else {
@@ -197,7 +198,7 @@ fn export(a: ExportArgs) -> Result<()> {
 }
 
 fn import(a: ImportArgs) -> Result<()> {
-    let r = spikeburn_nir::convert::import_nir(&a.file, &a.out)?;
+    let r = spikeburn_train::interchange::import_nir(&a.file, &a.out)?;
     println!(
         "wrote {}/{{config.toml, model.bpk}} ({}, dt = {})",
         r.run_dir.display(),

@@ -24,10 +24,10 @@ use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork}
 use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
 use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
-    ExportOptions, build_network, import_nir, network_to_nir, network_to_safetensors,
-    nir_to_network,
+    ExportOptions, build_network, network_to_nir, network_to_safetensors, nir_to_network,
 };
 use spikeburn_nir::{write_nir, write_safetensors};
+use spikeburn_train::interchange::import_nir;
 
 const T: usize = 20;
 const B: usize = 4;

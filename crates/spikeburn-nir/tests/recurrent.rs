@@ -17,12 +17,13 @@ use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
 use spikeburn_core::recurrent::RecurrentKind;
 use spikeburn_nir::convert::{
     ConvertError, ExportOptions, ImportedNetwork, LayerWeights, RecurrentWeights, build_network,
-    import_nir, network_to_nir, nir_to_network,
+    network_to_nir, nir_to_network,
 };
 use spikeburn_nir::{
     Affine, Array, CubaLif, Edge, Lif, Linear, NirError, NirGraph, Node, mapping, read_nir,
     write_nir,
 };
+use spikeburn_train::interchange::import_nir;
 
 const T: usize = 25;
 const B: usize = 3;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod figures;
 pub mod fit;
 pub mod fsutil;
+pub mod interchange;
 pub mod plot;
 pub mod progress;
 pub mod provenance;

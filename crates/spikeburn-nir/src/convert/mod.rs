@@ -1,7 +1,7 @@
 //! Conversion between spikeburn models and NIR graphs / safetensors weights (cargo feature
 //! `model`, on by default; it is the only part of this crate that depends on burn).
 //!
-//! # Export ([`network_to_nir`], [`network_to_safetensors`], [`export_run`])
+//! # Export ([`network_to_nir`], [`network_to_safetensors`]; a run folder: `spikeburn_train::interchange::export_run`)
 //! A network's layers become a chain `input → … → output` of NIR nodes named `layers.{i}`
 //! (`i` = the index in [`NetworkConfig::resolved_layers`]):
 //!
@@ -61,7 +61,7 @@
 //! (`"spikeburn-safetensors-1"`). `tests/interop/load_safetensors_snntorch.py` builds the
 //! equivalent snnTorch network from it.
 //!
-//! # Import ([`nir_to_network`], [`import_nir`])
+//! # Import ([`nir_to_network`], [`build_network`]; into a run folder: `spikeburn_train::interchange::import_nir`)
 //! A chain of NIR nodes (`Input → … → Output`, one edge in and out of each node) becomes a
 //! [`NetworkConfig`] and its weights. `dt` comes from the graph metadata, else
 //! [`DEFAULT_DT`]. `LIF` becomes a `lif` neuron with `β = 1 − dt/τ`, `θ = v_threshold` and
@@ -90,7 +90,7 @@
 //! ([`NirError::Cycle`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::module::Param;
 use burn::prelude::*;
@@ -98,7 +98,6 @@ use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
 use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
 use spikeburn_core::recurrent::{RecurrentKind, RecurrentLif};
-use spikeburn_train::{ExperimentConfig, TrainError, trainer};
 
 use crate::error::NirError;
 use crate::graph::{
@@ -128,9 +127,6 @@ pub enum ConvertError {
     /// Reading, writing or validating the NIR / safetensors data failed.
     #[error(transparent)]
     Nir(#[from] NirError),
-    /// Loading or writing the spikeburn run failed.
-    #[error(transparent)]
-    Train(#[from] TrainError),
     /// A part of the model or graph has no counterpart on the other side.
     #[error("{what}: {reason}")]
     Unsupported {
