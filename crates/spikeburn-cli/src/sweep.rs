@@ -1,8 +1,7 @@
-//! `spikeburn sweep` and `spikeburn plot`: research tooling over the library's
-//! [`spikeburn_train::sweep`] and [`spikeburn_train::plot`].
+//! `spikeburn sweep`: research tooling over the library's [`spikeburn_train::sweep`].
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use spikeburn_train::config::PRESETS;
 use spikeburn_train::figures::ImageFormat;
 use spikeburn_train::sweep::{AxisSpec, Grid, Metric, SweepOptions, run_sweep, write_reports};
@@ -69,7 +68,8 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
     s.parse()
 }
 
-fn parse_format(s: &str) -> Result<ImageFormat, String> {
+/// An image format named on the command line (`svg`, `png`).
+pub(crate) fn parse_format(s: &str) -> Result<ImageFormat, String> {
     s.parse()
 }
 
@@ -150,80 +150,9 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_files(files: &[PathBuf]) {
+/// Prints the files written, one per line.
+pub(crate) fn print_files(files: &[PathBuf]) {
     for f in files {
         println!("wrote {}", f.display());
-    }
-}
-
-/// Arguments of `spikeburn plot`.
-#[derive(Args, Debug)]
-pub struct PlotArgs {
-    #[command(subcommand)]
-    what: PlotCommand,
-}
-
-#[derive(Subcommand, Debug)]
-enum PlotCommand {
-    /// Training curves (loss and accuracy per epoch) of one or more runs, from metrics.jsonl.
-    Curves(CurvesArgs),
-    /// Spike raster of every neuron layer and the output membrane traces of a trained model on
-    /// a few test samples.
-    Raster(RasterArgs),
-}
-
-#[derive(Args, Debug)]
-struct RasterArgs {
-    /// Run directory written by `spikeburn train` (or `spikeburn import`).
-    #[arg(long, value_name = "DIR")]
-    model: PathBuf,
-    /// Test samples to show (indices into the test set), comma-separated.
-    #[arg(
-        long,
-        value_name = "LIST",
-        default_value = "0,1,2",
-        value_delimiter = ','
-    )]
-    samples: Vec<usize>,
-    /// Output file stem; `-<sample>` and the extension are appended [default: MODEL/activity].
-    #[arg(long, value_name = "PATH")]
-    out: Option<PathBuf>,
-    /// Formats, comma-separated.
-    #[arg(long, value_name = "LIST", default_value = "svg,png", value_delimiter = ',', value_parser = parse_format)]
-    format: Vec<ImageFormat>,
-}
-
-#[derive(Args, Debug)]
-struct CurvesArgs {
-    /// Run directory written by `spikeburn train` or `spikeburn sweep` (repeat to overlay runs).
-    #[arg(long, value_name = "DIR", required = true)]
-    run: Vec<PathBuf>,
-    /// Output file without extension [default: RUN/curves for one run, curves otherwise].
-    #[arg(long, value_name = "PATH")]
-    out: Option<PathBuf>,
-    /// Formats, comma-separated.
-    #[arg(long, value_name = "LIST", default_value = "svg,png", value_delimiter = ',', value_parser = parse_format)]
-    format: Vec<ImageFormat>,
-}
-
-/// Runs `spikeburn plot`.
-pub fn plot(args: PlotArgs) -> Result<()> {
-    match args.what {
-        PlotCommand::Curves(a) => {
-            let stem = a.out.clone().unwrap_or_else(|| match a.run.as_slice() {
-                [one] => one.join("curves"),
-                _ => PathBuf::from("curves"),
-            });
-            let files = spikeburn_train::plot::plot_curves(&a.run, &stem, &a.format)?;
-            print_files(&files);
-            Ok(())
-        }
-        PlotCommand::Raster(a) => {
-            let stem = a.out.clone().unwrap_or_else(|| a.model.join("activity"));
-            let files =
-                spikeburn_train::plot::plot_activity(&a.model, &a.samples, &stem, &a.format)?;
-            print_files(&files);
-            Ok(())
-        }
     }
 }
