@@ -136,14 +136,48 @@ impl SpikeTrains {
     /// The dense sequence of the samples `indices`, `[T, B, channels]` row-major: entry
     /// `(t, b, c)` counts sample `indices[b]`'s events in step `t`, channel `c`.
     pub fn dense(&self, indices: &[usize]) -> Vec<f32> {
-        let (b, c) = (indices.len(), self.channels);
-        let mut values = vec![0.0f32; self.steps * b * c];
-        for (k, &i) in indices.iter().enumerate() {
-            for &(t, ch) in self.events(i) {
-                values[(t as usize * b + k) * c + ch as usize] += 1.0;
-            }
+        dense_counts(
+            self.steps,
+            self.channels,
+            indices.iter().map(|&i| self.events(i)),
+        )
+    }
+}
+
+/// The dense time-major counts `[steps, B, channels]` (row-major) of B samples' events
+/// `(step, channel)`, each inside the grid: entry `(t, b, c)` counts sample `b`'s events in
+/// step `t`, channel `c`.
+pub(crate) fn dense_counts<'a>(
+    steps: usize,
+    channels: usize,
+    samples: impl ExactSizeIterator<Item = &'a [(u32, u32)]>,
+) -> Vec<f32> {
+    let b = samples.len();
+    let mut values = vec![0.0f32; steps * b * channels];
+    for (k, events) in samples.enumerate() {
+        for &(t, ch) in events {
+            values[(t as usize * b + k) * channels + ch as usize] += 1.0;
         }
-        values
+    }
+    values
+}
+
+/// The batch of a dense time-major sequence `values` (`[steps, B, channels]`, B = the number
+/// of labels) and its class labels.
+pub(crate) fn sequence_batch(
+    values: Vec<f32>,
+    steps: usize,
+    channels: usize,
+    labels: Vec<i64>,
+    device: &Device,
+) -> Batch {
+    let b = labels.len();
+    Batch {
+        input: ModelInput::Sequence(Tensor::from_data(
+            TensorData::new(values, [steps, b, channels]),
+            device,
+        )),
+        targets: Tensor::from_data(TensorData::new(labels, [b]), device),
     }
 }
 
@@ -260,16 +294,14 @@ impl Dataset for SpikeTrains {
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> Batch {
-        let b = indices.len();
-        let values = self.dense(indices);
-        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i] as i64).collect();
-        Batch {
-            input: ModelInput::Sequence(Tensor::from_data(
-                TensorData::new(values, [self.steps, b, self.channels]),
-                device,
-            )),
-            targets: Tensor::from_data(TensorData::new(labels, [b]), device),
-        }
+        let labels = indices.iter().map(|&i| self.labels[i] as i64).collect();
+        sequence_batch(
+            self.dense(indices),
+            self.steps,
+            self.channels,
+            labels,
+            device,
+        )
     }
 }
 

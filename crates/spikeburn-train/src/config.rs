@@ -480,40 +480,10 @@ impl ExperimentConfig {
             );
         }
         if self.data.dataset.is_events() {
-            let events = self.data.events();
-            events.validate().map_err(|(field, message)| {
-                InvalidParameter::new(format!("data.events.{field}"), message)
-            })?;
-            let sensor = events.sensor_after(self.data.dataset.sensor());
-            let flat = [sensor.size()];
-            let image = [
-                sensor.polarities as usize,
-                sensor.height as usize,
-                sensor.width as usize,
-            ];
-            if self.model.input != flat && self.model.input != image {
-                return err(
-                    "model.input",
-                    format!(
-                        "expected [{}] or {image:?} ({} frames on the {sensor} sensor after data.events.transforms), got {:?}",
-                        sensor.size(),
-                        self.data.dataset,
-                        self.model.input
-                    ),
-                );
-            }
-            let steps = events
-                .steps()
-                .map_err(|m| InvalidParameter::new("data.events.steps", m))?;
-            if self.model.num_steps != steps {
-                return err(
-                    "model.num_steps",
-                    format!(
-                        "expected {steps} (the frames per sample of data.events), got {}",
-                        self.model.num_steps
-                    ),
-                );
-            }
+            self.data
+                .events()
+                .check_network(self.data.dataset, &self.model.input, self.model.num_steps)
+                .map_err(|(field, message)| InvalidParameter::new(field, message))?;
             if t.augment_shift > 0 || t.augment_flip {
                 return err(
                     "training.augment_shift",

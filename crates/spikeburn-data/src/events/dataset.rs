@@ -5,14 +5,13 @@
 
 use super::transforms::{EventTransform, ToFrame, apply_all};
 use super::{Event, EventError, EventSet, Sensor};
-use crate::spike_trains::SpikeTrains;
+use crate::spike_trains::{SpikeTrains, dense_counts, sequence_batch};
 use crate::traits::{Batch, Dataset};
 use burn::prelude::*;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use spikeburn_core::ModelInput;
 use std::path::{Path, PathBuf};
 
 /// How recordings become network input: deterministic transforms, the framing rule, the
@@ -94,6 +93,47 @@ impl EventsConfig {
             .fold(sensor, |s, t| t.sensor_after(s))
     }
 
+    /// Checks the pipeline ([`validate`](Self::validate)) and that a network taking `input`
+    /// over `num_steps` steps fits the frames it makes of data set `kind`: `input` the frame
+    /// size, flat (`[p·h·w]`) or as an image (`[p, h, w]`), and `num_steps` the frames per
+    /// sample. An error names the config field (`data.events.…`, `model.input`,
+    /// `model.num_steps`) and what was expected.
+    pub fn check_network(
+        &self,
+        kind: crate::DatasetKind,
+        input: &[usize],
+        num_steps: usize,
+    ) -> Result<(), (String, String)> {
+        self.validate()
+            .map_err(|(field, message)| (format!("data.events.{field}"), message))?;
+        let sensor = self.sensor_after(kind.sensor());
+        let flat = [sensor.size()];
+        let image = [
+            sensor.polarities as usize,
+            sensor.height as usize,
+            sensor.width as usize,
+        ];
+        if input != flat && input != image {
+            return Err((
+                "model.input".into(),
+                format!(
+                    "expected [{}] or {image:?} ({kind} frames on the {sensor} sensor after data.events.transforms), got {input:?}",
+                    sensor.size(),
+                ),
+            ));
+        }
+        let steps = self
+            .steps()
+            .map_err(|m| ("data.events.steps".to_string(), m))?;
+        if num_steps != steps {
+            return Err((
+                "model.num_steps".into(),
+                format!("expected {steps} (the frames per sample of data.events), got {num_steps}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// A string that identifies the pipeline (the cache key's part from the config).
     fn key(&self) -> String {
         format!(
@@ -115,7 +155,6 @@ pub struct EventDataset {
     events: Option<Vec<Vec<Event>>>,
     sensor: Sensor,
     config: EventsConfig,
-    steps: usize,
 }
 
 impl EventDataset {
@@ -158,7 +197,6 @@ impl EventDataset {
             events,
             sensor,
             config: config.clone(),
-            steps,
         })
     }
 
@@ -181,7 +219,6 @@ impl EventDataset {
             ));
         }
         Ok(EventDataset {
-            steps: frames.steps(),
             frames,
             events: None,
             sensor,
@@ -199,7 +236,6 @@ impl EventDataset {
                 .map(|e| indices.iter().map(|&i| e[i].clone()).collect()),
             sensor: self.sensor,
             config: self.config.clone(),
-            steps: self.steps,
         }
     }
 
@@ -215,22 +251,7 @@ impl EventDataset {
 
     /// Time steps per sample.
     pub fn steps(&self) -> usize {
-        self.steps
-    }
-
-    fn batch_of(&self, indices: &[usize], values: Vec<f32>, device: &Device) -> Batch {
-        let b = indices.len();
-        let labels: Vec<i64> = indices
-            .iter()
-            .map(|&i| self.frames.label(i) as i64)
-            .collect();
-        Batch {
-            input: ModelInput::Sequence(Tensor::from_data(
-                TensorData::new(values, [self.steps, b, self.sensor.size()]),
-                device,
-            )),
-            targets: Tensor::from_data(TensorData::new(labels, [b]), device),
-        }
+        self.frames.steps()
     }
 }
 
@@ -259,14 +280,14 @@ impl Dataset for EventDataset {
         format!(
             "{} recordings as {} frames of {} ({} inputs)",
             Dataset::len(&self.frames),
-            self.steps,
+            self.steps(),
             self.sensor,
             self.sensor.size()
         )
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> Batch {
-        self.batch_of(indices, self.frames.dense(indices), device)
+        Dataset::batch(&self.frames, indices, device)
     }
 
     /// Each sample's augmentation is seeded by one `u64` drawn from `rng` in batch order, and
@@ -276,8 +297,6 @@ impl Dataset for EventDataset {
             return self.batch(indices, device);
         };
         let seeds: Vec<u64> = indices.iter().map(|_| rng.next_u64()).collect();
-        let size = self.sensor.size();
-        let b = indices.len();
         let per_sample: Vec<Vec<(u32, u32)>> = indices
             .par_iter()
             .zip(seeds)
@@ -285,16 +304,16 @@ impl Dataset for EventDataset {
                 let mut e = events[i].clone();
                 let mut sample_rng = ChaCha8Rng::seed_from_u64(seed);
                 apply_all(&self.config.augment, &mut e, self.sensor, &mut sample_rng);
-                frame(&self.config.frames, &e, self.sensor, self.steps)
+                frame(&self.config.frames, &e, self.sensor, self.steps())
             })
             .collect();
-        let mut values = vec![0.0f32; self.steps * b * size];
-        for (k, f) in per_sample.iter().enumerate() {
-            for &(t, a) in f {
-                values[(t as usize * b + k) * size + a as usize] += 1.0;
-            }
-        }
-        self.batch_of(indices, values, device)
+        let size = self.sensor.size();
+        let values = dense_counts(self.steps(), size, per_sample.iter().map(Vec::as_slice));
+        let labels = indices
+            .iter()
+            .map(|&i| self.frames.label(i) as i64)
+            .collect();
+        sequence_batch(values, self.steps(), size, labels, device)
     }
 
     fn skip_batch(&self, indices: &[usize], rng: &mut ChaCha8Rng) {
@@ -476,6 +495,7 @@ mod tests {
     use super::*;
     use crate::events::{EventSample, EventTransform};
     use rand::Rng;
+    use spikeburn_core::ModelInput;
 
     fn set() -> EventSet {
         let mut rng = ChaCha8Rng::seed_from_u64(11);

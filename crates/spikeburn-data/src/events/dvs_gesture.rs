@@ -32,7 +32,8 @@ const DATASET: &str = "DVS128 Gesture";
 const LAYOUT: &str = "trials_to_train.txt, trials_to_test.txt and user*_*.aedat with their _labels.csv (the extracted DvsGesture folder)";
 const URL: &str = "https://research.ibm.com/interactive/dvsgesture/";
 
-fn missing(path: PathBuf) -> EventError {
+/// The error for a data set not found at `path`, naming the layout expected.
+pub(crate) fn missing(path: PathBuf) -> EventError {
     EventError::missing_data(path, DATASET, LAYOUT, URL)
 }
 

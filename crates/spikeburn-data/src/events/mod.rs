@@ -273,35 +273,40 @@ pub fn read(kind: DatasetKind, dir: &Path, split: Split) -> Result<EventSet, Eve
 /// trial list of DVS128 Gesture.
 ///
 /// # Errors
-/// [`EventError::MissingData`] when it is not there.
+/// [`EventError::MissingData`] (as the reader's) when it is not there.
 pub fn source_path(kind: DatasetKind, dir: &Path, split: Split) -> Result<PathBuf, EventError> {
     let train = split == Split::Train;
-    let candidates: Vec<PathBuf> = match kind {
+    let first_existing = |candidates: &[PathBuf]| candidates.iter().find(|p| p.exists()).cloned();
+    match kind {
         DatasetKind::Shd | DatasetKind::Ssc => {
             let corpus = if kind == DatasetKind::Shd {
                 shd::Corpus::Shd
             } else {
                 shd::Corpus::Ssc
             };
-            let name = corpus.file_name(split);
-            vec![dir.join(&name), dir.join(format!("{name}.gz"))]
+            let plain = dir.join(corpus.file_name(split));
+            let gz = plain.with_extension("h5.gz");
+            first_existing(&[plain.clone(), gz]).ok_or_else(|| shd::missing(corpus, plain))
         }
         DatasetKind::Nmnist => {
-            let name = if train { "Train" } else { "Test" };
-            vec![dir.join(name), dir.join(format!("{name}.zip"))]
+            let folder = dir.join(if train { "Train" } else { "Test" });
+            let zip = folder.with_extension("zip");
+            first_existing(&[folder.clone(), zip])
+                .ok_or_else(|| nmnist::missing(if dir.is_dir() { folder } else { dir.into() }))
         }
         DatasetKind::DvsGesture => {
-            vec![dir.join(if train {
+            let list = dir.join(if train {
                 "trials_to_train.txt"
             } else {
                 "trials_to_test.txt"
-            })]
+            });
+            first_existing(std::slice::from_ref(&list))
+                .ok_or_else(|| dvs_gesture::missing(if dir.is_dir() { list } else { dir.into() }))
         }
-        _ => vec![],
-    };
-    if let Some(found) = candidates.iter().find(|p| p.exists()) {
-        return Ok(found.clone());
+        other => Err(EventError::malformed(
+            dir,
+            "data set",
+            format!("{other} is not an event data set"),
+        )),
     }
-    // The reader's own error names the layout it expects.
-    read(kind, dir, split).map(|_| dir.to_path_buf())
 }

@@ -149,7 +149,8 @@ fn split_name(split: Split) -> &'static str {
     }
 }
 
-fn missing(path: PathBuf) -> EventError {
+/// The error for a data set not found at `path`, naming the layout expected.
+pub(crate) fn missing(path: PathBuf) -> EventError {
     EventError::missing_data(path, DATASET, LAYOUT, URL)
 }
 

@@ -81,17 +81,22 @@ pub fn read(dir: &Path, corpus: Corpus, split: Split) -> Result<EventSet, EventE
     } else if gz.is_file() {
         gz
     } else {
-        return Err(EventError::MissingData {
-            path: plain,
-            dataset: corpus.name(),
-            layout: match corpus {
-                Corpus::Shd => "shd_train.h5 and shd_test.h5 (or the distributed .h5.gz files)",
-                Corpus::Ssc => "ssc_train.h5 and ssc_test.h5 (or the distributed .h5.gz files)",
-            },
-            url: "https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/",
-        });
+        return Err(missing(corpus, plain));
     };
     read_file(&path, corpus.num_classes())
+}
+
+/// The error for `corpus` not found at `path`, naming the layout expected.
+pub(crate) fn missing(corpus: Corpus, path: PathBuf) -> EventError {
+    EventError::missing_data(
+        path,
+        corpus.name(),
+        match corpus {
+            Corpus::Shd => "shd_train.h5 and shd_test.h5 (or the distributed .h5.gz files)",
+            Corpus::Ssc => "ssc_train.h5 and ssc_test.h5 (or the distributed .h5.gz files)",
+        },
+        "https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/",
+    )
 }
 
 /// Reads one SHD/SSC-format file (plain HDF5, or gzip-compressed when its name ends in
