@@ -4,7 +4,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use spikeburn_train::config::PRESETS;
 use spikeburn_train::figures::ImageFormat;
-use spikeburn_train::sweep::{AxisSpec, Grid, Metric, SweepOptions, run_sweep, write_reports};
+use spikeburn_train::sweep::{
+    AxisSpec, Grid, Metric, Shard, SweepOptions, run_sweep, write_reports,
+};
 use spikeburn_train::{Console, ExperimentConfig};
 use std::path::PathBuf;
 
@@ -26,7 +28,11 @@ Writes OUT/results.csv (one row per run), OUT/summary.csv (mean and std over see
 cell), OUT/METRIC_vs_AXIS.{svg,png} and one folder per run under OUT/runs/ (config.toml,
 run.json, metrics.jsonl, model.bpk, result.json). Run the same command again to continue
 an interrupted sweep: finished runs are skipped, interrupted ones resume from their last
-epoch checkpoint.")]
+epoch checkpoint.
+
+Several machines: run the same command with --shard 1/N, ..., --shard N/N on N machines
+sharing OUT (scripts/slurm-sweep.sh does this as a Slurm job array), then once with
+--report-only to write the tables and figures of the whole grid.")]
 pub struct SweepArgs {
     /// Built-in base experiment [default: mnist-mlp].
     #[arg(long, value_name = "NAME", conflicts_with = "config", value_parser = clap::builder::PossibleValuesParser::new(PRESETS))]
@@ -56,6 +62,10 @@ pub struct SweepArgs {
     /// Figure formats, comma-separated.
     #[arg(long, value_name = "LIST", default_value = "svg,png", value_delimiter = ',', value_parser = parse_format)]
     format: Vec<ImageFormat>,
+    /// Train only shard I of N (every N-th run), for a sweep spread over N machines that
+    /// share OUT; merge with --report-only when all have finished.
+    #[arg(long, value_name = "I/N", conflicts_with = "report_only")]
+    shard: Option<Shard>,
     /// List the cells and runs, check every configuration, and stop.
     #[arg(long)]
     dry_run: bool,
@@ -100,6 +110,7 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
         jobs: args.jobs,
         metric: args.metric,
         formats: args.format.clone(),
+        shard: args.shard.unwrap_or_default(),
     };
     if args.dry_run {
         for a in &grid.axes {
@@ -119,6 +130,16 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
         for cell in &grid.cells {
             println!("  {}", args.out.join("runs").join(&cell.dir_name).display());
         }
+        if options.shard.is_partial() {
+            println!("shard {} trains:", options.shard);
+            for (_, run) in runs
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| options.shard.holds(*k))
+            {
+                println!("  {}", args.out.join(&run.dir).display());
+            }
+        }
         return Ok(());
     }
     if args.report_only {
@@ -129,6 +150,22 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
     }
     let mut progress = Console::new(usize::MAX);
     let outcome = run_sweep(&grid, &options, &mut progress)?;
+    if options.shard.is_partial() {
+        println!(
+            "shard {} done: {} run{} ({} trained now, {} already finished); runs in {}",
+            options.shard,
+            outcome.results.len(),
+            if outcome.results.len() == 1 { "" } else { "s" },
+            outcome.ran,
+            outcome.skipped,
+            args.out.join("runs").display()
+        );
+        println!(
+            "when every shard has finished, run the same command with --report-only \
+             instead of --shard to write the tables and figures"
+        );
+        return Ok(());
+    }
     let diverged = outcome
         .results
         .iter()

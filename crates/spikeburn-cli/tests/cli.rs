@@ -339,6 +339,146 @@ fn sweep_and_plot_curves() {
     assert_clean_failure(&o, "not-a-run");
 }
 
+/// Whether a column of a sweep table holds a timing, which differs between runs.
+fn is_timing(column: &str) -> bool {
+    column.contains("wall_seconds") || column.contains("step_ms")
+}
+
+/// `scripts/slurm-sweep.sh` under a stand-in `sbatch` that runs each job at once (array tasks
+/// one after the other, with Slurm's variables): its four shards and its report job give the
+/// tables of one `spikeburn sweep` of the same grid.
+#[test]
+fn slurm_script_shards_a_sweep_and_merges_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let data_dir = format!("data.dir={}", mnist());
+    let sweep_args = |out: &'static str| -> Vec<String> {
+        [
+            "--set",
+            &data_dir,
+            "--set",
+            "limit_train=256",
+            "--set",
+            "limit_test=100",
+            "--set",
+            "hidden=[32]",
+            "--set",
+            "num_steps=5",
+            "--set",
+            "batch_size=64",
+            "--grid",
+            "beta=0.8,0.95",
+            "--seeds",
+            "2",
+            "--format",
+            "svg",
+            "--out",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut whole = vec!["sweep".to_string()];
+    whole.extend(sweep_args("whole"));
+    let whole: Vec<&str> = whole.iter().map(String::as_str).collect();
+    let o = spikeburn(&whole, d);
+    assert!(o.status.success(), "sweep failed: {}", stderr(&o));
+
+    let sbatch = d.join("sbatch");
+    std::fs::write(
+        &sbatch,
+        r#"#!/usr/bin/env bash
+set -e
+echo "sbatch $*" >> "$SBATCH_LOG"
+array=""
+while [[ $1 == --* ]]; do case $1 in --array=*) array=${1#--array=} ;; esac; shift; done
+script=$1; shift
+if [[ -n $array ]]; then
+    n=${array#1-}
+    for i in $(seq 1 "$n"); do
+        SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_COUNT=$n bash "$script" "$@" >> "$SBATCH_LOG" 2>&1
+    done
+else
+    bash "$script" "$@" >> "$SBATCH_LOG" 2>&1
+fi
+echo "$RANDOM;cluster"
+"#,
+    )
+    .expect("write sbatch");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(&sbatch, mode).expect("chmod sbatch");
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/slurm-sweep.sh");
+    let log = d.join("sbatch.log");
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg("4")
+        .args(sweep_args("sharded"))
+        .current_dir(d)
+        .env("SPIKEBURN", env!("CARGO_BIN_EXE_spikeburn"))
+        .env("SBATCH", &sbatch)
+        .env("SBATCH_LOG", &log)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .expect("run slurm-sweep.sh");
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "slurm-sweep.sh failed: {}\n{log_text}",
+        stderr(&o)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("(4 shards)"), "{stdout}");
+    assert!(log_text.contains("--array=1-4"), "{log_text}");
+    assert!(log_text.contains("--dependency=afterok:"), "{log_text}");
+    for i in 1..=4 {
+        assert!(
+            log_text.contains(&format!("shard {i}/4 done: 1 run (1 trained now")),
+            "{log_text}"
+        );
+    }
+    let submitted = log_text.lines().filter(|l| l.starts_with("sbatch "));
+    assert_eq!(submitted.clone().count(), 2, "{log_text}");
+    assert!(
+        submitted.clone().all(|l| !l.contains("--shard")),
+        "{log_text}"
+    );
+    let table = |p: std::path::PathBuf| -> Vec<String> {
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        // Drop the timing columns (wall_seconds…, step_ms…).
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+        let keep: Vec<usize> = (0..rows[0].len())
+            .filter(|&c| !is_timing(rows[0][c]))
+            .collect();
+        rows.iter()
+            .map(|r| keep.iter().map(|&c| r[c]).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    for t in ["results.csv", "summary.csv"] {
+        assert_eq!(
+            table(d.join("whole").join(t)),
+            table(d.join("sharded").join(t)),
+            "{t}"
+        );
+    }
+    assert!(d.join("sharded/test_accuracy_vs_beta.svg").is_file());
+
+    let o = Command::new("bash")
+        .arg(&script)
+        .args(["0", "--out", "x"])
+        .current_dir(d)
+        .output()
+        .expect("run slurm-sweep.sh");
+    assert!(
+        !o.status.success() && stderr(&o).contains("usage:"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn diagnose_a_tiny_run() {
     let dir = tempfile::tempdir().expect("tempdir");

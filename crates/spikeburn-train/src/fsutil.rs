@@ -7,13 +7,17 @@
 use crate::error::TrainError;
 use std::path::{Path, PathBuf};
 
-/// The temporary name used while `path` is being written: `.NAME.tmp` beside it.
+/// The temporary name used while `path` is being written: `.NAME.PID-K.tmp` beside it, with
+/// the process id and a counter of this process, so that processes (the shards of a sweep on a
+/// shared file system) and threads writing the same file never write into one temporary file.
 pub fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
+    path.with_file_name(format!(".{name}.{}-{k}.tmp", std::process::id()))
 }
 
 /// An I/O error on `path`.

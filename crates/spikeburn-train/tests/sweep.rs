@@ -9,7 +9,7 @@ use burn::prelude::*;
 use spikeburn_train::figures::ImageFormat;
 use spikeburn_train::provenance::RunInfo;
 use spikeburn_train::sweep::{
-    AxisSpec, Grid, Metric, RunResult, SweepError, SweepOptions, run_sweep,
+    AxisSpec, Grid, Metric, RunResult, Shard, SweepError, SweepOptions, run_sweep, write_reports,
 };
 use spikeburn_train::trainer::{EpochRecord, files, load_run_model, read_metrics};
 use spikeburn_train::{ExperimentConfig, LrSchedule, Silent, TrainError, checkpoint};
@@ -32,6 +32,83 @@ fn options(out: &Path, jobs: usize) -> SweepOptions {
         jobs,
         metric: Metric::TestAccuracy,
         formats: ImageFormat::ALL.to_vec(),
+        shard: Shard::WHOLE,
+    }
+}
+
+/// A CSV table without its timing columns (`wall_seconds…`, `step_ms…`), which differ between
+/// runs.
+fn without_timings(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("table");
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let keep: Vec<usize> = (0..rows[0].len())
+        .filter(|&c| !rows[0][c].contains("wall_seconds") && !rows[0][c].contains("step_ms"))
+        .collect();
+    rows.iter()
+        .map(|r| keep.iter().map(|&c| r[c].clone()).collect())
+        .collect()
+}
+
+#[test]
+fn four_shards_on_one_folder_give_what_one_sweep_gives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let grid = Grid::new(&tiny_base(), &[], &axes(&["beta=0.7,0.8,0.95"]), 2).expect("grid");
+    let whole = dir.path().join("whole");
+    run_sweep(&grid, &options(&whole, 1), &mut Silent).expect("whole");
+
+    // Four processes sharing one folder, as on a cluster: threads here, at the same time.
+    let shared = dir.path().join("shared");
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=4)
+            .map(|i| {
+                let mut o = options(&shared, 1);
+                o.shard = format!("{i}/4").parse().expect("shard");
+                let grid = &grid;
+                scope.spawn(move || run_sweep(grid, &o, &mut Silent).expect("shard"))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    // Runs 0..6 dealt round-robin: shards 1 and 2 get two runs, 3 and 4 one; no tables yet.
+    let counts: Vec<usize> = outcomes.iter().map(|o| o.results.len()).collect();
+    assert_eq!(counts, [2, 2, 1, 1]);
+    assert_eq!(outcomes[0].results[1].run, "runs/beta=0.95/seed-42");
+    assert!(outcomes.iter().all(|o| o.files.is_empty()));
+    assert!(!shared.join("results.csv").exists());
+
+    let (merged, files) = write_reports(&grid, &options(&shared, 1)).expect("merge");
+    assert_eq!(merged.len(), 6);
+    assert!(files.iter().all(|f| f.is_file()));
+    for table in ["results.csv", "summary.csv"] {
+        let (a, b) = (whole.join(table), shared.join(table));
+        assert_eq!(without_timings(&a), without_timings(&b), "{table}");
+    }
+    // The merged folder trains nothing more when run whole, and leaves no temporary files.
+    let again = run_sweep(&grid, &options(&shared, 1), &mut Silent).expect("again");
+    assert_eq!((again.ran, again.skipped), (0, 6));
+    let stray: Vec<_> = std::fs::read_dir(&shared)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[test]
+fn a_shard_is_i_of_n() {
+    let s: Shard = "3/4".parse().expect("3/4");
+    assert_eq!(s.to_string(), "3/4");
+    assert!(s.holds(2) && s.holds(6) && !s.holds(3) && !s.holds(0));
+    assert!(s.is_partial() && !Shard::WHOLE.is_partial());
+    for bad in ["0/4", "5/4", "1/0", "1", "a/b", "1/2/3", ""] {
+        let err = bad.parse::<Shard>().expect_err(bad);
+        assert!(err.contains("I/N"), "{bad}: {err}");
     }
 }
 

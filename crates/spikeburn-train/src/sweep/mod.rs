@@ -44,6 +44,16 @@
 //! large models, one job is as fast; for small models, whose operations are too small to keep
 //! every core busy, several jobs finish the grid sooner. Memory grows with the number of jobs.
 //! The numbers do not depend on `jobs` (tested).
+//!
+//! # Several machines (shards)
+//!
+//! [`SweepOptions::shard`] `= I/N` trains only shard `I` of `N` ([`Shard`]: every `N`-th run
+//! in grid order), so `N` processes on as many machines, sharing the sweep directory on a
+//! common file system, train disjoint shares of the grid (`spikeburn sweep --shard I/N`;
+//! `scripts/slurm-sweep.sh` runs them as a Slurm job array). Each shard writes its run folders
+//! and `sweep.json` only (every file through a temporary name unique to the process); the
+//! tables and figures come from [`write_reports`] (`--report-only`) once every shard has
+//! finished, and are those of one process training the whole grid (tested with four shards).
 
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;

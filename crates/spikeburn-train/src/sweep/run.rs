@@ -115,18 +115,80 @@ pub struct SweepOptions {
     pub metric: Metric,
     /// Figure formats.
     pub formats: Vec<ImageFormat>,
+    /// The share of the runs this process trains ([`Shard::WHOLE`]: all of them).
+    pub shard: Shard,
+}
+
+/// A disjoint share of a sweep's runs: shard `I` of `N` (written `I/N`, `1 ≤ I ≤ N`) trains
+/// the runs whose position `k` in grid order (cells × seeds, as [`Grid::runs`] lists them)
+/// has `k mod N = I − 1`, so the N shards cover every run exactly once and each gets a
+/// spread of cells and seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// `I − 1`.
+    index: usize,
+    /// `N ≥ 1`.
+    count: usize,
+}
+
+impl Shard {
+    /// One shard holding every run.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `number` (1-based) of `count`; `None` unless `1 ≤ number ≤ count`.
+    pub fn new(number: usize, count: usize) -> Option<Shard> {
+        (number >= 1 && number <= count).then(|| Shard {
+            index: number - 1,
+            count,
+        })
+    }
+
+    /// Whether the run at position `k` of [`Grid::runs`] belongs to this shard.
+    pub fn holds(&self, k: usize) -> bool {
+        k % self.count == self.index
+    }
+
+    /// Whether this is one share of several (`N > 1`).
+    pub fn is_partial(&self) -> bool {
+        self.count > 1
+    }
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::WHOLE
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parses `I/N`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = || format!("expected I/N with 1 ≤ I ≤ N (such as 2/4), got {s:?}");
+        let (i, n) = s.split_once('/').ok_or_else(expected)?;
+        let number = |t: &str| t.trim().parse::<usize>().map_err(|_| expected());
+        Shard::new(number(i)?, number(n)?).ok_or_else(expected)
+    }
 }
 
 /// What [`run_sweep`] did.
 #[derive(Clone, Debug)]
 pub struct SweepOutcome {
-    /// One result per run, in grid order.
+    /// One result per run of the shard, in grid order.
     pub results: Vec<RunResult>,
     /// Runs trained (or continued) in this call.
     pub ran: usize,
     /// Runs found finished and skipped.
     pub skipped: usize,
-    /// The tables and figures written.
+    /// The tables and figures written (none for a partial shard: its tables would hold only
+    /// its own runs; [`super::write_reports`] merges the shards).
     pub files: Vec<PathBuf>,
 }
 
@@ -199,8 +261,9 @@ pub(super) fn execute(grid: &Grid, spec: &RunSpec, dir: &Path) -> Result<RunResu
     Ok(serde_json::from_str(&text).unwrap_or(result))
 }
 
-/// Runs every run of `grid` that is not finished yet into `options.out`, then writes
-/// `results.csv`, `summary.csv` and the figures. See the [module documentation](self).
+/// Runs every run of `grid` (of `options.shard`) that is not finished yet into `options.out`,
+/// then writes `results.csv`, `summary.csv` and the figures, unless the shard is one of
+/// several. See the [module documentation](super).
 pub fn run_sweep(
     grid: &Grid,
     options: &SweepOptions,
@@ -241,12 +304,22 @@ pub fn run_sweep(
     let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
     write_bytes_atomically(&out.join(sweep_files::SWEEP), text.as_bytes())?;
 
-    let todo: Vec<usize> = (0..runs.len()).filter(|&i| done[i].is_none()).collect();
-    let skipped = runs.len() - todo.len();
+    let shard = options.shard;
+    let mine: Vec<usize> = (0..runs.len()).filter(|&i| shard.holds(i)).collect();
+    let todo: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| done[i].is_none())
+        .collect();
+    let skipped = mine.len() - todo.len();
+    let of_what = if shard.is_partial() {
+        format!("{} runs of shard {shard}", mine.len())
+    } else {
+        format!("{} runs", runs.len())
+    };
     if skipped > 0 {
         progress.note(&format!(
-            "{skipped} of {} runs already finished in {} (skipped)",
-            runs.len(),
+            "{skipped} of {of_what} already finished in {} (skipped)",
             out.display()
         ));
     }
@@ -254,10 +327,15 @@ pub fn run_sweep(
     let mut first_error = None;
     if !todo.is_empty() {
         progress.note(&format!(
-            "sweep: {} cells × {} seeds = {} runs, {} to train, {jobs} at a time -> {}",
+            "sweep: {} cells × {} seeds = {} runs{}, {} to train, {jobs} at a time -> {}",
             grid.cells.len(),
             grid.seeds.len(),
             runs.len(),
+            if shard.is_partial() {
+                format!(" ({} in shard {shard})", mine.len())
+            } else {
+                String::new()
+            },
             todo.len(),
             out.display()
         ));
@@ -308,7 +386,9 @@ pub fn run_sweep(
                         ));
                         done[i] = Some(r);
                         progress.update(finished, label);
-                        if let Err(e) = write_results(grid, &runs, &done, out) {
+                        if shard.is_partial() {
+                            // Other shards write into the same folder: tables wait for the merge.
+                        } else if let Err(e) = write_results(grid, &runs, &done, out) {
                             first_error.get_or_insert(e);
                             stop.store(true, Ordering::SeqCst);
                         }
@@ -325,7 +405,20 @@ pub fn run_sweep(
     if let Some(e) = first_error {
         return Err(e);
     }
-    let results: Vec<RunResult> = done.into_iter().flatten().collect();
+    let results: Vec<RunResult> = done
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| shard.holds(*i))
+        .filter_map(|(_, r)| r)
+        .collect();
+    if shard.is_partial() {
+        return Ok(SweepOutcome {
+            results,
+            ran: todo.len(),
+            skipped,
+            files: Vec::new(),
+        });
+    }
     let mut written = vec![write_results_of(grid, &results, out)?];
     written.push(write_summary(grid, &results, out)?);
     written.extend(write_figures(
