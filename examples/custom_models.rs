@@ -24,8 +24,7 @@ use spikeburn::core::custom::{NeuronFunction, NeuronParams, register_neuron};
 use spikeburn::core::surrogate::{self, Surrogate};
 use spikeburn::core::{NeuronConfig, NeuronKind};
 use spikeburn::train::diagnose::{DiagnoseOptions, diagnose};
-use spikeburn::train::figures::ImageFormat;
-use spikeburn::train::sweep::{AxisSpec, Grid, Metric, SweepOptions, run_sweep};
+use spikeburn::train::sweep::{AxisSpec, Grid, SweepOptions, run_sweep};
 use spikeburn::train::{Console, ExperimentConfig, Silent, trainer};
 use std::path::PathBuf;
 
@@ -99,16 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 4. A sweep over the custom surrogate's slope, through the library.
     let axes: Vec<AxisSpec> = vec!["surrogate.slope=1,5,25".parse()?];
     let grid = Grid::new(&config, &[], &axes, 1)?;
-    let swept = run_sweep(
-        &grid,
-        &SweepOptions {
-            out: out.join("sweep"),
-            jobs: 1,
-            metric: Metric::TestAccuracy,
-            formats: ImageFormat::ALL.to_vec(),
-        },
-        &mut Silent,
-    )?;
+    let swept = run_sweep(&grid, &SweepOptions::new(out.join("sweep")), &mut Silent)?;
     for r in &swept.results {
         let acc = r
             .last

@@ -23,6 +23,10 @@ pub enum Workload {
     /// Single-precision GEMM throughput (2048³ and 4096³): burn's matmul, and the OpenBLAS
     /// product of dense layers where the build has it.
     Gemm,
+    /// Training steps of the SHD network (`shd-rsnn`: 700 → 128 recurrent LIF → 20 leaky
+    /// integrators, B = 64) at T = 100, 500 and 1000 (or --num-steps), with peak memory and
+    /// the memory each further time step adds.
+    Rsnn,
 }
 
 /// Options of `spikeburn bench`.
@@ -52,6 +56,10 @@ pub struct BenchArgs {
     /// Layer widths N for lif-layer, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [512usize, 2048, 8192])]
     sizes: Vec<usize>,
+    /// Set KEY=VALUE in the preset (train-step; repeatable, keys as on `train --set`), e.g.
+    /// --set kernel=reference to time the reference loops instead of the fused kernels.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Print one JSON object per case instead of a table.
     #[arg(long)]
     json: bool,
@@ -114,19 +122,151 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Workload::TrainStep => train_step(&args),
         Workload::LifLayer => lif_layer(&args),
         Workload::Gemm => gemm(&args),
+        Workload::Rsnn => rsnn(&args),
     }
+}
+
+/// Peak resident memory of this process during `f`, in MiB (see
+/// [`spikeburn_train::runtime::peak_memory`]); `None` where the system does not report it.
+fn peak_mib_of(f: impl FnOnce()) -> Option<f64> {
+    let reset = spikeburn_train::runtime::reset_peak_memory();
+    f();
+    let peak = spikeburn_train::runtime::peak_memory();
+    reset.then_some(peak?).map(|b| b as f64 / (1024.0 * 1024.0))
+}
+
+fn mib_column(mib: Option<f64>) -> String {
+    mib.map_or_else(|| "-".to_string(), |m| format!("{m:.0}"))
 }
 
 /// Times full training steps of the preset's network on random images and labels.
 fn train_step(args: &BenchArgs) -> Result<()> {
-    let mut config = ExperimentConfig::preset(&args.preset)?;
+    let config = step_config(args, &args.preset, args.num_steps)?;
+    let (b, t) = (config.training.batch_size, config.model.num_steps);
+    if !args.json {
+        println!(
+            "train step of {} ({}, T={t}, B={b}): forward + backward + Adam, {} timed steps after {} warm-up",
+            args.preset,
+            config.model.summary(),
+            args.steps,
+            args.warmup
+        );
+        println!(
+            "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "backend", "median ms", "mean ms", "min ms", "peak MiB", "dev MiB"
+        );
+    }
+    for backend in &args.backend {
+        let case = time_train_step(args, &config, *backend)?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"framework": "spikeburn", "workload": "train_step",
+                    "backend": backend.name(), "device": backend.describe(), "b": b, "t": t,
+                    "steps": args.steps, "median_ms": case.median, "mean_ms": case.mean,
+                    "min_ms": case.min, "peak_mib": case.peak_mib,
+                    "device_mib_reserved": case.device_mib.map(|m| m.0)})
+            );
+        } else {
+            println!(
+                "{:<10} {:>10.2} {:>10.2} {:>10.2} {:>10} {:>10}",
+                backend.name(),
+                case.median,
+                case.mean,
+                case.min,
+                mib_column(case.peak_mib),
+                memory_column(case.device_mib)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Times training steps of the SHD network over several sequence lengths, with the peak
+/// memory of each and the memory per further step between successive lengths.
+fn rsnn(args: &BenchArgs) -> Result<()> {
+    let lengths = match args.num_steps {
+        Some(t) => vec![t],
+        None => vec![100, 500, 1000],
+    };
+    let preset = "shd-rsnn";
+    let first = step_config(args, preset, Some(lengths[0]))?;
+    if !args.json {
+        println!(
+            "train step of {preset} ({}, B={}) over T: forward + backward + Adam, {} timed steps after {} warm-up",
+            first.model.summary(),
+            first.training.batch_size,
+            args.steps,
+            args.warmup
+        );
+        println!(
+            "{:<10} {:>6} {:>10} {:>10} {:>10} {:>12} {:>10}",
+            "backend", "T", "median ms", "ms/step", "peak MiB", "MiB/T-step", "dev MiB"
+        );
+    }
+    for backend in &args.backend {
+        let mut previous: Option<(usize, f64)> = None;
+        for &t in &lengths {
+            let config = step_config(args, preset, Some(t))?;
+            let case = time_train_step(args, &config, *backend)?;
+            let per_step = match (previous, case.peak_mib) {
+                (Some((t0, m0)), Some(m)) if t > t0 => Some((m - m0) / (t - t0) as f64),
+                _ => None,
+            };
+            if let Some(m) = case.peak_mib {
+                previous = Some((t, m));
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"framework": "spikeburn", "workload": "rsnn",
+                        "backend": backend.name(), "device": backend.describe(),
+                        "b": config.training.batch_size, "t": t, "steps": args.steps,
+                        "median_ms": case.median, "mean_ms": case.mean, "min_ms": case.min,
+                        "peak_mib": case.peak_mib, "mib_per_step": per_step,
+                        "device_mib_reserved": case.device_mib.map(|m| m.0)})
+                );
+            } else {
+                println!(
+                    "{:<10} {t:>6} {:>10.2} {:>10.3} {:>10} {:>12} {:>10}",
+                    backend.name(),
+                    case.median,
+                    case.median / t as f64,
+                    mib_column(case.peak_mib),
+                    per_step.map_or_else(|| "-".to_string(), |m| format!("{m:.3}")),
+                    memory_column(case.device_mib)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The timings and memory of one training-step case.
+struct StepCase {
+    median: f64,
+    mean: f64,
+    min: f64,
+    /// Peak resident memory of the process during the case (CPU backends hold the tensors
+    /// there), MiB.
+    peak_mib: Option<f64>,
+    /// What the device allocator holds (wgpu), MiB reserved and in use.
+    device_mib: Option<(f64, f64)>,
+}
+
+/// The preset with `--set`, `--batch-size` and the sequence length `num_steps` applied.
+fn step_config(
+    args: &BenchArgs,
+    preset: &str,
+    num_steps: Option<usize>,
+) -> Result<ExperimentConfig> {
+    let mut config = crate::train::with_settings(ExperimentConfig::preset(preset)?, &args.set)?;
     if let Some(b) = args.batch_size {
         config.training.batch_size = b;
     }
     // A temporal task's samples are sequences of `num_steps` steps.
     let kind = config.data.dataset;
-    let temporal = kind == spikeburn_data::DatasetKind::Randman || kind.is_events();
-    if let Some(t) = args.num_steps {
+    if let Some(t) = num_steps {
         config.model.num_steps = t;
         if kind == spikeburn_data::DatasetKind::Randman {
             let mut task = config.data.randman();
@@ -140,24 +280,24 @@ fn train_step(args: &BenchArgs) -> Result<()> {
         }
     }
     config.validate()?;
+    Ok(config)
+}
+
+/// Times `args.steps` training steps (after `args.warmup`) of `config`'s network on random
+/// input and labels on `backend`.
+fn time_train_step(
+    args: &BenchArgs,
+    config: &ExperimentConfig,
+    backend: BackendKind,
+) -> Result<StepCase> {
+    let kind = config.data.dataset;
+    let temporal = kind == spikeburn_data::DatasetKind::Randman || kind.is_events();
     let (b, t) = (config.training.batch_size, config.model.num_steps);
-    if !args.json {
-        println!(
-            "train step of {} ({}, T={t}, B={b}): forward + backward + Adam, {} timed steps after {} warm-up",
-            args.preset,
-            config.model.summary(),
-            args.steps,
-            args.warmup
-        );
-        println!(
-            "{:<10} {:>10} {:>10} {:>10} {:>10}",
-            "backend", "median ms", "mean ms", "min ms", "dev MiB"
-        );
-    }
-    for backend in &args.backend {
-        let device = backend.device()?.autodiff();
+    let device = backend.device()?.autodiff();
+    let mut times = Vec::new();
+    let peak_mib = peak_mib_of(|| {
         let mut model = Some(config.model.init(config.training.seed, &device));
-        let mut optim = optimizer(&config);
+        let mut optim = optimizer(config);
         let f = config.model.input_size();
         let input: spikeburn_core::ModelInput = if temporal {
             // About one spike per input unit and sample, as in Randman (event data sets are
@@ -170,7 +310,7 @@ fn train_step(args: &BenchArgs) -> Result<()> {
             .map(|i| i % config.model.output_size() as i64)
             .collect();
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [b]), &device);
-        let mut times = time(args.warmup, args.steps, || {
+        times = time(args.warmup, args.steps, || {
             let Some(m) = model.take() else { return };
             let (m, _, _) = trainer::train_step(
                 m,
@@ -185,25 +325,15 @@ fn train_step(args: &BenchArgs) -> Result<()> {
             let _ = device.sync();
             model = Some(m);
         });
-        let (median, mean, min) = summary(&mut times);
-        let memory = device_memory(&device);
-        if args.json {
-            println!(
-                "{}",
-                serde_json::json!({"framework": "spikeburn", "workload": "train_step",
-                    "backend": backend.name(), "device": backend.describe(), "b": b, "t": t,
-                    "steps": args.steps, "median_ms": median, "mean_ms": mean, "min_ms": min,
-                    "device_mib_reserved": memory.map(|m| m.0)})
-            );
-        } else {
-            println!(
-                "{:<10} {median:>10.2} {mean:>10.2} {min:>10.2} {:>10}",
-                backend.name(),
-                memory_column(memory)
-            );
-        }
-    }
-    Ok(())
+    });
+    let (median, mean, min) = summary(&mut times);
+    Ok(StepCase {
+        median,
+        mean,
+        min,
+        peak_mib: peak_mib.filter(|_| backend != BackendKind::Wgpu),
+        device_mib: device_memory(&device),
+    })
 }
 
 /// Times Linear(N, N) + LIF on `[T, B, N]`: forward, then backward of `sum(spikes)`; and the
@@ -219,8 +349,8 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
             args.steps, args.warmup
         );
         println!(
-            "{:<10} {:>6} {:>11} {:>11} {:>10} {:>12} {:>10}",
-            "backend", "N", "median ms", "GEMM ms", "GEMM %", "GEMM GFLOP/s", "dev MiB"
+            "{:<10} {:>6} {:>11} {:>11} {:>10} {:>12} {:>10} {:>10}",
+            "backend", "N", "median ms", "GEMM ms", "GEMM %", "GEMM GFLOP/s", "peak MiB", "dev MiB"
         );
     }
     for backend in &args.backend {
@@ -237,10 +367,14 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                     .map(|g| g.sum().into_scalar::<f32>());
                 let _ = device.sync();
             };
-            let mut full = time(args.warmup, args.steps, || {
-                let spikes = lif.forward(linear_over_time(&linear, input.clone()));
-                weight_grad_sync(&spikes.sum().backward());
-            });
+            let mut full = Vec::new();
+            let peak = peak_mib_of(|| {
+                full = time(args.warmup, args.steps, || {
+                    let spikes = lif.forward(linear_over_time(&linear, input.clone()));
+                    weight_grad_sync(&spikes.sum().backward());
+                });
+            })
+            .filter(|_| *backend != BackendKind::Wgpu);
             let mut gemm_only = time(args.warmup, args.steps, || {
                 let current = linear_over_time(&linear, input.clone());
                 weight_grad_sync(&current.sum().backward());
@@ -258,14 +392,15 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                         "backend": backend.name(), "n": n, "b": b, "t": t, "steps": args.steps,
                         "median_ms": median, "mean_ms": mean, "min_ms": min,
                         "gemm_ms": gemm_ms, "gemm_share": share, "gemm_gflops": gflops,
-                        "blas": spikeburn_core::dense::blas_library(),
+                        "blas": spikeburn_core::dense::blas_library(), "peak_mib": peak,
                         "device": backend.describe(), "device_mib_reserved": memory.map(|m| m.0)})
                 );
             } else {
                 println!(
-                    "{:<10} {n:>6} {median:>11.2} {gemm_ms:>11.2} {:>9.0}% {gflops:>12.1} {:>10}",
+                    "{:<10} {n:>6} {median:>11.2} {gemm_ms:>11.2} {:>9.0}% {gflops:>12.1} {:>10} {:>10}",
                     backend.name(),
                     100.0 * share,
+                    mib_column(peak),
                     memory_column(memory)
                 );
             }

@@ -175,19 +175,25 @@ pub(crate) fn train(args: TrainArgs) -> Result<()> {
         }
     };
     args.overrides.apply(&mut config);
-    if !args.set.is_empty() {
-        let settings = args
-            .set
-            .iter()
-            .map(|s| s.parse::<spikeburn_train::sweep::AxisSpec>())
-            .collect::<Result<Vec<_>, _>>()
-            .context("--set")?;
-        config = spikeburn_train::sweep::Grid::new(&config, &settings, &[], 1)?.base;
-    }
+    let config = with_settings(config, &args.set)?;
     let out = args.out.clone().unwrap_or_else(|| default_out(&name));
     let outcome = trainer::train(&config, &out, &mut progress)?;
     report_trained(&outcome);
     Ok(())
+}
+
+/// `config` with the `--set KEY=VALUE` settings applied (keys resolved and values checked as
+/// on `sweep`).
+pub(crate) fn with_settings(config: ExperimentConfig, set: &[String]) -> Result<ExperimentConfig> {
+    if set.is_empty() {
+        return Ok(config);
+    }
+    let settings = set
+        .iter()
+        .map(|s| s.parse::<spikeburn_train::sweep::AxisSpec>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--set")?;
+    Ok(spikeburn_train::sweep::Grid::new(&config, &settings, &[], 1)?.base)
 }
 
 pub(crate) fn report_trained(outcome: &trainer::TrainOutcome) {

@@ -698,3 +698,96 @@ fn new_losses_match_their_formulas() {
     assert!((l2_rate(s.clone()).into_scalar::<f32>() - (4.0 / 9.0 + 1.0 / 9.0) / 2.0).abs() < 1e-6);
     assert!((target_rate(s, 0.25).into_scalar::<f32>() - (0.5f32 - 0.25).powi(2)).abs() < 1e-6);
 }
+
+/// The fused one-to-one recurrent scan (`Kernel::Auto` on the CPU backends) equals the loop of
+/// the single-step update (`Kernel::Reference`, burn's autodiff) in spikes, membrane and the
+/// gradients of input, β, θ and the feedback weights, for every reset, detach flag, a spread
+/// of surrogates, and shared or per-neuron parameters.
+#[test]
+fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
+    let surrogates = [
+        Surrogate::atan(2.0),
+        Surrogate::fast_sigmoid(5.0),
+        Surrogate::triangular(1.0),
+        Surrogate::StraightThrough,
+    ];
+    let mut seed = 9_000;
+    for (backend, dev) in devices() {
+        for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
+            for detach_reset in [true, false] {
+                for (k, surrogate) in surrogates.iter().enumerate() {
+                    let per_neuron = k % 2 == 1;
+                    seed += 1;
+                    let shape = [11, 3, 6];
+                    let config = |kernel| NeuronConfig {
+                        kind: NeuronKind::Recurrent,
+                        recurrent: spikeburn_core::recurrent::RecurrentKind::OneToOne,
+                        beta: 0.8,
+                        threshold: 0.7,
+                        reset,
+                        detach_reset,
+                        surrogate: *surrogate,
+                        per_neuron,
+                        learn_beta: true,
+                        learn_threshold: true,
+                        kernel,
+                        ..NeuronConfig::default()
+                    };
+                    let layers = [Kernel::Auto, Kernel::Reference].map(|kernel| {
+                        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                        config(kernel).init(shape[2], &mut rng, &dev)
+                    });
+                    let fused = pass(&layers[0], false, shape, seed, &dev);
+                    let reference = pass(&layers[1], false, shape, seed, &dev);
+                    let what = format!("{backend} {reset:?} detach={detach_reset} {surrogate:?}");
+                    assert_eq!(fused.spikes, reference.spikes, "{what}: spikes");
+                    assert!(fused.spikes.contains(&1.0), "{what}: silent");
+                    assert_close(&fused.membrane, &reference.membrane, 1e-5, &what);
+                    assert_close(&fused.grad_input, &reference.grad_input, 1e-4, &what);
+                    assert_eq!(fused.grad_params.len(), 3, "{what}: β, θ, v");
+                    for (i, (a, b)) in fused
+                        .grad_params
+                        .iter()
+                        .zip(&reference.grad_params)
+                        .enumerate()
+                    {
+                        assert_close(a, b, 1e-4, &format!("{what}: parameter {i}"));
+                        assert!(
+                            a.iter().any(|g| *g != 0.0),
+                            "{what}: parameter {i} has no gradient"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The fused one-to-one scan against a sequence worked out by hand: β = 0.5, θ = 1, v = 0.3,
+/// subtract reset, X = 1.2, 0, 0.9, 0. U[0] = 1.2 (spikes); U[1] = 0.6 + 0.3 − 1 = −0.1;
+/// U[2] = −0.05 + 0.9 = 0.85; U[3] = 0.425.
+#[test]
+fn fused_one_to_one_recurrence_matches_a_hand_computed_sequence() {
+    use spikeburn_core::fused::{ScanSettings, recurrent_lif_scan};
+    let dev = Device::flex();
+    let x = Tensor::<1>::from_floats([1.2, 0.0, 0.9, 0.0], &dev).reshape([4, 1, 1]);
+    let scalar = |v: f32| Tensor::<1>::from_floats([v], &dev);
+    let settings = |output_membrane| ScanSettings {
+        reset: Reset::Subtract,
+        detach_reset: true,
+        surrogate: Surrogate::StraightThrough,
+        output_membrane,
+        constant_steps: 0,
+    };
+    let run = |membrane| {
+        values(recurrent_lif_scan(
+            x.clone(),
+            scalar(0.5),
+            scalar(1.0),
+            scalar(0.3),
+            settings(membrane),
+        ))
+    };
+    assert_close(&run(true), &[1.2, -0.1, 0.85, 0.425], 1e-6, "U");
+    assert_eq!(run(false), [1.0, 0.0, 0.0, 0.0], "S");
+}

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use spikeburn_train::figures::ImageFormat;
 use spikeburn_train::provenance::RunInfo;
 use spikeburn_train::sweep::{
-    AxisSpec, Grid, Metric, RunResult, Shard, SweepError, SweepOptions, run_sweep, write_reports,
+    AxisSpec, Grid, RunResult, Shard, SweepError, SweepOptions, run_sweep, write_reports,
 };
 use spikeburn_train::trainer::{EpochRecord, files, load_run_model, read_metrics};
 use spikeburn_train::{ExperimentConfig, LrSchedule, Silent, TrainError, checkpoint};
@@ -28,11 +28,8 @@ fn axes(specs: &[&str]) -> Vec<AxisSpec> {
 
 fn options(out: &Path, jobs: usize) -> SweepOptions {
     SweepOptions {
-        out: out.to_path_buf(),
         jobs,
-        metric: Metric::TestAccuracy,
-        formats: ImageFormat::ALL.to_vec(),
-        shard: Shard::WHOLE,
+        ..SweepOptions::new(out)
     }
 }
 

@@ -344,13 +344,27 @@ impl Lif {
             Current::Sequence(x) => x.device(),
             Current::Constant(x, _) => x.device(),
         };
-        if self.kernel == Kernel::Auto
-            && !self.surrogate.is_smooth()
-            && fused::supported(&device, &self.surrogate)
-        {
+        if self.uses_fused_scan() && fused::supported(&device, &self.surrogate) {
             self.run_fused(current, keep_membrane)
         } else {
             self.run(current, None, keep_membrane).0
+        }
+    }
+
+    /// Whether the multi-step pass may take a fused kernel: [`Kernel::Auto`] and a surrogate
+    /// whose forward pass is the Heaviside step (the backend's support is checked apart).
+    pub(crate) fn uses_fused_scan(&self) -> bool {
+        self.kernel == Kernel::Auto && !self.surrogate.is_smooth()
+    }
+
+    /// The settings of this layer's fused scan.
+    pub(crate) fn scan_settings(&self, output_membrane: bool) -> ScanSettings {
+        ScanSettings {
+            reset: self.reset,
+            detach_reset: self.detach_reset,
+            surrogate: self.surrogate,
+            output_membrane,
+            constant_steps: 0,
         }
     }
 
@@ -358,13 +372,7 @@ impl Lif {
     fn run_fused(&self, current: Current, keep_membrane: bool) -> LifOutput {
         let beta = self.beta.val().clamp(0.0, 1.0);
         let threshold = self.threshold.val();
-        let settings = |output_membrane| ScanSettings {
-            reset: self.reset,
-            detach_reset: self.detach_reset,
-            surrogate: self.surrogate,
-            output_membrane,
-            constant_steps: 0,
-        };
+        let settings = |output_membrane| self.scan_settings(output_membrane);
         let scan = |output_membrane: bool| match &current {
             Current::Sequence(x) => lif_scan(
                 x.clone(),

@@ -8,12 +8,17 @@
 //! ```
 //!
 //! with `V(S) = S·Wᵀ + b` (all-to-all, `N×N` weights and a bias, snnTorch's default) or
-//! `V(S) = v ⊙ S` (one-to-one, one weight per neuron). There is no fused kernel: every step
-//! needs a matrix product with the previous step's spikes, which the element-wise LIF scan
-//! cannot do; the reference loop runs it with burn's GEMM.
+//! `V(S) = v ⊙ S` (one-to-one, one weight per neuron).
+//!
+//! The one-to-one layer runs as one fused scan on the CPU backends
+//! ([`crate::fused::recurrent_lif_scan`]: the LIF scan with the feedback term and its
+//! gradients, equal to the reference loop in values and in the gradients of input, β, θ and
+//! `v`, tested); on burn-wgpu, and for the all-to-all connection, whose every step needs a
+//! matrix product with the previous step's spikes, the reference loop of [`Neuron::step`] runs.
 
+use crate::fused;
 use crate::lif::Lif;
-use crate::neuron::Neuron;
+use crate::neuron::{Neuron, NeuronOutput, step_loop};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -117,5 +122,30 @@ impl Neuron for RecurrentLif {
 
     fn membrane(state: &RecurrentState) -> Tensor<2> {
         state.membrane.clone()
+    }
+
+    /// The fused one-to-one scan where the backend has it, else [`step_loop`].
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        let Some(v) = self.diagonal.as_ref().filter(|_| self.dense.is_none()) else {
+            return step_loop(self, input, keep_membrane);
+        };
+        if !self.lif.uses_fused_scan() || !fused::supports_feedback(&input.device()) {
+            return step_loop(self, input, keep_membrane);
+        }
+        let beta = self.lif.beta.val().clamp(0.0, 1.0);
+        let threshold = self.lif.threshold.val();
+        let scan = |output_membrane: bool| {
+            fused::recurrent_lif_scan(
+                input.clone(),
+                beta.clone(),
+                threshold.clone(),
+                v.val(),
+                self.lif.scan_settings(output_membrane),
+            )
+        };
+        NeuronOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 }

@@ -119,6 +119,20 @@ pub struct SweepOptions {
     pub shard: Shard,
 }
 
+impl SweepOptions {
+    /// A sweep into `out`: one run at a time, figures of the test accuracy in every format,
+    /// every run (no shard). Change the fields to choose otherwise.
+    pub fn new(out: impl Into<PathBuf>) -> Self {
+        Self {
+            out: out.into(),
+            jobs: 1,
+            metric: Metric::TestAccuracy,
+            formats: ImageFormat::ALL.to_vec(),
+            shard: Shard::WHOLE,
+        }
+    }
+}
+
 /// A disjoint share of a sweep's runs: shard `I` of `N` (written `I/N`, `1 ≤ I ≤ N`) trains
 /// the runs whose position `k` in grid order (cells × seeds, as [`Grid::runs`] lists them)
 /// has `k mod N = I − 1`, so the N shards cover every run exactly once and each gets a

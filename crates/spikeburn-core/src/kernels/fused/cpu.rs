@@ -27,6 +27,11 @@ impl Host {
         Self(data.convert::<f32>())
     }
 
+    /// No data (a placeholder for a buffer no longer needed).
+    pub(crate) fn empty() -> Self {
+        Self(TensorData::new(Vec::<f32>::new(), [0]))
+    }
+
     pub(crate) fn dims(&self) -> Vec<usize> {
         self.0.shape().to_vec()
     }
@@ -62,9 +67,17 @@ type UninitBlock<'a> = Vec<&'a mut [MaybeUninit<f32>]>;
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]
 struct Scan {
+    /// The input `X`; emptied once the forward pass has run in training (the backward pass
+    /// never reads it), so that the saved state holds one float per neuron-step, `U`.
     x: Host,
+    /// The shape of `X`.
+    x_dims: Vec<usize>,
     beta: Vec<f32>,
     threshold: Vec<f32>,
+    /// The one-to-one feedback weight `v` per neuron (zeros without feedback).
+    feedback: Vec<f32>,
+    /// Whether the scan has a feedback weight.
+    has_feedback: bool,
     steps: usize,
     batch: usize,
     neurons: usize,
@@ -77,6 +90,7 @@ impl Scan {
         input: FloatTensor<B>,
         beta: FloatTensor<B>,
         threshold: FloatTensor<B>,
+        feedback: Option<FloatTensor<B>>,
         settings: ScanSettings,
     ) -> Self {
         let x = Host::new::<B>(input);
@@ -95,9 +109,15 @@ impl Scan {
             }
         };
         Self {
+            x_dims: dims.clone(),
             x,
             beta: expand(Host::new::<B>(beta).into_values()),
             threshold: expand(Host::new::<B>(threshold).into_values()),
+            has_feedback: feedback.is_some(),
+            feedback: feedback.map_or_else(
+                || vec![0.0; neurons],
+                |f| expand(Host::new::<B>(f).into_values()),
+            ),
             steps,
             batch,
             neurons,
@@ -134,18 +154,13 @@ impl Scan {
         } else {
             self.blocks(&mut trace.spare_capacity_mut()[..trace_size])
         };
-        let run =
-            |(first_row, out, trace): (usize, UninitBlock<'_>, Option<UninitBlock<'_>>)| match (
-                self.settings.reset,
-                membrane_out,
-            ) {
-                (Reset::Subtract, false) => self.forward_block::<0, false>(first_row, out, trace),
-                (Reset::Subtract, true) => self.forward_block::<0, true>(first_row, out, trace),
-                (Reset::Zero, false) => self.forward_block::<1, false>(first_row, out, trace),
-                (Reset::Zero, true) => self.forward_block::<1, true>(first_row, out, trace),
-                (Reset::None, false) => self.forward_block::<2, false>(first_row, out, trace),
-                (Reset::None, true) => self.forward_block::<2, true>(first_row, out, trace),
-            };
+        let run = |(first_row, out, trace): (usize, UninitBlock<'_>, Option<UninitBlock<'_>>)| {
+            if self.has_feedback {
+                self.forward_reset::<true>(first_row, out, trace)
+            } else {
+                self.forward_reset::<false>(first_row, out, trace)
+            }
+        };
         let rows = self.rows_per_block();
         if trace_blocks.is_empty() {
             out_blocks
@@ -199,9 +214,30 @@ impl Scan {
         blocks
     }
 
+    /// [`forward_block`](Self::forward_block) monomorphised for the reset and the output.
+    fn forward_reset<const FEEDBACK: bool>(
+        &self,
+        first_row: usize,
+        out: UninitBlock<'_>,
+        trace: Option<UninitBlock<'_>>,
+    ) {
+        match (self.settings.reset, self.settings.output_membrane) {
+            (Reset::Subtract, false) => {
+                self.forward_block::<0, false, FEEDBACK>(first_row, out, trace)
+            }
+            (Reset::Subtract, true) => {
+                self.forward_block::<0, true, FEEDBACK>(first_row, out, trace)
+            }
+            (Reset::Zero, false) => self.forward_block::<1, false, FEEDBACK>(first_row, out, trace),
+            (Reset::Zero, true) => self.forward_block::<1, true, FEEDBACK>(first_row, out, trace),
+            (Reset::None, false) => self.forward_block::<2, false, FEEDBACK>(first_row, out, trace),
+            (Reset::None, true) => self.forward_block::<2, true, FEEDBACK>(first_row, out, trace),
+        }
+    }
+
     /// The forward recurrence over all steps for the rows of one block. `RESET`: 0 subtract,
-    /// 1 zero, 2 none; `MEMBRANE`: output `U` instead of `S`.
-    fn forward_block<const RESET: u8, const MEMBRANE: bool>(
+    /// 1 zero, 2 none; `MEMBRANE`: output `U` instead of `S`; `FEEDBACK`: add `v·S[t−1]`.
+    fn forward_block<const RESET: u8, const MEMBRANE: bool, const FEEDBACK: bool>(
         &self,
         first_row: usize,
         mut out: UninitBlock<'_>,
@@ -218,14 +254,21 @@ impl Scan {
                 .chunks_exact_mut(n)
                 .zip(x.chunks_exact(n).zip(o.chunks_exact_mut(n)))
             {
-                for ((((u, &x), o), &beta), &theta) in row_u
+                for (((((u, &x), o), &beta), &theta), &v) in row_u
                     .iter_mut()
                     .zip(row_x)
                     .zip(row_o.iter_mut())
                     .zip(&self.beta)
                     .zip(&self.threshold)
+                    .zip(&self.feedback)
                 {
                     let prev = *u;
+                    // The previous step's spike through the feedback weight (none at t = 0).
+                    let x = if FEEDBACK && t > 0 && prev - theta > 0.0 {
+                        x + v
+                    } else {
+                        x
+                    };
                     let r = if RESET != 2 && prev - theta > 0.0 {
                         1.0
                     } else {
@@ -256,8 +299,8 @@ impl Scan {
     }
 
     /// The backward pass; `grad` and `trace` are `[T, B, N]`. Returns `∂L/∂X` (shaped like the
-    /// input), `∂L/∂β` and `∂L/∂θ` per neuron.
-    fn backward(&self, grad: &[f32], trace: &[f32]) -> (Vec<f32>, Vec<f64>, Vec<f64>) {
+    /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron.
+    fn backward(&self, grad: &[f32], trace: &[f32]) -> Grads {
         // One monomorphised loop per surrogate, so the derivative inlines into it.
         match self.settings.surrogate {
             Surrogate::Atan { alpha } => {
@@ -284,12 +327,7 @@ impl Scan {
         }
     }
 
-    fn backward_with(
-        &self,
-        grad: &[f32],
-        trace: &[f32],
-        sg: impl Fn(f32) -> f32 + Sync,
-    ) -> (Vec<f32>, Vec<f64>, Vec<f64>) {
+    fn backward_with(&self, grad: &[f32], trace: &[f32], sg: impl Fn(f32) -> f32 + Sync) -> Grads {
         let (b_len, n) = (self.batch, self.neurons);
         let mut gx = vec![0.0f32; if self.constant { b_len * n } else { grad.len() }];
         let rows = self.rows_per_block();
@@ -299,41 +337,83 @@ impl Scan {
             self.blocks(&mut gx)
         };
         let s = self.settings;
+        macro_rules! dispatch {
+            ($args:expr, $feedback:literal) => {
+                match (s.reset, s.output_membrane, s.detach_reset) {
+                    (Reset::Subtract, false, true) => {
+                        self.backward_block::<0, false, false, $feedback>($args)
+                    }
+                    (Reset::Subtract, false, false) => {
+                        self.backward_block::<0, false, true, $feedback>($args)
+                    }
+                    (Reset::Subtract, true, true) => {
+                        self.backward_block::<0, true, false, $feedback>($args)
+                    }
+                    (Reset::Subtract, true, false) => {
+                        self.backward_block::<0, true, true, $feedback>($args)
+                    }
+                    (Reset::Zero, false, true) => {
+                        self.backward_block::<1, false, false, $feedback>($args)
+                    }
+                    (Reset::Zero, false, false) => {
+                        self.backward_block::<1, false, true, $feedback>($args)
+                    }
+                    (Reset::Zero, true, true) => {
+                        self.backward_block::<1, true, false, $feedback>($args)
+                    }
+                    (Reset::Zero, true, false) => {
+                        self.backward_block::<1, true, true, $feedback>($args)
+                    }
+                    (Reset::None, false, _) => {
+                        self.backward_block::<2, false, false, $feedback>($args)
+                    }
+                    (Reset::None, true, _) => {
+                        self.backward_block::<2, true, false, $feedback>($args)
+                    }
+                }
+            };
+        }
         let run = |first_row: usize, gx: Vec<&mut [f32]>| {
             let args = (first_row, grad, trace, gx, &sg);
-            match (s.reset, s.output_membrane, s.detach_reset) {
-                (Reset::Subtract, false, true) => self.backward_block::<0, false, false>(args),
-                (Reset::Subtract, false, false) => self.backward_block::<0, false, true>(args),
-                (Reset::Subtract, true, true) => self.backward_block::<0, true, false>(args),
-                (Reset::Subtract, true, false) => self.backward_block::<0, true, true>(args),
-                (Reset::Zero, false, true) => self.backward_block::<1, false, false>(args),
-                (Reset::Zero, false, false) => self.backward_block::<1, false, true>(args),
-                (Reset::Zero, true, true) => self.backward_block::<1, true, false>(args),
-                (Reset::Zero, true, false) => self.backward_block::<1, true, true>(args),
-                (Reset::None, false, _) => self.backward_block::<2, false, false>(args),
-                (Reset::None, true, _) => self.backward_block::<2, true, false>(args),
+            if self.has_feedback {
+                dispatch!(args, true)
+            } else {
+                dispatch!(args, false)
             }
         };
         // Blocks in parallel, their β/θ sums added in block order (not rayon's split order),
         // so the totals do not depend on the thread count.
-        let per_block: Vec<(Vec<f64>, Vec<f64>)> = gx_blocks
+        let per_block: Vec<[Vec<f64>; 3]> = gx_blocks
             .into_par_iter()
             .enumerate()
             .map(|(i, g)| run(i * rows, g))
             .collect();
-        let (mut gbeta, mut gtheta) = (vec![0.0f64; n], vec![0.0f64; n]);
-        for (c, d) in per_block {
-            gbeta.iter_mut().zip(c).for_each(|(x, y)| *x += y);
-            gtheta.iter_mut().zip(d).for_each(|(x, y)| *x += y);
+        let mut sums = [vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]];
+        for block in per_block {
+            for (sum, part) in sums.iter_mut().zip(block) {
+                sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
+            }
         }
-        (gx, gbeta, gtheta)
+        let [gbeta, gtheta, gfeedback] = sums;
+        Grads {
+            input: gx,
+            beta: gbeta,
+            threshold: gtheta,
+            feedback: gfeedback,
+        }
     }
 
     /// BPTT over all steps for the rows of one block (equations in the module docs). Returns
-    /// this block's `∂L/∂β` and `∂L/∂θ` per neuron. `RESET`: 0 subtract, 1 zero, 2 none;
-    /// `MEMBRANE`: the output was `U`; `ATTACHED`: the reset is not detached.
+    /// this block's `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `RESET`: 0 subtract, 1 zero,
+    /// 2 none; `MEMBRANE`: the output was `U`; `ATTACHED`: the reset is not detached;
+    /// `FEEDBACK`: the one-to-one feedback weight `v`.
     #[allow(clippy::type_complexity)]
-    fn backward_block<const RESET: u8, const MEMBRANE: bool, const ATTACHED: bool>(
+    fn backward_block<
+        const RESET: u8,
+        const MEMBRANE: bool,
+        const ATTACHED: bool,
+        const FEEDBACK: bool,
+    >(
         &self,
         (first_row, grad, trace, mut gx, sg): (
             usize,
@@ -342,13 +422,14 @@ impl Scan {
             Vec<&mut [f32]>,
             &(impl Fn(f32) -> f32 + Sync),
         ),
-    ) -> (Vec<f64>, Vec<f64>) {
+    ) -> [Vec<f64>; 3] {
         let (t_len, b_len, n) = (self.steps, self.batch, self.neurons);
         let width = gx.first().map_or(0, |g| g.len());
         let block_rows = width / n;
         let at = |t: usize| (t * b_len + first_row) * n;
         let mut gbeta = vec![0.0f64; n];
         let mut gtheta = vec![0.0f64; n];
+        let mut gfeedback = vec![0.0f64; n];
         let mut delta = vec![0.0f32; width];
         let zeros = vec![0.0f32; width];
         for t in (0..t_len).rev() {
@@ -365,6 +446,7 @@ impl Scan {
             // to the f64 totals.
             let mut gbeta_t = vec![0.0f32; n];
             let mut gtheta_t = vec![0.0f32; n];
+            let mut gfeedback_t = vec![0.0f32; n];
             for row in 0..block_rows {
                 let span = row * n..(row + 1) * n;
                 let (u, u_prev, g) = (&u[span.clone()], &u_prev[span.clone()], &g[span.clone()]);
@@ -372,8 +454,9 @@ impl Scan {
                 let gx_row = &mut gx_t[span];
                 let (beta, threshold) = (&self.beta[..n], &self.threshold[..n]);
                 let (gbeta_t, gtheta_t) = (&mut gbeta_t[..n], &mut gtheta_t[..n]);
+                let (feedback, gfeedback_t) = (&self.feedback[..n], &mut gfeedback_t[..n]);
                 for j in 0..n {
-                    let (beta, theta) = (beta[j], threshold[j]);
+                    let (beta, theta, v) = (beta[j], threshold[j], feedback[j]);
                     let (un, up) = (u[j], u_prev[j]);
                     let sg_now = sg(un - theta);
                     let mut d = if MEMBRANE { g[j] } else { g[j] * sg_now };
@@ -387,6 +470,8 @@ impl Scan {
                             }
                             _ => beta,
                         };
+                        // U[t+1] receives v·S[t], S[t] = H(U[t] − θ), never detached.
+                        let jac = if FEEDBACK { jac + v * sg_now } else { jac };
                         d += delta[j] * jac;
                     }
                     delta[j] = d;
@@ -418,6 +503,13 @@ impl Scan {
                         _ => 0.0,
                     };
                     let mut gt = d * du_dtheta;
+                    if FEEDBACK && t > 0 {
+                        // ∂U[t]/∂θ through v·S[t−1], and ∂U[t]/∂v = S[t−1].
+                        gt -= d * v * sg(up - theta);
+                        if up - theta > 0.0 {
+                            gfeedback_t[j] += d;
+                        }
+                    }
                     if !MEMBRANE {
                         gt -= g[j] * sg_now;
                     }
@@ -427,10 +519,22 @@ impl Scan {
             for j in 0..n {
                 gbeta[j] += f64::from(gbeta_t[j]);
                 gtheta[j] += f64::from(gtheta_t[j]);
+                if FEEDBACK {
+                    gfeedback[j] += f64::from(gfeedback_t[j]);
+                }
             }
         }
-        (gbeta, gtheta)
+        [gbeta, gtheta, gfeedback]
     }
+}
+
+/// The gradients of one scan: `∂L/∂X` (shaped like the input), and `∂L/∂β`, `∂L/∂θ`, `∂L/∂v`
+/// per neuron in `f64`.
+struct Grads {
+    input: Vec<f32>,
+    beta: Vec<f64>,
+    threshold: Vec<f64>,
+    feedback: Vec<f64>,
 }
 
 /// What the CPU backward pass keeps: the scan's host inputs (read once, in the forward pass),
@@ -441,16 +545,18 @@ pub struct CpuSaved {
     trace: Vec<f32>,
     beta_dims: Vec<usize>,
     threshold_dims: Vec<usize>,
+    feedback_dims: Option<Vec<usize>>,
 }
 
 fn scan<B: Backend>(
     input: FloatTensor<B>,
     beta: FloatTensor<B>,
     threshold: FloatTensor<B>,
+    feedback: Option<FloatTensor<B>>,
     settings: ScanSettings,
 ) -> FloatTensor<B> {
     let device = input.device();
-    let scan = Scan::new::<B>(input, beta, threshold, settings);
+    let scan = Scan::new::<B>(input, beta, threshold, feedback, settings);
     let (out, _) = scan.forward(false);
     from_host::<B>(out, &scan.out_dims(), &device)
 }
@@ -459,33 +565,42 @@ fn scan_train<B: Backend>(
     input: FloatTensor<B>,
     beta: FloatTensor<B>,
     threshold: FloatTensor<B>,
+    feedback: Option<FloatTensor<B>>,
     settings: ScanSettings,
 ) -> (FloatTensor<B>, CpuSaved) {
     let device = input.device();
     let beta_dims = beta.shape().to_vec();
     let threshold_dims = threshold.shape().to_vec();
-    let scan = Scan::new::<B>(input, beta, threshold, settings);
+    let feedback_dims = feedback.as_ref().map(|f| f.shape().to_vec());
+    let scan = Scan::new::<B>(input, beta, threshold, feedback, settings);
     let (out, trace) = scan.forward(true);
     let out = from_host::<B>(out, &scan.out_dims(), &device);
+    let mut scan = scan;
+    scan.x = Host::empty();
     let saved = CpuSaved {
         scan,
         trace,
         beta_dims,
         threshold_dims,
+        feedback_dims,
     };
     (out, saved)
 }
 
-fn scan_backward<B: Backend>(saved: CpuSaved, grad_out: FloatTensor<B>) -> [FloatTensor<B>; 3] {
+fn scan_backward<B: Backend>(
+    saved: CpuSaved,
+    grad_out: FloatTensor<B>,
+) -> ([FloatTensor<B>; 3], Option<FloatTensor<B>>) {
     let device = grad_out.device();
     let CpuSaved {
         scan,
         trace,
         beta_dims,
         threshold_dims,
+        feedback_dims,
     } = saved;
     let grad = Host::new::<B>(grad_out);
-    let (gx, gbeta, gtheta) = scan.backward(grad.values(), &trace);
+    let grads = scan.backward(grad.values(), &trace);
     // Per neuron, or summed over neurons for a shared scalar, in f64.
     let reduce = |g: Vec<f64>, dims: &[usize]| -> FloatTensor<B> {
         let values = if dims.iter().product::<usize>() == g.len() {
@@ -495,11 +610,14 @@ fn scan_backward<B: Backend>(saved: CpuSaved, grad_out: FloatTensor<B>) -> [Floa
         };
         from_host::<B>(values, dims, &device)
     };
-    [
-        from_host::<B>(gx, &scan.x.dims(), &device),
-        reduce(gbeta, &beta_dims),
-        reduce(gtheta, &threshold_dims),
-    ]
+    (
+        [
+            from_host::<B>(grads.input, &scan.x_dims, &device),
+            reduce(grads.beta, &beta_dims),
+            reduce(grads.threshold, &threshold_dims),
+        ],
+        feedback_dims.map(|dims| reduce(grads.feedback, &dims)),
+    )
 }
 
 macro_rules! impl_cpu_kernels {
@@ -511,21 +629,26 @@ macro_rules! impl_cpu_kernels {
                 input: FloatTensor<Self>,
                 beta: FloatTensor<Self>,
                 threshold: FloatTensor<Self>,
+                feedback: Option<FloatTensor<Self>>,
                 settings: ScanSettings,
             ) -> FloatTensor<Self> {
-                scan::<Self>(input, beta, threshold, settings)
+                scan::<Self>(input, beta, threshold, feedback, settings)
             }
 
             fn scan_train(
                 input: FloatTensor<Self>,
                 beta: FloatTensor<Self>,
                 threshold: FloatTensor<Self>,
+                feedback: Option<FloatTensor<Self>>,
                 settings: ScanSettings,
             ) -> (FloatTensor<Self>, CpuSaved) {
-                scan_train::<Self>(input, beta, threshold, settings)
+                scan_train::<Self>(input, beta, threshold, feedback, settings)
             }
 
-            fn scan_backward(saved: CpuSaved, grad: FloatTensor<Self>) -> [FloatTensor<Self>; 3] {
+            fn scan_backward(
+                saved: CpuSaved,
+                grad: FloatTensor<Self>,
+            ) -> ([FloatTensor<Self>; 3], Option<FloatTensor<Self>>) {
                 scan_backward::<Self>(saved, grad)
             }
         }

@@ -337,8 +337,10 @@ impl ScanKernels for CubeBackend {
         input: CubeTensor,
         beta: CubeTensor,
         threshold: CubeTensor,
+        feedback: Option<CubeTensor>,
         settings: ScanSettings,
     ) -> CubeTensor {
+        no_feedback(feedback);
         forward(input, beta, threshold, settings, false).0
     }
 
@@ -346,8 +348,10 @@ impl ScanKernels for CubeBackend {
         input: CubeTensor,
         beta: CubeTensor,
         threshold: CubeTensor,
+        feedback: Option<CubeTensor>,
         settings: ScanSettings,
     ) -> (CubeTensor, CubeSaved) {
+        no_feedback(feedback);
         let beta_dims = beta.shape().to_vec();
         let threshold_dims = threshold.shape().to_vec();
         let (out, trace, beta, threshold, input_dims) =
@@ -365,7 +369,7 @@ impl ScanKernels for CubeBackend {
         (out, saved)
     }
 
-    fn scan_backward(saved: CubeSaved, grad: CubeTensor) -> [CubeTensor; 3] {
+    fn scan_backward(saved: CubeSaved, grad: CubeTensor) -> ([CubeTensor; 3], Option<CubeTensor>) {
         let CubeSaved {
             trace,
             beta,
@@ -416,10 +420,22 @@ impl ScanKernels for CubeBackend {
             };
             CubeBackend::float_reshape(total, Shape::from(dims.to_vec()))
         };
-        [
-            gx,
-            reduce(gbeta, &beta_dims),
-            reduce(gtheta, &threshold_dims),
-        ]
+        (
+            [
+                gx,
+                reduce(gbeta, &beta_dims),
+                reduce(gtheta, &threshold_dims),
+            ],
+            None,
+        )
     }
+}
+
+/// The GPU kernels have no feedback weight: [`super::supports_feedback`] is false on burn-wgpu,
+/// so the recurrent model runs its reference loop there and never passes one.
+fn no_feedback(feedback: Option<CubeTensor>) {
+    assert!(
+        feedback.is_none(),
+        "the wgpu scan has no feedback weight (fused::supports_feedback is false on wgpu)"
+    );
 }

@@ -34,7 +34,21 @@
 //!                     = [attached]·β·U[t−1]·σ'(U[t−1]−θ)      zero reset
 //! ```
 //!
-//! where `[attached]` means the reset is not detached. `∂L/∂β` and `∂L/∂θ` are reduced over
+//! where `[attached]` means the reset is not detached.
+//!
+//! ## One-to-one recurrence
+//!
+//! With a feedback weight `v` per neuron ([`crate::recurrent`]'s one-to-one connection), each
+//! step also receives its own previous spike: `U[t] += v·S[t−1]` with `S[t−1] = H(U[t−1] − θ)`
+//! (`S[−1] = 0`), whose surrogate gradient is never detached. The CPU scan adds
+//!
+//! ```text
+//! J[t+1]     += v·σ'(U[t]−θ)
+//! ∂U[t]/∂θ   += −v·σ'(U[t−1]−θ)          (t > 0)
+//! ∂L/∂v       = Σ_t δ[t]·S[t−1]
+//! ```
+//!
+//! (burn-wgpu runs this model's reference loop: [`supports_feedback`]). `∂L/∂β` and `∂L/∂θ` are reduced over
 //! batch (and neurons, for a shared scalar): inside the CPU kernel in `f64`; over time inside the
 //! GPU kernel and then over batch by a tensor reduction.
 //!
@@ -138,12 +152,17 @@ impl ScanSettings {
 #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 #[backend_extension(Flex, NdArray, Cube: cfg(feature = "wgpu"), Autodiff)]
 pub trait LifScanBackend: Backend {
-    /// Runs a LIF layer over time from rest (see [`lif_scan`]); `settings` and
+    /// Runs a LIF layer over time from rest (see [`lif_scan`]), with the one-to-one feedback
+    /// weight `feedback` where `with_feedback` (CPU backends only, see [`supports_feedback`];
+    /// without it, `feedback` is any stand-in and is not read); `settings` and
     /// `surrogate_params` are [`ScanSettings`] in encoded form.
+    #[allow(clippy::too_many_arguments)]
     fn lif_scan(
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
+        feedback: FloatTensor<Self>,
+        with_feedback: bool,
         settings: u32,
         surrogate_params: [f32; 2],
         constant_steps: usize,
@@ -157,11 +176,14 @@ pub trait ScanKernels: Backend {
     /// parameters.
     type Saved: Clone + Send + std::fmt::Debug + 'static;
 
-    /// The forward pass alone (inference): spikes or membrane, `[T, B, N]`.
+    /// The forward pass alone (inference): spikes or membrane, `[T, B, N]`. `feedback`, the
+    /// one-to-one recurrent weight `v` (`[1]` or `[N]`), is only given where
+    /// [`supports_feedback`] holds.
     fn scan(
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
+        feedback: Option<FloatTensor<Self>>,
         settings: ScanSettings,
     ) -> FloatTensor<Self>;
 
@@ -170,12 +192,17 @@ pub trait ScanKernels: Backend {
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
+        feedback: Option<FloatTensor<Self>>,
         settings: ScanSettings,
     ) -> (FloatTensor<Self>, Self::Saved);
 
     /// BPTT through the scan (equations in the [module docs](self)) for the output gradient
-    /// `grad` (`[T, B, N]`): `[∂L/∂X, ∂L/∂β, ∂L/∂θ]`, each shaped like its input.
-    fn scan_backward(saved: Self::Saved, grad: FloatTensor<Self>) -> [FloatTensor<Self>; 3];
+    /// `grad` (`[T, B, N]`): `[∂L/∂X, ∂L/∂β, ∂L/∂θ]`, each shaped like its input, and `∂L/∂v`
+    /// where the scan had a feedback weight.
+    fn scan_backward(
+        saved: Self::Saved,
+        grad: FloatTensor<Self>,
+    ) -> ([FloatTensor<Self>; 3], Option<FloatTensor<Self>>);
 }
 
 macro_rules! impl_scan_backend {
@@ -185,12 +212,15 @@ macro_rules! impl_scan_backend {
                 input: FloatTensor<Self>,
                 beta: FloatTensor<Self>,
                 threshold: FloatTensor<Self>,
+                feedback: FloatTensor<Self>,
+                with_feedback: bool,
                 settings: u32,
                 surrogate_params: [f32; 2],
                 constant_steps: usize,
             ) -> FloatTensor<Self> {
                 let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
-                <$backend as ScanKernels>::scan(input, beta, threshold, settings)
+                let feedback = with_feedback.then_some(feedback);
+                <$backend as ScanKernels>::scan(input, beta, threshold, feedback, settings)
             }
         }
     };
@@ -217,6 +247,16 @@ pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
     }
 }
 
+/// Whether `device` has the fused scan with a one-to-one feedback weight
+/// ([`recurrent_lif_scan`]): the CPU backends. burn-wgpu runs the recurrent model's reference
+/// loop.
+pub fn supports_feedback(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
 /// Runs a LIF layer over time from rest as one fused operation: `input` is `[T, B, N]`
 /// (or `[B, N]` repeated over `settings.constant_steps` steps), `beta` and `threshold` are
 /// `[1]` or `[N]` (β already clamped). Returns spikes or membrane, `[T, B, N]`. Gradients flow
@@ -227,11 +267,45 @@ pub fn lif_scan(
     threshold: Tensor<1>,
     settings: ScanSettings,
 ) -> Tensor<3> {
+    scan_dispatch(input, beta, threshold, None, settings)
+}
+
+/// [`lif_scan`] of a recurrent LIF layer with one-to-one feedback `v` (`[1]` or `[N]`):
+/// `U[t] = β·U[t−1] + X[t] + v·S[t−1] − θ·R[t]` (other resets as in [`crate::lif`]), the
+/// recurrence of [`crate::recurrent::RecurrentLif`] with [`crate::recurrent::RecurrentKind::OneToOne`].
+/// Gradients flow to `input`, `beta`, `threshold` and `feedback`. Only where
+/// [`supports_feedback`] holds: elsewhere this panics (callers check first).
+pub fn recurrent_lif_scan(
+    input: Tensor<3>,
+    beta: Tensor<1>,
+    threshold: Tensor<1>,
+    feedback: Tensor<1>,
+    settings: ScanSettings,
+) -> Tensor<3> {
+    assert!(
+        supports_feedback(&input.device()),
+        "recurrent_lif_scan runs on the CPU backends only (check fused::supports_feedback)"
+    );
+    scan_dispatch(input, beta, threshold, Some(feedback), settings)
+}
+
+fn scan_dispatch(
+    input: Tensor<3>,
+    beta: Tensor<1>,
+    threshold: Tensor<1>,
+    feedback: Option<Tensor<1>>,
+    settings: ScanSettings,
+) -> Tensor<3> {
     let (code, params) = settings.encode();
+    let with_feedback = feedback.is_some();
+    // Without feedback, a stand-in the kernels do not read (the trait takes no `Option`).
+    let feedback = feedback.unwrap_or_else(|| threshold.clone().detach());
     Tensor::from_dispatch(<Dispatch as LifScanBackend>::lif_scan(
         input.into_dispatch(),
         beta.into_dispatch(),
         threshold.into_dispatch(),
+        feedback.into_dispatch(),
+        with_feedback,
         code,
         params,
         settings.constant_steps,
@@ -250,24 +324,49 @@ pub fn lif_scan_constant(
     lif_scan(input.unsqueeze::<3>(), beta, threshold, settings)
 }
 
+/// The backward step of the scan: `N = 3` parents (input, β, θ), or 4 with the feedback
+/// weight.
 #[derive(Debug)]
-struct ScanBackward;
+struct ScanBackward<const N: usize>;
 
-impl<B: ScanKernels> Backward<B, 3> for ScanBackward {
+impl<B: ScanKernels, const N: usize> Backward<B, N> for ScanBackward<N> {
     type State = B::Saved;
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_input, node_beta, node_threshold] = ops.parents;
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad_out = grads.consume::<B>(&ops.node);
-        let [gx, gbeta, gtheta] = B::scan_backward(ops.state, grad_out);
-        for (node, grad) in [
-            (node_input, gx),
-            (node_beta, gbeta),
-            (node_threshold, gtheta),
-        ] {
-            if let Some(node) = node {
+        let ([gx, gbeta, gtheta], gfeedback) = B::scan_backward(ops.state, grad_out);
+        let computed = [Some(gx), Some(gbeta), Some(gtheta), gfeedback];
+        for (node, grad) in ops.parents.into_iter().zip(computed) {
+            if let (Some(node), Some(grad)) = (node, grad) {
                 grads.register::<B>(node.id, grad);
             }
+        }
+    }
+}
+
+/// Records the scan on the autodiff graph with the parents `nodes` (3 or 4, see
+/// [`ScanBackward`]).
+fn tracked_scan<B: ScanKernels, C: CheckpointStrategy, const N: usize>(
+    nodes: [burn::backend::autodiff::ops::NodeGuard; N],
+    (input, beta, threshold, feedback): (
+        FloatTensor<B>,
+        FloatTensor<B>,
+        FloatTensor<B>,
+        Option<FloatTensor<B>>,
+    ),
+    settings: ScanSettings,
+) -> FloatTensor<Autodiff<B, C>> {
+    match ScanBackward::<N>
+        .prepare::<C>(nodes)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let (out, saved) = B::scan_train(input, beta, threshold, feedback, settings);
+            prep.finish(saved, out)
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(B::scan(input, beta, threshold, feedback, settings))
         }
     }
 }
@@ -277,6 +376,8 @@ impl<B: ScanKernels, C: CheckpointStrategy> LifScanBackend for Autodiff<B, C> {
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         threshold: FloatTensor<Self>,
+        feedback: FloatTensor<Self>,
+        with_feedback: bool,
         settings: u32,
         surrogate_params: [f32; 2],
         constant_steps: usize,
@@ -285,16 +386,17 @@ impl<B: ScanKernels, C: CheckpointStrategy> LifScanBackend for Autodiff<B, C> {
         let (input, input_node) = input.into_parts();
         let (beta, beta_node) = beta.into_parts();
         let (threshold, threshold_node) = threshold.into_parts();
-        match ScanBackward
-            .prepare::<C>([input_node, beta_node, threshold_node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) = B::scan_train(input, beta, threshold, settings);
-                prep.finish(saved, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::scan(input, beta, threshold, settings)),
+        match with_feedback.then(|| feedback.into_parts()) {
+            None => tracked_scan::<B, C, 3>(
+                [input_node, beta_node, threshold_node],
+                (input, beta, threshold, None),
+                settings,
+            ),
+            Some((feedback, feedback_node)) => tracked_scan::<B, C, 4>(
+                [input_node, beta_node, threshold_node, feedback_node],
+                (input, beta, threshold, Some(feedback)),
+                settings,
+            ),
         }
     }
 }
