@@ -280,28 +280,11 @@ fn bench_prints_one_json_object_per_case() {
 fn sweep_and_plot_curves() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let data_dir = format!("data.dir={}", mnist());
-    let base = [
-        "sweep",
-        "--set",
-        &data_dir,
-        "--set",
-        "limit_train=256",
-        "--set",
-        "limit_test=100",
-        "--set",
-        "hidden=[32]",
-        "--set",
-        "num_steps=5",
-        "--set",
-        "batch_size=64",
-        "--out",
-        "sw",
-    ];
-    let with = |extra: &[&'static str]| {
-        let mut v: Vec<&str> = base.to_vec();
-        v.extend(extra);
-        spikeburn(&v, d)
+    let with = |extra: &[&str]| {
+        let mut v = vec!["sweep".to_string()];
+        v.extend(tiny_sweep_args("sw"));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        spikeburn(&v.iter().map(String::as_str).collect::<Vec<_>>(), d)
     };
 
     let o = with(&["--grid", "no_such_key=1,2"]);
@@ -339,6 +322,26 @@ fn sweep_and_plot_curves() {
     assert_clean_failure(&o, "not-a-run");
 }
 
+/// The options of a sweep of tiny runs on the shipped MNIST into `out` (no grid).
+fn tiny_sweep_args(out: &str) -> Vec<String> {
+    let data_dir = format!("data.dir={}", mnist());
+    let sets = [
+        data_dir.as_str(),
+        "limit_train=256",
+        "limit_test=100",
+        "hidden=[32]",
+        "num_steps=5",
+        "batch_size=64",
+    ];
+    let mut v: Vec<String> = sets
+        .iter()
+        .flat_map(|s| ["--set", s])
+        .map(String::from)
+        .collect();
+    v.extend(["--out".to_string(), out.to_string()]);
+    v
+}
+
 /// Whether a column of a sweep table holds a timing, which differs between runs.
 fn is_timing(column: &str) -> bool {
     column.contains("wall_seconds") || column.contains("step_ms")
@@ -351,33 +354,10 @@ fn is_timing(column: &str) -> bool {
 fn slurm_script_shards_a_sweep_and_merges_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let data_dir = format!("data.dir={}", mnist());
-    let sweep_args = |out: &'static str| -> Vec<String> {
-        [
-            "--set",
-            &data_dir,
-            "--set",
-            "limit_train=256",
-            "--set",
-            "limit_test=100",
-            "--set",
-            "hidden=[32]",
-            "--set",
-            "num_steps=5",
-            "--set",
-            "batch_size=64",
-            "--grid",
-            "beta=0.8,0.95",
-            "--seeds",
-            "2",
-            "--format",
-            "svg",
-            "--out",
-            out,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    let sweep_args = |out: &str| -> Vec<String> {
+        let mut v = tiny_sweep_args(out);
+        v.extend(["--grid", "beta=0.8,0.95", "--seeds", "2", "--format", "svg"].map(String::from));
+        v
     };
     let mut whole = vec!["sweep".to_string()];
     whole.extend(sweep_args("whole"));
