@@ -699,12 +699,12 @@ fn new_losses_match_their_formulas() {
     assert!((target_rate(s, 0.25).into_scalar::<f32>() - (0.5f32 - 0.25).powi(2)).abs() < 1e-6);
 }
 
-/// The fused one-to-one recurrent scan (`Kernel::Auto` on the CPU backends) equals the loop of
-/// the single-step update (`Kernel::Reference`, burn's autodiff) in spikes, membrane and the
-/// gradients of input, β, θ and the feedback weights, for every reset, detach flag, a spread
-/// of surrogates, and shared or per-neuron parameters.
-#[test]
-fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
+/// A model's fused multi-step pass (`Kernel::Auto` on the CPU backends) equals the loop of its
+/// single-step update (`Kernel::Reference`, burn's autodiff) in spikes, membrane and the
+/// gradients of the input and of each of its `params` learnable parameters, for every reset,
+/// detach flag, a spread of surrogates, and shared or per-neuron parameters. `config` sets the
+/// model's own fields on a base with learnable β and θ.
+fn fused_equals_step_loop(params: usize, config: impl Fn(NeuronConfig) -> NeuronConfig) {
     let surrogates = [
         Surrogate::atan(2.0),
         Surrogate::fast_sigmoid(5.0),
@@ -716,26 +716,23 @@ fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
         for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
             for detach_reset in [true, false] {
                 for (k, surrogate) in surrogates.iter().enumerate() {
-                    let per_neuron = k % 2 == 1;
                     seed += 1;
                     let shape = [11, 3, 6];
-                    let config = |kernel| NeuronConfig {
-                        kind: NeuronKind::Recurrent,
-                        recurrent: spikeburn_core::recurrent::RecurrentKind::OneToOne,
-                        beta: 0.8,
-                        threshold: 0.7,
-                        reset,
-                        detach_reset,
-                        surrogate: *surrogate,
-                        per_neuron,
-                        learn_beta: true,
-                        learn_threshold: true,
-                        kernel,
-                        ..NeuronConfig::default()
-                    };
                     let layers = [Kernel::Auto, Kernel::Reference].map(|kernel| {
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                        config(kernel).init(shape[2], &mut rng, &dev)
+                        config(NeuronConfig {
+                            beta: 0.8,
+                            threshold: 0.7,
+                            reset,
+                            detach_reset,
+                            surrogate: *surrogate,
+                            per_neuron: k % 2 == 1,
+                            learn_beta: true,
+                            learn_threshold: true,
+                            kernel,
+                            ..NeuronConfig::default()
+                        })
+                        .init(shape[2], &mut rng, &dev)
                     });
                     let fused = pass(&layers[0], false, shape, seed, &dev);
                     let reference = pass(&layers[1], false, shape, seed, &dev);
@@ -744,13 +741,9 @@ fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
                     assert!(fused.spikes.contains(&1.0), "{what}: silent");
                     assert_close(&fused.membrane, &reference.membrane, 1e-5, &what);
                     assert_close(&fused.grad_input, &reference.grad_input, 1e-4, &what);
-                    assert_eq!(fused.grad_params.len(), 3, "{what}: β, θ, v");
-                    for (i, (a, b)) in fused
-                        .grad_params
-                        .iter()
-                        .zip(&reference.grad_params)
-                        .enumerate()
-                    {
+                    assert_eq!(fused.grad_params.len(), params, "{what}: parameters");
+                    let pairs = fused.grad_params.iter().zip(&reference.grad_params);
+                    for (i, (a, b)) in pairs.enumerate() {
                         assert_close(a, b, 1e-4, &format!("{what}: parameter {i}"));
                         assert!(
                             a.iter().any(|g| *g != 0.0),
@@ -761,6 +754,29 @@ fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
             }
         }
     }
+}
+
+/// The fused one-to-one recurrent scan: gradients of β, θ and the feedback weights.
+#[test]
+fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
+    fused_equals_step_loop(3, |c| NeuronConfig {
+        kind: NeuronKind::Recurrent,
+        recurrent: spikeburn_core::recurrent::RecurrentKind::OneToOne,
+        ..c
+    });
+}
+
+/// The fused adaptive scan: gradients of β, θ, and the learnable adaptation decay ρ and
+/// strength γ.
+#[test]
+fn fused_adaptive_lif_equals_the_step_loop_for_every_setting() {
+    fused_equals_step_loop(4, |c| NeuronConfig {
+        kind: NeuronKind::Adaptive,
+        adapt_decay: 0.85,
+        adapt_strength: 0.6,
+        learn_adapt: true,
+        ..c
+    });
 }
 
 /// The fused one-to-one scan against a sequence worked out by hand: β = 0.5, θ = 1, v = 0.3,

@@ -14,11 +14,13 @@
 //! ```
 //!
 //! Gradients flow through the adaptation variable `a` (as in BPTT for LSNNs); the reset term
-//! is detached when `detach_reset` is set. No fused kernel: the threshold is a second state
-//! variable coupled to the spikes.
+//! is detached when `detach_reset` is set. On the CPU backends the multi-step pass is one fused
+//! scan ([`crate::fused::adaptive`], its backward written out there; equal to the step loop in
+//! values and every gradient, tested); on burn-wgpu the step loop runs.
 
+use crate::fused::adaptive;
 use crate::lif::{Lif, Reset};
-use crate::neuron::{Neuron, row};
+use crate::neuron::{Neuron, NeuronOutput, row, step_loop};
 use burn::module::Param;
 use burn::prelude::*;
 
@@ -86,5 +88,30 @@ impl Neuron for AdaptiveLif {
 
     fn membrane(state: &AdaptiveState) -> Tensor<2> {
         state.membrane.clone()
+    }
+
+    /// The fused scan where the backend has it, else [`step_loop`].
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        if !self.lif.uses_fused_scan() || !adaptive::supported(&input.device()) {
+            return step_loop(self, input, keep_membrane);
+        }
+        let beta = self.lif.beta.val().clamp(0.0, 1.0);
+        let threshold = self.lif.threshold.val();
+        let rho = self.adapt_decay.val().clamp(0.0, 1.0);
+        let gamma = self.adapt_strength.val();
+        let scan = |output_membrane: bool| {
+            adaptive::adaptive_scan(
+                input.clone(),
+                beta.clone(),
+                threshold.clone(),
+                rho.clone(),
+                gamma.clone(),
+                self.lif.scan_settings(output_membrane),
+            )
+        };
+        NeuronOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 }

@@ -64,6 +64,69 @@ pub(crate) fn from_host<B: Backend>(
 /// writes every element).
 type UninitBlock<'a> = Vec<&'a mut [MaybeUninit<f32>]>;
 
+/// Batch rows handled by one parallel task of a scan over `[T, B, N]`: about 4k neurons of
+/// state per task, at most [`MAX_ROWS_PER_BLOCK`] rows (so a batch of 128 gives 16 tasks or
+/// more). It depends on the shape only, never on the thread count, so that per-block sums added
+/// in block order are bit-identical for any `RAYON_NUM_THREADS`.
+pub(crate) fn rows_per_block(batch: usize, neurons: usize) -> usize {
+    (4_096 / neurons.max(1)).clamp(1, MAX_ROWS_PER_BLOCK.min(batch.max(1)))
+}
+
+/// Splits a time-major `[T, B, N]` buffer into blocks of [`rows_per_block`] rows: block `i`
+/// holds, for every step `t`, the slice of rows `i·rows .. (i+1)·rows`. The blocks are
+/// disjoint, so they can be processed in parallel without sharing.
+pub(crate) fn row_blocks<T>(buffer: &mut [T], batch: usize, neurons: usize) -> Vec<Vec<&mut [T]>> {
+    let rows = rows_per_block(batch, neurons);
+    let bn = (batch * neurons).max(1);
+    let width = (rows * neurons).max(1);
+    let num_blocks = batch.div_ceil(rows);
+    let steps = buffer.len() / bn;
+    let mut blocks: Vec<Vec<&mut [T]>> =
+        (0..num_blocks).map(|_| Vec::with_capacity(steps)).collect();
+    for slab in buffer.chunks_mut(bn) {
+        for (block, part) in blocks.iter_mut().zip(slab.chunks_mut(width)) {
+            block.push(part);
+        }
+    }
+    blocks
+}
+
+/// A computation generic over the surrogate derivative `σ'` (see [`with_derivative`]).
+pub(crate) trait WithDerivative {
+    /// What the computation returns.
+    type Output;
+    /// Runs the computation with `sg = σ'`.
+    fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Self::Output;
+}
+
+/// Runs `work` with the derivative of `surrogate` as a concrete closure, one monomorphised
+/// copy per surrogate so that the derivative inlines into the kernels' inner loops. The
+/// formulas are [`Surrogate::derivative`]'s (the built-in ones written out here with their
+/// constants hoisted; tested equal).
+pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) -> W::Output {
+    match surrogate {
+        Surrogate::Atan { alpha } => {
+            let c = 0.5 * std::f32::consts::PI * alpha;
+            work.run(move |x| {
+                let z = c * x;
+                0.5 * alpha / (1.0 + z * z)
+            })
+        }
+        Surrogate::FastSigmoid { slope } => work.run(move |x| {
+            let d = 1.0 + slope * x.abs();
+            1.0 / (d * d)
+        }),
+        Surrogate::Triangular { alpha } => work.run(move |x| alpha * (1.0 - x.abs()).max(0.0)),
+        Surrogate::StraightThrough => work.run(|_| 1.0),
+        Surrogate::Custom { name, slope } => match name.function() {
+            // Looked up once, not per element.
+            Some(f) => work.run(move |x| f.derivative(x, slope)),
+            None => work.run(|_| 0.0),
+        },
+        s => work.run(move |x| s.derivative(x)),
+    }
+}
+
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]
 struct Scan {
@@ -193,25 +256,12 @@ impl Scan {
     /// are summed per block and the blocks added in block order, so a fixed decomposition
     /// makes them, and so training, bit-identical for any `RAYON_NUM_THREADS`.
     fn rows_per_block(&self) -> usize {
-        (4_096 / self.neurons.max(1)).clamp(1, MAX_ROWS_PER_BLOCK.min(self.batch.max(1)))
+        rows_per_block(self.batch, self.neurons)
     }
 
-    /// Splits a time-major `[T, B, N]` buffer into blocks of rows: block `i` holds, for every
-    /// step `t`, the slice of rows `i·rows .. (i+1)·rows`. The blocks are disjoint, so they can
-    /// be processed in parallel without sharing.
+    /// [`row_blocks`] of a buffer of this scan's shape.
     fn blocks<'a, T>(&self, buffer: &'a mut [T]) -> Vec<Vec<&'a mut [T]>> {
-        let bn = (self.batch * self.neurons).max(1);
-        let width = (self.rows_per_block() * self.neurons).max(1);
-        let num_blocks = self.batch.div_ceil(self.rows_per_block());
-        let mut blocks: Vec<Vec<&mut [T]>> = (0..num_blocks)
-            .map(|_| Vec::with_capacity(self.steps))
-            .collect();
-        for slab in buffer.chunks_mut(bn) {
-            for (block, part) in blocks.iter_mut().zip(slab.chunks_mut(width)) {
-                block.push(part);
-            }
-        }
-        blocks
+        row_blocks(buffer, self.batch, self.neurons)
     }
 
     /// [`forward_block`](Self::forward_block) monomorphised for the reset and the output.
@@ -301,30 +351,14 @@ impl Scan {
     /// The backward pass; `grad` and `trace` are `[T, B, N]`. Returns `∂L/∂X` (shaped like the
     /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron.
     fn backward(&self, grad: &[f32], trace: &[f32]) -> Grads {
-        // One monomorphised loop per surrogate, so the derivative inlines into it.
-        match self.settings.surrogate {
-            Surrogate::Atan { alpha } => {
-                let c = 0.5 * std::f32::consts::PI * alpha;
-                self.backward_with(grad, trace, move |x| {
-                    let z = c * x;
-                    0.5 * alpha / (1.0 + z * z)
-                })
+        struct Run<'a>(&'a Scan, &'a [f32], &'a [f32]);
+        impl WithDerivative for Run<'_> {
+            type Output = Grads;
+            fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Grads {
+                self.0.backward_with(self.1, self.2, sg)
             }
-            Surrogate::FastSigmoid { slope } => self.backward_with(grad, trace, move |x| {
-                let d = 1.0 + slope * x.abs();
-                1.0 / (d * d)
-            }),
-            Surrogate::Triangular { alpha } => {
-                self.backward_with(grad, trace, move |x| alpha * (1.0 - x.abs()).max(0.0))
-            }
-            Surrogate::StraightThrough => self.backward_with(grad, trace, |_| 1.0),
-            Surrogate::Custom { name, slope } => match name.function() {
-                // Looked up once, not per element.
-                Some(f) => self.backward_with(grad, trace, move |x| f.derivative(x, slope)),
-                None => self.backward_with(grad, trace, |_| 0.0),
-            },
-            s => self.backward_with(grad, trace, move |x| s.derivative(x)),
         }
+        with_derivative(self.settings.surrogate, Run(self, grad, trace))
     }
 
     fn backward_with(&self, grad: &[f32], trace: &[f32], sg: impl Fn(f32) -> f32 + Sync) -> Grads {

@@ -68,6 +68,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, backend_extension};
 use burn::prelude::*;
 
+pub mod adaptive;
 pub mod cpu;
 #[cfg(feature = "wgpu")]
 pub mod cube;
