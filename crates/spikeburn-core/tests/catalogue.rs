@@ -717,7 +717,8 @@ fn fused_equals_step_loop(params: usize, config: impl Fn(NeuronConfig) -> Neuron
             for detach_reset in [true, false] {
                 for (k, surrogate) in surrogates.iter().enumerate() {
                     seed += 1;
-                    let shape = [11, 3, 6];
+                    // Small, and several blocks of rows with a split weight gradient.
+                    let shape = if k < 2 { [11, 3, 6] } else { [7, 20, 37] };
                     let layers = [Kernel::Auto, Kernel::Reference].map(|kernel| {
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
                         config(NeuronConfig {
@@ -762,6 +763,16 @@ fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(3, |c| NeuronConfig {
         kind: NeuronKind::Recurrent,
         recurrent: spikeburn_core::recurrent::RecurrentKind::OneToOne,
+        ..c
+    });
+}
+
+/// The fused all-to-all recurrent scan: gradients of β, θ, the recurrent weights and bias.
+#[test]
+fn fused_all_to_all_recurrence_equals_the_step_loop_for_every_setting() {
+    fused_equals_step_loop(4, |c| NeuronConfig {
+        kind: NeuronKind::Recurrent,
+        recurrent: spikeburn_core::recurrent::RecurrentKind::AllToAll,
         ..c
     });
 }

@@ -4,7 +4,8 @@
 //! values and gradients (`tests/` of this crate).
 //!
 //! - [`fused`]: the time loops of the LIF, synaptic and integrator neurons as one operation
-//!   with a hand-written BPTT backward (`cpu.rs`, and `cube.rs` for wgpu);
+//!   with a hand-written BPTT backward (`cpu.rs`, and `cube.rs` for wgpu), and of the
+//!   recurrent (`recurrent.rs` for all-to-all) and adaptive (`adaptive.rs`) neurons on the CPU;
 //! - [`dense`]: dense layers through OpenBLAS or the `gemm` crate, chosen at run time;
 //! - [`conv`]: 2-D convolution as im2col + GEMM;
 //! - [`pool`]: 2-D max pooling with a saved arg-max;
@@ -16,4 +17,5 @@ pub mod conv;
 pub mod dense;
 pub mod fused;
 pub mod gpu;
+pub(crate) mod matmul;
 pub mod pool;

@@ -13,7 +13,7 @@
 //! | [`RefractoryLif`] | `U`, counter | no (see its docs) | Norse `LIFRefrac` |
 //! | [`Synaptic`] (current-based, NIR `CubaLIF`) | `I`, `U` | yes (two scans) | snnTorch `Synaptic` |
 //! | [`Alpha`] | `I_exc`, `I_inh` | no | snnTorch `Alpha` |
-//! | [`RecurrentLif`] | `U`, `S` | one-to-one: yes (CPU); all-to-all: no (a matrix product per step) | snnTorch `RLeaky` |
+//! | [`RecurrentLif`] | `U`, `S` | yes (CPU; all-to-all: [`crate::fused::recurrent`]) | snnTorch `RLeaky` |
 //! | [`AdaptiveLif`] | `U`, `a` | yes (CPU; [`crate::fused::adaptive`]) | Bellec et al. 2018 (Norse `LSNN`) |
 //! | [`LeakyIntegrator`] (non-spiking readout) | `U` | yes | Norse `LICell`, NIR `LI` |
 //! | [`ConductanceLif`] | `g_e`, `g_i`, `U` | no | conductance-based LIF |

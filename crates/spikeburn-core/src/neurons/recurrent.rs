@@ -10,11 +10,12 @@
 //! with `V(S) = S·Wᵀ + b` (all-to-all, `N×N` weights and a bias, snnTorch's default) or
 //! `V(S) = v ⊙ S` (one-to-one, one weight per neuron).
 //!
-//! The one-to-one layer runs as one fused scan on the CPU backends
-//! ([`crate::fused::recurrent_lif_scan`]: the LIF scan with the feedback term and its
-//! gradients, equal to the reference loop in values and in the gradients of input, β, θ and
-//! `v`, tested); on burn-wgpu, and for the all-to-all connection, whose every step needs a
-//! matrix product with the previous step's spikes, the reference loop of [`Neuron::step`] runs.
+//! On the CPU backends the layer runs as one fused scan: one-to-one through
+//! [`crate::fused::recurrent_lif_scan`] (the LIF scan with the feedback term), all-to-all
+//! through [`crate::fused::recurrent`] (the feedback a sum of rows of `W` for the neurons that
+//! fired, its gradient a small GEMM per step and one GEMM over all steps for `∂L/∂W`); both
+//! equal the reference loop in values and in every gradient (tested). On burn-wgpu the
+//! reference loop of [`Neuron::step`] runs.
 
 use crate::fused;
 use crate::lif::Lif;
@@ -124,24 +125,35 @@ impl Neuron for RecurrentLif {
         state.membrane.clone()
     }
 
-    /// The fused one-to-one scan where the backend has it, else [`step_loop`].
+    /// The fused scan (one-to-one or all-to-all) where the backend has it, else
+    /// [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        let Some(v) = self.diagonal.as_ref().filter(|_| self.dense.is_none()) else {
-            return step_loop(self, input, keep_membrane);
-        };
-        if !self.lif.uses_fused_scan() || !fused::supports_feedback(&input.device()) {
+        let device = input.device();
+        if !self.lif.uses_fused_scan()
+            || !fused::supports_feedback(&device)
+            || !fused::recurrent::supported(&device)
+        {
             return step_loop(self, input, keep_membrane);
         }
         let beta = self.lif.beta.val().clamp(0.0, 1.0);
         let threshold = self.lif.threshold.val();
         let scan = |output_membrane: bool| {
-            fused::recurrent_lif_scan(
-                input.clone(),
-                beta.clone(),
-                threshold.clone(),
-                v.val(),
-                self.lif.scan_settings(output_membrane),
-            )
+            let settings = self.lif.scan_settings(output_membrane);
+            let (input, beta, threshold) = (input.clone(), beta.clone(), threshold.clone());
+            match (&self.dense, &self.diagonal) {
+                (Some(linear), _) => {
+                    let weight = linear.weight.val();
+                    let bias = match &linear.bias {
+                        Some(b) => b.val(),
+                        None => Tensor::zeros([weight.dims()[1]], &device),
+                    };
+                    fused::recurrent::recurrent_scan(input, beta, threshold, weight, bias, settings)
+                }
+                (None, Some(v)) => {
+                    fused::recurrent_lif_scan(input, beta, threshold, v.val(), settings)
+                }
+                (None, None) => fused::lif_scan(input, beta, threshold, settings),
+            }
         };
         NeuronOutput {
             spikes: scan(false),

@@ -72,6 +72,7 @@ pub mod adaptive;
 pub mod cpu;
 #[cfg(feature = "wgpu")]
 pub mod cube;
+pub mod recurrent;
 
 /// The non-tensor settings of a fused LIF scan.
 #[derive(Clone, Copy, Debug, PartialEq)]
