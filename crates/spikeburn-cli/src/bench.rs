@@ -27,6 +27,10 @@ pub enum Workload {
     /// integrators, B = 64) at T = 100, 500 and 1000 (or --num-steps), with peak memory and
     /// the memory each further time step adds.
     Rsnn,
+    /// A dense layer's forward product and weight gradient on a sparse input (as spikes,
+    /// Bernoulli at 1, 5 and 20 % non-zeros), through the dense and the sparse products, for
+    /// the SHD input layer (6400 × 700 → 128) and a hidden layer (3200 × 1024 → 1024).
+    Sparse,
 }
 
 /// Options of `spikeburn bench`.
@@ -123,6 +127,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Workload::LifLayer => lif_layer(&args),
         Workload::Gemm => gemm(&args),
         Workload::Rsnn => rsnn(&args),
+        Workload::Sparse => sparse(&args),
     }
 }
 
@@ -334,6 +339,69 @@ fn time_train_step(
         peak_mib: peak_mib.filter(|_| backend != BackendKind::Wgpu),
         device_mib: device_memory(&device),
     })
+}
+
+/// Times `Y = X·W` and `∂L/∂W` of a dense layer on sparse inputs, dense against sparse
+/// products.
+fn sparse(args: &BenchArgs) -> Result<()> {
+    use spikeburn_core::dense::{self, SparseInput};
+    if !args.json {
+        println!(
+            "dense layer, forward + weight gradient, X Bernoulli (spikes); {} timed runs after {} warm-up; auto takes the sparse products at ≤ {:.0} % non-zeros",
+            args.steps,
+            args.warmup,
+            100.0 * dense::SPARSE_BELOW
+        );
+        println!(
+            "{:<10} {:>18} {:>8} {:>10} {:>10} {:>8}",
+            "backend", "M x K -> N", "density", "dense ms", "sparse ms", "speed-up"
+        );
+    }
+    for backend in &args.backend {
+        let device = backend.device()?.autodiff();
+        if !dense::supported(&device) {
+            println!(
+                "{:<10} (no CPU dense operation on this backend)",
+                backend.name()
+            );
+            continue;
+        }
+        for (m, k, n) in [(6400usize, 700usize, 128usize), (3200, 1024, 1024)] {
+            for density in [0.01, 0.05, 0.2] {
+                let x = Tensor::<2>::random([m, k], Distribution::Bernoulli(density), &device);
+                let w = Tensor::<2>::random([k, n], Distribution::Uniform(-0.1, 0.1), &device)
+                    .require_grad();
+                let run = |mode| {
+                    dense::set_sparse_input(mode);
+                    let mut t = time(args.warmup, args.steps, || {
+                        let y = dense::linear(x.clone(), w.clone(), None, Kernel::Auto);
+                        let grads = y.sum().backward();
+                        let _ = w.grad(&grads).map(|g| g.sum().into_scalar::<f32>());
+                    });
+                    summary(&mut t).0
+                };
+                let (dense_ms, sparse_ms) = (run(SparseInput::Never), run(SparseInput::Always));
+                dense::set_sparse_input(SparseInput::Auto);
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"framework": "spikeburn", "workload": "sparse",
+                            "backend": backend.name(), "m": m, "k": k, "n": n,
+                            "density": density, "dense_ms": dense_ms, "sparse_ms": sparse_ms})
+                    );
+                } else {
+                    println!(
+                        "{:<10} {:>18} {:>7.0}% {dense_ms:>10.2} {sparse_ms:>10.2} {:>7.2}x",
+                        backend.name(),
+                        format!("{m} x {k} -> {n}"),
+                        100.0 * density,
+                        dense_ms / sparse_ms
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Times Linear(N, N) + LIF on `[T, B, N]`: forward, then backward of `sum(spikes)`; and the

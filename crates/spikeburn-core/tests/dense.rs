@@ -139,7 +139,7 @@ fn check_pass(shape @ [m, k, n]: [usize; 3], bias: bool, kernel: Kernel, dev: &D
 fn blas_dense_layer_and_burn_meet_the_f32_error_bound_in_values_and_gradients() {
     println!("BLAS: {:?}", blas_library());
     for dev in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
-        assert_eq!(supported(&dev), blas_library().is_some(), "{dev:?}");
+        assert_eq!(supported(&dev), cfg!(spikeburn_openblas), "{dev:?}");
         for &shape in SHAPES {
             for bias in [false, true] {
                 for kernel in [Kernel::Auto, Kernel::Reference] {
@@ -204,4 +204,56 @@ fn linear_module_and_untracked_input() {
         assert_within(&gw, &want[2], &format!("{kernel:?} ∂W"));
         assert_within(&gb, &want[3], &format!("{kernel:?} ∂b"));
     }
+}
+
+/// Sparse inputs (spike counts 0–3 at 3 % and 30 % density) through the dense and the sparse
+/// products and the automatic choice, the input tracked or not: values and gradients within
+/// the f32 error bound of the exact result. (The mode is process-wide; the other tests of this
+/// file hold whichever mode runs, as both paths meet the same bound.)
+#[test]
+#[cfg_attr(
+    not(spikeburn_openblas),
+    ignore = "built without OpenBLAS: dense layers are burn's matmul, there is no sparse path"
+)]
+fn sparse_inputs_meet_the_f32_error_bound_in_every_mode() {
+    use spikeburn_core::dense::{SparseInput, set_sparse_input};
+    let dev = Device::flex().autodiff();
+    assert!(
+        supported(&dev),
+        "the CPU dense operation is not in use on this machine"
+    );
+    for mode in [SparseInput::Never, SparseInput::Always, SparseInput::Auto] {
+        set_sparse_input(mode);
+        for (shape @ [m, k, n], density) in [([300, 70, 33], 0.03), ([520, 41, 9], 0.3)] {
+            for track_x in [true, false] {
+                let u = values(uniform([m, k], 0.0, 1.0, 5, &dev));
+                let counts: Vec<f32> = u
+                    .iter()
+                    .map(|&v| {
+                        if v < density {
+                            1.0 + (v * 1e4).floor() % 3.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let x = Tensor::<2>::from_data(TensorData::new(counts.clone(), [m, k]), &dev);
+                let x = if track_x { x.require_grad() } else { x };
+                let w = uniform([k, n], -1.0, 1.0, 6, &dev).require_grad();
+                let r = uniform([m, n], -1.0, 1.0, 7, &dev);
+                let y = linear(x.clone(), w.clone(), None, Kernel::Auto);
+                let grads = (y.clone() * r.clone()).sum().backward();
+                let want = exact_pass(shape, &counts, &values(w.clone()), None, &values(r));
+                let what = format!("{mode:?} {shape:?} density {density} track {track_x}");
+                assert_within(&values(y), &want[0], &format!("{what} Y"));
+                let gw = values(w.grad(&grads).expect("∂W"));
+                assert_within(&gw, &want[2], &format!("{what} ∂W"));
+                if track_x {
+                    let gx = values(x.grad(&grads).expect("∂X"));
+                    assert_within(&gx, &want[1], &format!("{what} ∂X"));
+                }
+            }
+        }
+    }
+    set_sparse_input(SparseInput::Auto);
 }

@@ -1,5 +1,6 @@
 //! Single-precision matrix products through the system OpenBLAS (`cblas_sgemm`), in parallel
-//! over row blocks of the output on rayon's pool; skinny ones through the `gemm` crate.
+//! over row blocks of the output on rayon's pool; skinny ones, and all of them where OpenBLAS
+//! has no kernels for this CPU ([`choice`]), through the `gemm` crate.
 //!
 //! OpenBLAS is set to one thread of its own (once, process-wide), so that it never competes
 //! with rayon's workers, which run the neuron scans and the convolutions between GEMMs; the
@@ -99,7 +100,7 @@ pub(crate) fn gemm(a: Operand<'_>, b: Operand<'_>) -> Vec<f32> {
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; m * n];
     }
-    if m.min(n).min(k) < SKINNY {
+    if m.min(n).min(k) < SKINNY || choice().is_err() {
         return skinny(a, b, m, n, k);
     }
     // SAFETY: sets a process-wide thread count; called before any product.

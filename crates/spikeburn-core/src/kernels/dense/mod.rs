@@ -19,6 +19,11 @@
 //! ([`blas`]); transposes are CBLAS flags, never copies. The bias is added by burn
 //! (`Y + b`, `∂L/∂b = Σ_rows G`).
 //!
+//! When `X` is sparse (spikes, spike counts, event frames: at most [`SPARSE_BELOW`] of its
+//! values non-zero, counted at each call), `Y` and `∂L/∂W` are computed from its non-zeros
+//! instead ([`sparse`]: cost ∝ non-zeros × N), and only the non-zeros are kept for the
+//! backward pass; [`set_sparse_input`] forces either path (benchmarks, tests).
+//!
 //! The operation exists when the crate is built with the `openblas` feature (the default)
 //! and pkg-config finds OpenBLAS; otherwise, on non-CPU devices and with
 //! [`Kernel::Reference`], dense layers are burn's `matmul`. Equality with burn's `Linear`,
@@ -28,6 +33,8 @@
 
 #[cfg(spikeburn_openblas)]
 pub(crate) mod blas;
+#[cfg(spikeburn_openblas)]
+pub(crate) mod sparse;
 
 use crate::lif::Kernel;
 use burn::nn::Linear;
@@ -36,9 +43,60 @@ use burn::prelude::*;
 #[cfg(spikeburn_openblas)]
 pub use extension::DenseBackend;
 
-/// Whether dense layers on `device` run through OpenBLAS ([`linear`] with [`Kernel::Auto`]):
-/// burn-flex and burn-ndarray, with or without autodiff, in a build that found OpenBLAS, when
-/// OpenBLAS has kernels for this CPU (see [`dense_product`]).
+/// How the CPU dense operation treats its input `X` (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SparseInput {
+    /// The sparse products when at most [`SPARSE_BELOW`] of `X` is non-zero (the default).
+    Auto,
+    /// Always the dense products.
+    Never,
+    /// Always the sparse products.
+    Always,
+}
+
+/// Under [`SparseInput::Auto`], inputs with at most this fraction of non-zero values take the
+/// sparse products. Measured with `spikeburn bench --workload sparse` (AMD EPYC, 2 cores):
+/// see the README's performance section.
+pub const SPARSE_BELOW: f64 = 0.1;
+
+/// `u8::MAX` until set: then [`sparse_input`] reads `SPIKEBURN_SPARSE_INPUT`.
+static SPARSE_MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(u8::MAX);
+
+/// Chooses how dense layers on the CPU treat sparse inputs, for the whole process.
+pub fn set_sparse_input(mode: SparseInput) {
+    let code = match mode {
+        SparseInput::Auto => 0,
+        SparseInput::Never => 1,
+        SparseInput::Always => 2,
+    };
+    SPARSE_MODE.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The current [`SparseInput`] setting: the last [`set_sparse_input`], else the environment
+/// variable `SPIKEBURN_SPARSE_INPUT` (`auto`, `never`, `always`; read once), else `Auto`.
+pub fn sparse_input() -> SparseInput {
+    match SPARSE_MODE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => SparseInput::Auto,
+        1 => SparseInput::Never,
+        2 => SparseInput::Always,
+        _ => {
+            static FROM_ENV: std::sync::OnceLock<SparseInput> = std::sync::OnceLock::new();
+            *FROM_ENV.get_or_init(
+                || match std::env::var("SPIKEBURN_SPARSE_INPUT").as_deref() {
+                    Ok("never") => SparseInput::Never,
+                    Ok("always") => SparseInput::Always,
+                    _ => SparseInput::Auto,
+                },
+            )
+        }
+    }
+}
+
+/// Whether dense layers on `device` run through this module's operation ([`linear`] with
+/// [`Kernel::Auto`]): burn-flex and burn-ndarray, with or without autodiff, in a build that
+/// found OpenBLAS. Its dense products are OpenBLAS's where OpenBLAS has kernels for this CPU,
+/// else the `gemm` crate's (see [`dense_product`]); sparse inputs take the sparse products
+/// either way.
 pub fn supported(device: &Device) -> bool {
     #[cfg(spikeburn_openblas)]
     {
@@ -46,7 +104,7 @@ pub fn supported(device: &Device) -> bool {
         matches!(
             device.clone().inner().as_dispatch(),
             DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-        ) && blas::choice().is_ok()
+        )
     }
     #[cfg(not(spikeburn_openblas))]
     {
@@ -80,7 +138,10 @@ pub fn dense_product() -> String {
     {
         match blas::choice() {
             Ok(()) => blas::describe(),
-            Err(why) => format!("burn's matmul ({}: {why})", blas::describe()),
+            Err(why) => format!(
+                "the gemm crate, burn's product ({}: {why})",
+                blas::describe()
+            ),
         }
     }
     #[cfg(not(spikeburn_openblas))]
@@ -155,6 +216,8 @@ fn product(x: Tensor<2>, weight: Tensor<2>) -> Tensor<2> {
 #[cfg(spikeburn_openblas)]
 mod extension {
     use super::blas::{Operand, gemm};
+    use super::sparse::{Csr, nonzeros};
+    use super::{SPARSE_BELOW, SparseInput, sparse_input};
     use crate::fused::cpu::{Host, from_host};
     use burn::backend::autodiff::Autodiff;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -231,12 +294,42 @@ mod extension {
         from_host::<B>(gemm(a, b), &[m, n], device)
     }
 
+    /// `X` as compressed rows when the sparse products apply ([`SparseInput`]).
+    fn sparse_of<B: HostBuffer>(x: &FloatTensor<B>) -> Option<Csr> {
+        let dims = x.shape().to_vec();
+        let values = B::values(x);
+        let sparse = match sparse_input() {
+            SparseInput::Never => false,
+            SparseInput::Always => true,
+            SparseInput::Auto => nonzeros(&values) as f64 <= SPARSE_BELOW * values.len() as f64,
+        };
+        sparse.then(|| Csr::from_dense(&values, dims[0], dims[1]))
+    }
+
+    /// `Y = X·W`, from the non-zeros of `X` when `csr` holds them.
+    fn forward<B: HostBuffer>(
+        x: &FloatTensor<B>,
+        csr: Option<&Csr>,
+        weight: &FloatTensor<B>,
+        device: &B::Device,
+    ) -> FloatTensor<B> {
+        match csr {
+            Some(csr) => {
+                let n = weight.shape().to_vec()[1];
+                let rows = x.shape().to_vec()[0];
+                from_host::<B>(csr.matmul(&B::values(weight), n), &[rows, n], device)
+            }
+            None => product::<B>(x, false, weight, false, device),
+        }
+    }
+
     macro_rules! impl_dense_backend {
         ($backend:ty) => {
             impl DenseBackend for $backend {
                 fn dense(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
                     let device = x.device();
-                    product::<Self>(&x, false, &weight, false, &device)
+                    let csr = sparse_of::<Self>(&x);
+                    forward::<Self>(&x, csr.as_ref(), &weight, &device)
                 }
             }
         };
@@ -245,10 +338,11 @@ mod extension {
     impl_dense_backend!(Flex);
     impl_dense_backend!(NdArray);
 
-    /// What the backward pass keeps: the operands (shared buffers, not copies).
+    /// What the backward pass keeps: the operands (shared buffers, not copies), `X` as its
+    /// non-zeros when it was sparse.
     #[derive(Clone, Debug)]
     struct Saved<B: Backend> {
-        x: FloatTensor<B>,
+        x: Result<FloatTensor<B>, std::sync::Arc<Csr>>,
         weight: FloatTensor<B>,
         device: B::Device,
     }
@@ -270,7 +364,14 @@ mod extension {
             }
             if let Some(node) = node_weight {
                 // ∂L/∂W = Xᵀ·G: [K, N].
-                let dw = product::<B>(&x, true, &grad, false, &device);
+                let dw = match &x {
+                    Ok(x) => product::<B>(x, true, &grad, false, &device),
+                    Err(csr) => {
+                        let n = grad.shape().to_vec()[1];
+                        let dw = csr.transpose_matmul(&B::values(&grad), n);
+                        from_host::<B>(dw, &weight.shape().to_vec(), &device)
+                    }
+                };
                 grads.register::<B>(node.id, dw);
             }
         }
@@ -281,13 +382,20 @@ mod extension {
             let (x, x_node) = x.into_parts();
             let (weight, weight_node) = weight.into_parts();
             let device = x.device();
-            let out = product::<B>(&x, false, &weight, false, &device);
+            let csr = sparse_of::<B>(&x);
+            let out = forward::<B>(&x, csr.as_ref(), &weight, &device);
             match DenseBackward
                 .prepare::<C>([x_node, weight_node])
                 .compute_bound()
                 .stateful()
             {
-                OpsKind::Tracked(prep) => prep.finish(Saved { x, weight, device }, out),
+                OpsKind::Tracked(prep) => {
+                    let x = match csr {
+                        Some(csr) => Err(std::sync::Arc::new(csr)),
+                        None => Ok(x),
+                    };
+                    prep.finish(Saved { x, weight, device }, out)
+                }
                 OpsKind::UnTracked(prep) => prep.finish(out),
             }
         }

@@ -208,7 +208,7 @@ impl AdaptiveScan {
         &self,
         x: &[f32],
         first_row: usize,
-        mut out: Vec<&mut [f32]>,
+        out: Vec<&mut [f32]>,
         mut u_trace: Vec<&mut [f32]>,
         mut a_trace: Vec<&mut [f32]>,
     ) {
@@ -217,7 +217,7 @@ impl AdaptiveScan {
         let (mut u, mut a) = (vec![0.0f32; width], vec![0.0f32; width]);
         let p = &self.params;
         let membrane_out = self.settings.output_membrane;
-        for t in 0..self.steps {
+        for (t, out_t) in out.into_iter().enumerate() {
             let start = (t * self.batch + first_row) * n;
             let x = &x[start..start + width];
             for k in 0..width {
@@ -234,7 +234,7 @@ impl AdaptiveScan {
                 };
                 u[k] = u_now;
                 a[k] = a_now;
-                out[t][k] = if membrane_out {
+                out_t[k] = if membrane_out {
                     u_now
                 } else if u_now - (theta + gamma * a_now) > 0.0 {
                     1.0
@@ -406,7 +406,7 @@ fn run_forward<B: Backend>(
     let (scan, x) = AdaptiveScan::new::<B>(tensors, settings);
     let (out, membrane, adaptation) = scan.forward(&x, keep);
     let out = from_host::<B>(out, &[scan.steps, scan.batch, scan.neurons], &device);
-    let saved = keep.then(|| AdaptiveSaved {
+    let saved = keep.then_some(AdaptiveSaved {
         scan,
         membrane,
         adaptation,

@@ -179,14 +179,14 @@ impl RecurrentScan {
         &self,
         x: &[f32],
         first_row: usize,
-        mut out: Vec<&mut [f32]>,
+        out: Vec<&mut [f32]>,
         mut trace: Vec<&mut [f32]>,
     ) {
         let n = self.neurons;
         let width = out.first().map_or(0, |o| o.len());
         let mut u = vec![0.0f32; width];
         let mut drive = vec![0.0f32; n];
-        for t in 0..self.steps {
+        for (t, out_t) in out.into_iter().enumerate() {
             let start = (t * self.batch + first_row) * n;
             for (row, u_row) in u.chunks_exact_mut(n).enumerate() {
                 // V[t] = S[t−1]·W + b: the rows of W of the neurons that fired.
@@ -200,7 +200,7 @@ impl RecurrentScan {
                     }
                 }
                 let x_row = &x[start + row * n..start + (row + 1) * n];
-                let o_row = &mut out[t][row * n..(row + 1) * n];
+                let o_row = &mut out_t[row * n..(row + 1) * n];
                 for j in 0..n {
                     let (beta, theta) = (self.beta[j], self.theta[j]);
                     let prev = u_row[j];
