@@ -15,6 +15,8 @@ mod common;
 #[macro_use]
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
+#[path = "../../../tests/support/mutate.rs"]
+mod mutate;
 
 use common::H5PY;
 
@@ -238,11 +240,24 @@ fn frames_of_a_file_count_its_events_per_bin_and_channel_group() {
     let _: &EventDataset = &second;
 }
 
+/// Seeded mutations of an h5py-written SHD file (superblock, object headers, B-trees, global
+/// heap, the data): a value or a typed error, never a panic or an abort on an allocation.
+fn mutated_hdf5_files_end_in_a_value_or_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shd_train.h5");
+    write(&path, &["--samples", "6", "--active", "8", "--seed", "4"]);
+    let bytes = std::fs::read(&path).expect("read the file");
+    mutate::survive_mutations("SHD", &bytes, 1500, |b| {
+        shd::parse(b.to_vec(), Path::new("m.h5"), 20).is_ok()
+    });
+}
+
 fn main() -> std::process::ExitCode {
     harness::run(trials![
         ; needs H5PY => decodes_every_event_of_an_h5py_file_with_float16_times,
         reads_the_distributed_gzip_form_identically,
         each_inconsistency_is_its_own_error_naming_the_file_and_sample,
-        frames_of_a_file_count_its_events_per_bin_and_channel_group
+        frames_of_a_file_count_its_events_per_bin_and_channel_group,
+        mutated_hdf5_files_end_in_a_value_or_an_error
     ])
 }
