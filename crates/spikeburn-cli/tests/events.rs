@@ -76,6 +76,61 @@ fn shd_rsnn_learns_a_generated_shd_file_far_above_chance() {
         .expect("cache")
         .count();
     assert_eq!(cached, 2);
+
+    // The run's figures and diagnostics read its event data like training did.
+    let run = out.to_str().expect("utf-8");
+    let raster = dir.path().join("raster");
+    let o = spikeburn(
+        &[
+            "plot",
+            "raster",
+            "--model",
+            run,
+            "--samples",
+            "0",
+            "--format",
+            "svg",
+            "--out",
+            raster.to_str().expect("utf-8"),
+        ],
+        &cache,
+    );
+    assert!(
+        o.status.success(),
+        "plot raster: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.path().join("raster-0.svg")).expect("raster svg");
+    assert!(
+        svg.contains("layer 1 (128 of 128)") && svg.contains("(target)"),
+        "raster"
+    );
+    let o = spikeburn(
+        &[
+            "diagnose",
+            "--model",
+            run,
+            "--samples",
+            "32",
+            "--grad-batch",
+            "8",
+            "--directions",
+            "2",
+            "--format",
+            "svg",
+        ],
+        &cache,
+    );
+    assert!(
+        o.status.success(),
+        "diagnose: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("diagnostics/diagnostics.json")).expect("report"),
+    )
+    .expect("json");
+    assert!(report.is_object(), "diagnostics.json");
 }
 
 fn a_missing_data_folder_names_the_layout_and_the_source() {

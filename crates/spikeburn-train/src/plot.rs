@@ -180,16 +180,24 @@ pub fn activity_figure(run_dir: &Path, sample: usize) -> Result<Figure, PlotErro
     let config = crate::trainer::load_run_config(run_dir)?;
     let device = Device::flex();
     let model = crate::trainer::load_run_model(run_dir, &config, &device)?;
-    let test = crate::trainer::load_split(&config, spikeburn_data::Split::Test)?;
+    let test = crate::trainer::load_test_set(&config)?;
     if sample >= test.len() {
         return Err(PlotError::Sample {
             sample,
             available: test.len(),
         });
     }
-    let batch = spikeburn_data::make_batch(&test, &[sample], &device);
-    let label = test.label(sample);
-    let out = model.forward(batch.images);
+    let batch = test.batch(&[sample], &device);
+    let label = batch
+        .targets
+        .clone()
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(0) as usize;
+    let out = model.forward(batch.input);
     let to_vec = |t: Tensor<3>| -> (Vec<f32>, [usize; 3]) {
         let dims = t.dims();
         let v = t

@@ -60,7 +60,28 @@ pub type BoxedDataset = Box<dyn Dataset>;
 /// # Errors
 /// Missing or malformed files, a model input that does not match the data, an invalid task.
 pub fn load_data(config: &ExperimentConfig) -> Result<(BoxedDataset, BoxedDataset), TrainError> {
+    Ok((
+        load_set(config, Split::Train)?,
+        load_set(config, Split::Test)?,
+    ))
+}
+
+/// The test set of the configured data set, as [`load_data`] gives it (for evaluation,
+/// diagnostics and figures of a run: images, a Randman task or event data alike).
+///
+/// # Errors
+/// As [`load_data`].
+pub fn load_test_set(config: &ExperimentConfig) -> Result<BoxedDataset, TrainError> {
+    load_set(config, Split::Test)
+}
+
+/// One split of the configured data set, cut to its limit (see [`load_data`]).
+fn load_set(config: &ExperimentConfig, split: Split) -> Result<BoxedDataset, TrainError> {
     let d = &config.data;
+    let limit = match split {
+        Split::Train => d.limit_train,
+        Split::Test => d.limit_test,
+    };
     if d.dataset == DatasetKind::Randman {
         let (train, test) = d.randman().generate().map_err(|e| {
             TrainError::Invalid(InvalidParameter::new(
@@ -68,18 +89,13 @@ pub fn load_data(config: &ExperimentConfig) -> Result<(BoxedDataset, BoxedDatase
                 e.message,
             ))
         })?;
-        let cut = |set: SpikeTrains, limit: usize| {
-            let n = if limit > 0 {
-                limit.min(set.len())
-            } else {
-                set.len()
-            };
-            set.subset(&(0..n).collect::<Vec<_>>())
+        let set: SpikeTrains = if split == Split::Train { train } else { test };
+        let n = if limit > 0 {
+            limit.min(set.len())
+        } else {
+            set.len()
         };
-        return Ok((
-            Box::new(cut(train, d.limit_train)),
-            Box::new(cut(test, d.limit_test)),
-        ));
+        return Ok(Box::new(set.subset(&(0..n).collect::<Vec<_>>())));
     }
     if d.dataset.is_events() {
         let dir = d.resolved_dir();
@@ -87,31 +103,26 @@ pub fn load_data(config: &ExperimentConfig) -> Result<(BoxedDataset, BoxedDatase
         let cache = spikeburn_data::events::FrameCache::new(
             spikeburn_data::events::FrameCache::default_dir(),
         );
-        let load = |split| -> Result<spikeburn_data::EventDataset, TrainError> {
-            let (set, _report) =
-                spikeburn_data::events::load(d.dataset, &dir, split, &events, Some(&cache))?;
-            Ok(set)
-        };
-        let (train, test) = (load(Split::Train)?, load(Split::Test)?);
+        let (set, _report) =
+            spikeburn_data::events::load(d.dataset, &dir, split, &events, Some(&cache))?;
         // Readers list recordings class by class, so a limit takes samples spread evenly over
         // the list (every class represented), not the first ones.
-        let cut = |set: spikeburn_data::EventDataset, limit: usize| -> BoxedDataset {
-            if limit > 0 && limit < set.len() {
-                let n = set.len();
-                Box::new(set.subset(&(0..limit).map(|i| i * n / limit).collect::<Vec<_>>()))
-            } else {
-                Box::new(set)
-            }
-        };
-        return Ok((cut(train, d.limit_train), cut(test, d.limit_test)));
+        return Ok(if limit > 0 && limit < set.len() {
+            let n = set.len();
+            Box::new(set.subset(&(0..limit).map(|i| i * n / limit).collect::<Vec<_>>()))
+        } else {
+            Box::new(set)
+        });
+    }
+    if split == Split::Test {
+        return Ok(Box::new(load_split(config, Split::Test)?));
     }
     let t = &config.training;
-    let train = AugmentedImages {
+    Ok(Box::new(AugmentedImages {
         images: load_split(config, Split::Train)?,
         max_shift: t.augment_shift,
         flip: t.augment_flip,
-    };
-    Ok((Box::new(train), Box::new(load_split(config, Split::Test)?)))
+    }))
 }
 
 /// The Adam optimiser of `config`.

@@ -46,16 +46,16 @@ use crate::config::ExperimentConfig;
 use crate::error::TrainError;
 use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
 use crate::fsutil::write_bytes_atomically;
-use crate::trainer::{compute_loss, load_run_config, load_run_model, load_split};
+use crate::trainer::{compute_loss, load_run_config, load_run_model, load_test_set};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use spikeburn_core::ModelInput;
 use spikeburn_core::surrogate::CustomSurrogate;
 use spikeburn_core::{LayerConfig, NetworkConfig, SpikingNetwork, Surrogate};
-use spikeburn_data::{Split, make_batch};
 use std::path::{Path, PathBuf};
 
 /// File name of the report inside the output directory.
@@ -332,7 +332,7 @@ impl ModuleMapper for Shift<'_> {
 fn gradients(
     model: &SpikingNetwork,
     config: &ExperimentConfig,
-    images: Tensor<2>,
+    images: ModelInput,
     targets: Tensor<1, Int>,
 ) -> (f64, Vec<(String, Vec<f32>)>) {
     let out = model.forward(images);
@@ -422,7 +422,7 @@ pub fn finite_difference_checks(
     smooth: &SpikingNetwork,
     config: &ExperimentConfig,
     reference: &[Vec<f32>],
-    images: Tensor<2>,
+    images: ModelInput,
     targets: Tensor<1, Int>,
     random: usize,
     epsilon: f32,
@@ -480,7 +480,7 @@ pub fn finite_difference_checks(
 pub fn grad_norms_through_time(
     model: &SpikingNetwork,
     config: &ExperimentConfig,
-    images: Tensor<2>,
+    images: ModelInput,
     targets: Tensor<1, Int>,
 ) -> (f64, Vec<Vec<f64>>) {
     let (out, probes) = model.forward_probed(images);
@@ -504,7 +504,7 @@ pub fn grad_norms_through_time(
 }
 
 /// Firing statistics of every neuron layer of `model` (no autodiff) on `images`, in batches.
-pub fn activity(model: &SpikingNetwork, images: &[Tensor<2>], bins: usize) -> Vec<LayerActivity> {
+pub fn activity(model: &SpikingNetwork, images: &[ModelInput], bins: usize) -> Vec<LayerActivity> {
     let mut counts: Vec<Vec<f64>> = Vec::new();
     let mut steps_seen = 0usize;
     for batch in images {

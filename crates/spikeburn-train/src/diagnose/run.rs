@@ -32,7 +32,7 @@ pub fn diagnose(
     let config = load_run_config(run_dir)?;
     let device = config.training.backend.device().map_err(TrainError::from)?;
     let autodiff = device.clone().autodiff();
-    let test = load_split(&config, Split::Test)?;
+    let test = load_test_set(&config)?;
     if test.is_empty() {
         return Err(DiagnoseError::Run(TrainError::EmptyData));
     }
@@ -42,19 +42,19 @@ pub fn diagnose(
 
     // Activity, without autodiff.
     let model = load_run_model(run_dir, &config, &device)?;
-    let chunks: Vec<Tensor<2>> = indices
+    let chunks: Vec<ModelInput> = indices
         .chunks(128)
-        .map(|c| make_batch(&test, c, &device).images)
+        .map(|c| test.batch(c, &device).input)
         .collect();
     let activity = activity(&model, &chunks, options.bins);
 
     // Gradient flow through time, configured surrogate.
-    let batch = make_batch(&test, &indices[..grad_batch], &autodiff);
+    let batch = test.batch(&indices[..grad_batch], &autodiff);
     let spiking = load_run_model(run_dir, &config, &autodiff)?;
     let (loss, grad_norm_per_step) = grad_norms_through_time(
         &spiking,
         &config,
-        batch.images.clone(),
+        batch.input.clone(),
         batch.targets.clone(),
     );
 
@@ -63,12 +63,8 @@ pub fn diagnose(
     let mut smooth_experiment = config.clone();
     smooth_experiment.model = smooth_config;
     let smooth = load_run_model(run_dir, &smooth_experiment, &autodiff)?;
-    let (smooth_loss, reference) = gradients(
-        &smooth,
-        &config,
-        batch.images.clone(),
-        batch.targets.clone(),
-    );
+    let (smooth_loss, reference) =
+        gradients(&smooth, &config, batch.input.clone(), batch.targets.clone());
     let parameters: Vec<ParameterInfo> = reference
         .iter()
         .map(|(path, g)| ParameterInfo {
@@ -82,7 +78,7 @@ pub fn diagnose(
         &smooth,
         &config,
         &reference,
-        batch.images.clone(),
+        batch.input.clone(),
         batch.targets.clone(),
         options.directions,
         options.epsilon,
@@ -118,7 +114,7 @@ pub fn diagnose(
         let mut experiment = config.clone();
         experiment.model = with_surrogate(&config.model, s);
         let model = load_run_model(run_dir, &experiment, &autodiff)?;
-        let (_, g) = gradients(&model, &config, batch.images.clone(), batch.targets.clone());
+        let (_, g) = gradients(&model, &config, batch.input.clone(), batch.targets.clone());
         let g: Vec<Vec<f32>> = g.into_iter().map(|(_, g)| g).collect();
         agreement.push(SurrogateAgreement {
             name: s.name(),
