@@ -767,6 +767,19 @@ fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
     });
 }
 
+/// The fused scan with a refractory period (2 and 3 steps): gradients of β and θ; the gate
+/// zeroes the input's gradient where it closed the input.
+#[test]
+fn fused_refractory_lif_equals_the_step_loop_for_every_setting() {
+    for period in [2, 3] {
+        fused_equals_step_loop(2, |c| NeuronConfig {
+            kind: NeuronKind::Lif,
+            refractory: period,
+            ..c
+        });
+    }
+}
+
 /// The fused all-to-all recurrent scan: gradients of β, θ, the recurrent weights and bias.
 #[test]
 fn fused_all_to_all_recurrence_equals_the_step_loop_for_every_setting() {
@@ -805,6 +818,7 @@ fn fused_one_to_one_recurrence_matches_a_hand_computed_sequence() {
         surrogate: Surrogate::StraightThrough,
         output_membrane,
         constant_steps: 0,
+        refractory: 0,
     };
     let run = |membrane| {
         values(recurrent_lif_scan(

@@ -365,6 +365,7 @@ impl Lif {
             surrogate: self.surrogate,
             output_membrane,
             constant_steps: 0,
+            refractory: 0,
         }
     }
 

@@ -10,7 +10,7 @@
 //! | model | state | fused multi-step pass | reference |
 //! |---|---|---|---|
 //! | [`Lif`] (also IF with `β = 1`, PLIF with learnable `β`) | `U` | yes | snnTorch `Leaky` |
-//! | [`RefractoryLif`] | `U`, counter | no (see its docs) | Norse `LIFRefrac` |
+//! | [`RefractoryLif`] | `U`, counter | yes (CPU; the LIF scan with the counter) | Norse `LIFRefrac` |
 //! | [`Synaptic`] (current-based, NIR `CubaLIF`) | `I`, `U` | yes (two scans) | snnTorch `Synaptic` |
 //! | [`Alpha`] | `I_exc`, `I_inh` | no | snnTorch `Alpha` |
 //! | [`RecurrentLif`] | `U`, `S` | yes (CPU; all-to-all: [`crate::fused::recurrent`]) | snnTorch `RLeaky` |
@@ -171,6 +171,7 @@ pub(crate) fn leaky_filter(x: Tensor<3>, decay: Tensor<1>, kernel: Kernel) -> Te
                 surrogate: Surrogate::StraightThrough,
                 output_membrane: true,
                 constant_steps: 0,
+                refractory: 0,
             },
         );
     }

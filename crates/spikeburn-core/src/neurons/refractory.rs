@@ -11,12 +11,15 @@
 //! S[t] = H(U[t] − θ)
 //! ```
 //!
-//! The counter and the gate are piecewise constant (no gradient flows through them). There is
-//! no fused kernel for this model: the counter is a second state variable that the LIF scan
-//! does not carry, and the model is not on the hot path of the presets.
+//! The counter and the gate are piecewise constant (no gradient flows through them). On the CPU
+//! backends the multi-step pass is the fused LIF scan with the counter carried inside it
+//! ([`crate::fused::ScanSettings::refractory`]: the gate multiplies the input and its
+//! gradient; equal to the step loop in values and gradients, tested); on burn-wgpu the step
+//! loop runs.
 
+use crate::fused;
 use crate::lif::{Lif, LifState};
-use crate::neuron::Neuron;
+use crate::neuron::{Neuron, NeuronOutput, step_loop};
 use burn::prelude::*;
 
 /// The firing rate, in spikes per step, of a discrete LIF neuron with zero reset, decay
@@ -89,6 +92,30 @@ impl Neuron for RefractoryLif {
 
     fn membrane(state: &RefractoryState) -> Tensor<2> {
         state.membrane.clone()
+    }
+
+    /// The fused scan with the refractory counter where the backend has it, else
+    /// [`step_loop`].
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        if self.period == 0
+            || !self.lif.uses_fused_scan()
+            || !fused::supports_refractory(&input.device())
+        {
+            return step_loop(self, input, keep_membrane);
+        }
+        let beta = self.lif.beta.val().clamp(0.0, 1.0);
+        let threshold = self.lif.threshold.val();
+        let scan = |output_membrane: bool| {
+            let settings = fused::ScanSettings {
+                refractory: self.period,
+                ..self.lif.scan_settings(output_membrane)
+            };
+            fused::lif_scan(input.clone(), beta.clone(), threshold.clone(), settings)
+        };
+        NeuronOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 }
 

@@ -454,7 +454,7 @@ macro_rules! impl_adaptive_backend {
                 settings: u32,
                 surrogate_params: [f32; 2],
             ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, 0);
+                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
                 let tensors = [input, beta, threshold, decay, strength];
                 run_forward::<Self>(tensors, settings, false).0
             }
@@ -497,7 +497,7 @@ impl<B: AdaptiveKernels, C: CheckpointStrategy> AdaptiveScanBackend for Autodiff
         settings: u32,
         surrogate_params: [f32; 2],
     ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, 0);
+        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
         let (input, n0) = input.into_parts();
         let (beta, n1) = beta.into_parts();
         let (threshold, n2) = threshold.into_parts();

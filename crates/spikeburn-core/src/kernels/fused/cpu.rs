@@ -296,16 +296,21 @@ impl Scan {
         let n = self.neurons;
         let width = out.first().map_or(0, |o| o.len());
         let mut u = vec![0.0f32; width];
+        // The refractory counters c (all 0 without a refractory period).
+        let mut counter = vec![0usize; width];
+        let refractory = self.settings.refractory;
         for t in 0..self.steps {
             let start = self.x_index(t, first_row);
             let x = &self.x.values()[start..start + width];
             let o = &mut out[t][..width];
-            for (row_u, (row_x, row_o)) in u
+            for ((row_u, row_c), (row_x, row_o)) in u
                 .chunks_exact_mut(n)
+                .zip(counter.chunks_exact_mut(n))
                 .zip(x.chunks_exact(n).zip(o.chunks_exact_mut(n)))
             {
-                for (((((u, &x), o), &beta), &theta), &v) in row_u
+                for ((((((u, c), &x), o), &beta), &theta), &v) in row_u
                     .iter_mut()
+                    .zip(row_c.iter_mut())
                     .zip(row_x)
                     .zip(row_o.iter_mut())
                     .zip(&self.beta)
@@ -313,6 +318,17 @@ impl Scan {
                     .zip(&self.feedback)
                 {
                     let prev = *u;
+                    // No input for the `k` steps after a spike (crate::refractory).
+                    let x = if refractory > 0 {
+                        *c = if prev - theta > 0.0 {
+                            refractory
+                        } else {
+                            c.saturating_sub(1)
+                        };
+                        if *c == 0 { x } else { 0.0 }
+                    } else {
+                        x
+                    };
                     // The previous step's spike through the feedback weight (none at t = 0).
                     let x = if FEEDBACK && t > 0 && prev - theta > 0.0 {
                         x + v
@@ -437,6 +453,35 @@ impl Scan {
         }
     }
 
+    /// The refractory gates `[c[t] = 0]` of one block's elements, `[T, width]`, recomputed
+    /// from the membrane trace as the forward pass computed them (`R[t] = H(U[t−1] − θ)`);
+    /// empty without a refractory period.
+    fn refractory_gates(&self, trace: &[f32], first_row: usize, width: usize) -> Vec<bool> {
+        let k = self.settings.refractory;
+        if k == 0 {
+            return Vec::new();
+        }
+        let n = self.neurons;
+        let mut open = Vec::with_capacity(self.steps * width);
+        let mut counter = vec![0usize; width];
+        for t in 0..self.steps {
+            for (e, c) in counter.iter_mut().enumerate() {
+                let prev = if t > 0 {
+                    trace[((t - 1) * self.batch + first_row) * n + e]
+                } else {
+                    0.0
+                };
+                *c = if prev - self.threshold[e % n] > 0.0 {
+                    k
+                } else {
+                    c.saturating_sub(1)
+                };
+                open.push(*c == 0);
+            }
+        }
+        open
+    }
+
     /// BPTT over all steps for the rows of one block (equations in the module docs). Returns
     /// this block's `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `RESET`: 0 subtract, 1 zero,
     /// 2 none; `MEMBRANE`: the output was `U`; `ATTACHED`: the reset is not detached;
@@ -466,6 +511,7 @@ impl Scan {
         let mut gfeedback = vec![0.0f64; n];
         let mut delta = vec![0.0f32; width];
         let zeros = vec![0.0f32; width];
+        let open = self.refractory_gates(trace, first_row, width);
         for t in (0..t_len).rev() {
             let u = &trace[at(t)..at(t) + width];
             let u_prev = if t > 0 {
@@ -514,7 +560,12 @@ impl Scan {
                     } else {
                         0.0
                     };
-                    let dx = d;
+                    // The refractory gate multiplies the input, so also its gradient.
+                    let dx = if open.is_empty() || open[t * width + row * n + j] {
+                        d
+                    } else {
+                        0.0
+                    };
                     if self.constant {
                         gx_row[j] += dx;
                     } else {

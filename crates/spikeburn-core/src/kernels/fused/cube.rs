@@ -340,7 +340,7 @@ impl ScanKernels for CubeBackend {
         feedback: Option<CubeTensor>,
         settings: ScanSettings,
     ) -> CubeTensor {
-        no_feedback(feedback);
+        no_feedback(feedback, &settings);
         forward(input, beta, threshold, settings, false).0
     }
 
@@ -351,7 +351,7 @@ impl ScanKernels for CubeBackend {
         feedback: Option<CubeTensor>,
         settings: ScanSettings,
     ) -> (CubeTensor, CubeSaved) {
-        no_feedback(feedback);
+        no_feedback(feedback, &settings);
         let beta_dims = beta.shape().to_vec();
         let threshold_dims = threshold.shape().to_vec();
         let (out, trace, beta, threshold, input_dims) =
@@ -431,11 +431,12 @@ impl ScanKernels for CubeBackend {
     }
 }
 
-/// The GPU kernels have no feedback weight: [`super::supports_feedback`] is false on burn-wgpu,
-/// so the recurrent model runs its reference loop there and never passes one.
-fn no_feedback(feedback: Option<CubeTensor>) {
+/// The GPU kernels have no feedback weight and no refractory period: [`super::supports_feedback`]
+/// and [`super::supports_refractory`] are false on burn-wgpu, so those models run their
+/// reference loops there and never pass either.
+fn no_feedback(feedback: Option<CubeTensor>, settings: &ScanSettings) {
     assert!(
-        feedback.is_none(),
-        "the wgpu scan has no feedback weight (fused::supports_feedback is false on wgpu)"
+        feedback.is_none() && settings.refractory == 0,
+        "the wgpu scan has no feedback weight or refractory period (see fused::supports_feedback)"
     );
 }

@@ -88,6 +88,10 @@ pub struct ScanSettings {
     /// `0` for a sequence input `[T, B, N]`; else the number of steps `T` over which a constant
     /// input `[B, N]` is repeated.
     pub constant_steps: usize,
+    /// `0`, or the refractory period `k` of [`crate::refractory`]: the input is ignored for
+    /// the `k` steps after a spike (the gate `[c[t] = 0]` multiplies `X[t]` and `∂L/∂X[t]`;
+    /// no gradient flows through the counter). CPU backends only ([`supports_refractory`]).
+    pub refractory: usize,
 }
 
 impl ScanSettings {
@@ -120,7 +124,11 @@ impl ScanSettings {
     }
 
     /// The inverse of [`encode`](Self::encode).
-    pub(crate) fn decode(code: u32, [a, b]: [f32; 2], constant_steps: usize) -> Self {
+    pub(crate) fn decode(
+        code: u32,
+        [a, b]: [f32; 2],
+        [constant_steps, refractory]: [usize; 2],
+    ) -> Self {
         let reset = match code & 3 {
             0 => Reset::Subtract,
             1 => Reset::Zero,
@@ -145,6 +153,7 @@ impl ScanSettings {
             surrogate,
             output_membrane: code & 8 != 0,
             constant_steps,
+            refractory,
         }
     }
 }
@@ -167,7 +176,7 @@ pub trait LifScanBackend: Backend {
         with_feedback: bool,
         settings: u32,
         surrogate_params: [f32; 2],
-        constant_steps: usize,
+        counts: [usize; 2],
     ) -> FloatTensor<Self>;
 }
 
@@ -218,9 +227,9 @@ macro_rules! impl_scan_backend {
                 with_feedback: bool,
                 settings: u32,
                 surrogate_params: [f32; 2],
-                constant_steps: usize,
+                counts: [usize; 2],
             ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
+                let settings = ScanSettings::decode(settings, surrogate_params, counts);
                 let feedback = with_feedback.then_some(feedback);
                 <$backend as ScanKernels>::scan(input, beta, threshold, feedback, settings)
             }
@@ -247,6 +256,12 @@ pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
             false
         }
     }
+}
+
+/// Whether `device` has the fused scan with a refractory period ([`ScanSettings::refractory`]):
+/// the CPU backends. burn-wgpu runs the refractory model's reference loop.
+pub fn supports_refractory(device: &Device) -> bool {
+    supports_feedback(device)
 }
 
 /// Whether `device` has the fused scan with a one-to-one feedback weight
@@ -310,7 +325,7 @@ fn scan_dispatch(
         with_feedback,
         code,
         params,
-        settings.constant_steps,
+        [settings.constant_steps, settings.refractory],
     ))
 }
 
@@ -382,9 +397,9 @@ impl<B: ScanKernels, C: CheckpointStrategy> LifScanBackend for Autodiff<B, C> {
         with_feedback: bool,
         settings: u32,
         surrogate_params: [f32; 2],
-        constant_steps: usize,
+        counts: [usize; 2],
     ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, constant_steps);
+        let settings = ScanSettings::decode(settings, surrogate_params, counts);
         let (input, input_node) = input.into_parts();
         let (beta, beta_node) = beta.into_parts();
         let (threshold, threshold_node) = threshold.into_parts();

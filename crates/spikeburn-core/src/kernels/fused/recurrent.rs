@@ -478,7 +478,7 @@ macro_rules! impl_recurrent_backend {
                 settings: u32,
                 surrogate_params: [f32; 2],
             ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, 0);
+                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
                 let tensors = [input, beta, threshold, weight, bias];
                 run_forward::<Self>(tensors, settings, false).0
             }
@@ -518,7 +518,7 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentScanBackend for Autodi
         settings: u32,
         surrogate_params: [f32; 2],
     ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, 0);
+        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
         let (input, n0) = input.into_parts();
         let (beta, n1) = beta.into_parts();
         let (threshold, n2) = threshold.into_parts();
