@@ -3,6 +3,9 @@
 # machine and prints one table per workload with each time and the ratio spikeburn / that:
 #   train_step  tutorial-5 MLP (784-1000-10 LIF, T=25, B=128), forward + backward + Adam
 #   lif_layer   Linear(N,N) + LIF, B=16, T=100, forward + backward of sum(spikes)
+# then spikeburn alone (no reference workload yet): the SHD recurrent network's training step at
+# T = 100, 500, 1000 with peak memory (rsnn), a dense layer on sparse input (sparse), and its
+# GEMM throughput against the machine's peak (gemm);
 # plus the GEMM share of spikeburn's lif_layer time, its GFLOP/s, and the machine's
 # single-precision GEMM peak: the best of torch and numpy (OpenBLAS) at 2 threads.
 #
@@ -41,8 +44,12 @@ if [ "$sizes" != "512,2048" ]; then
 fi
 echo "[5/5] GEMM peak (torch, numpy)" >&2
 OPENBLAS_NUM_THREADS=2 "$py" "$here/frameworks_bench.py" --json --gemm-peak > "$out/gemm.jsonl"
+echo "[+] spikeburn rsnn, sparse, gemm" >&2
+"$bin" bench --json --workload rsnn --steps 3 --warmup 1 --backend flex > "$out/ours_extra.jsonl"
+"$bin" bench --json --workload sparse --steps 5 --warmup 2 --backend flex >> "$out/ours_extra.jsonl"
+"$bin" bench --json --workload gemm --steps 3 --backend flex >> "$out/ours_extra.jsonl"
 
-python3 - "$out" <<'PY'
+python3 - "$out" > "$out/table.txt" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 load = lambda f: [json.loads(l) for l in (out / f).read_text().splitlines() if l.strip().startswith("{")]
@@ -69,4 +76,39 @@ for workload in ("train_step", "lif_layer"):
             print(line)
 print(f"\nsingle-precision GEMM peak, 2 threads: {peak:.1f} GFLOP/s ({gemm['library']}; all: "
       + ", ".join(f"{k} {max(v.values()):.1f}" for k, v in gemm["by_library"].items()) + ")")
+extra = load("ours_extra.jsonl")
+print("\nspikeburn rsnn (shd-rsnn training step, flex)")
+print(f"  {'T':>6} {'median ms':>10} {'peak MiB':>9} {'MiB/step':>9}")
+for r in (r for r in extra if r["workload"] == "rsnn"):
+    per = r.get("mib_per_step")
+    print(f"  {r['t']:>6} {r['median_ms']:>10.1f} {r.get('peak_mib') or 0:>9.0f} "
+          + (f"{per:>9.3f}" if per is not None else f"{'-':>9}"))
+print("\nspikeburn sparse input (forward + weight gradient, flex)")
+for r in (r for r in extra if r["workload"] == "sparse"):
+    print(f"  {r['m']} x {r['k']} -> {r['n']} at {100 * r['density']:.0f}%: dense {r['dense_ms']:.1f} ms, "
+          f"sparse {r['sparse_ms']:.1f} ms (x{r['dense_ms'] / r['sparse_ms']:.2f})")
+print("\nspikeburn GEMM (flex)")
+for r in (r for r in extra if r["workload"] == "gemm_peak"):
+    print(f"  {r['op']:<7} {r['n']}^3: {r['gflops']:.1f} GFLOP/s = {100 * r['gflops'] / peak:.0f}% of the peak")
 PY
+cat "$out/table.txt"
+
+# docs/benchmarks.md: this run's tables with the date, machine and versions they belong to.
+{
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`bash benches/reference/compare.sh$([ "$sizes" = "512,2048" ] && echo " --quick")\` on $(date -u +%Y-%m-%d)."
+    echo "Every figure below comes from that one run on one machine; rerun the script to replace them."
+    echo
+    echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores visible"
+    echo "- spikeburn: $("$bin" --version 2>/dev/null | head -1), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- dense layers: $("$bin" bench --workload gemm --steps 1 --backend flex 2>/dev/null | sed -n 's/^dense layers on the CPU: //p' | head -1)"
+    echo "- Python: $("$py" -c 'import importlib.metadata as m; print(", ".join(f"{p} {m.version(p)}" for p in ["torch", "snntorch", "spikingjelly", "norse", "spyx", "jax", "numpy"]))' 2>/dev/null)"
+    echo
+    echo "Ratios are spikeburn's time over the other framework's: below 1, spikeburn is faster."
+    echo
+    echo '```text'
+    cat "$out/table.txt"
+    echo '```'
+} > "$root/docs/benchmarks.md"
+echo "wrote $root/docs/benchmarks.md" >&2

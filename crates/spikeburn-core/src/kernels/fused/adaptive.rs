@@ -50,12 +50,10 @@
 
 use super::ScanSettings;
 use super::cpu::{Host, WithDerivative, from_host, row_blocks, rows_per_block, with_derivative};
+use super::host_op::{self, FiveInputScan};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, TensorMetadata, backend_extension};
 use burn::prelude::*;
@@ -396,50 +394,58 @@ impl AdaptiveScan {
     }
 }
 
-/// The forward pass alone, or with the traces for the backward pass.
-fn run_forward<B: Backend>(
-    tensors: [FloatTensor<B>; 5],
-    settings: ScanSettings,
-    keep: bool,
-) -> (FloatTensor<B>, Option<AdaptiveSaved>) {
-    let device = tensors[0].device();
-    let (scan, x) = AdaptiveScan::new::<B>(tensors, settings);
-    let (out, membrane, adaptation) = scan.forward(&x, keep);
-    let out = from_host::<B>(out, &[scan.steps, scan.batch, scan.neurons], &device);
-    let saved = keep.then_some(AdaptiveSaved {
-        scan,
-        membrane,
-        adaptation,
-    });
-    (out, saved)
-}
+/// The scan as a [`FiveInputScan`] (its autodiff plumbing in [`super::host_op`]).
+#[derive(Debug)]
+struct AdaptiveOp;
 
-fn run_backward<B: Backend>(saved: AdaptiveSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 5] {
-    let device = grad.device();
-    let grad = Host::new::<B>(grad);
-    let AdaptiveSaved {
-        scan,
-        membrane,
-        adaptation,
-    } = saved;
-    let (gx, sums) = scan.backward(grad.values(), &membrane, &adaptation);
-    let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
-        let values = if dims.iter().product::<usize>() == g.len() {
-            g.iter().map(|&v| v as f32).collect()
-        } else {
-            vec![g.iter().sum::<f64>() as f32]
+impl FiveInputScan for AdaptiveOp {
+    type Saved = AdaptiveSaved;
+
+    /// The forward pass alone, or with the traces for the backward pass.
+    fn forward<B: Backend>(
+        tensors: [FloatTensor<B>; 5],
+        settings: ScanSettings,
+        keep: bool,
+    ) -> (FloatTensor<B>, Option<AdaptiveSaved>) {
+        let device = tensors[0].device();
+        let (scan, x) = AdaptiveScan::new::<B>(tensors, settings);
+        let (out, membrane, adaptation) = scan.forward(&x, keep);
+        let out = from_host::<B>(out, &[scan.steps, scan.batch, scan.neurons], &device);
+        let saved = keep.then_some(AdaptiveSaved {
+            scan,
+            membrane,
+            adaptation,
+        });
+        (out, saved)
+    }
+
+    fn backward<B: Backend>(saved: AdaptiveSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 5] {
+        let device = grad.device();
+        let grad = Host::new::<B>(grad);
+        let AdaptiveSaved {
+            scan,
+            membrane,
+            adaptation,
+        } = saved;
+        let (gx, sums) = scan.backward(grad.values(), &membrane, &adaptation);
+        let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
+            let values = if dims.iter().product::<usize>() == g.len() {
+                g.iter().map(|&v| v as f32).collect()
+            } else {
+                vec![g.iter().sum::<f64>() as f32]
+            };
+            from_host::<B>(values, dims, &device)
         };
-        from_host::<B>(values, dims, &device)
-    };
-    let [beta, theta, rho, gamma] = &sums;
-    let d = &scan.dims;
-    [
-        from_host::<B>(gx, &d[0], &device),
-        reduce(beta, &d[1]),
-        reduce(theta, &d[2]),
-        reduce(rho, &d[3]),
-        reduce(gamma, &d[4]),
-    ]
+        let [beta, theta, rho, gamma] = &sums;
+        let d = &scan.dims;
+        [
+            from_host::<B>(gx, &d[0], &device),
+            reduce(beta, &d[1]),
+            reduce(theta, &d[2]),
+            reduce(rho, &d[3]),
+            reduce(gamma, &d[4]),
+        ]
+    }
 }
 
 macro_rules! impl_adaptive_backend {
@@ -455,8 +461,10 @@ macro_rules! impl_adaptive_backend {
                 surrogate_params: [f32; 2],
             ) -> FloatTensor<Self> {
                 let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                let tensors = [input, beta, threshold, decay, strength];
-                run_forward::<Self>(tensors, settings, false).0
+                host_op::untracked::<AdaptiveOp, Self>(
+                    [input, beta, threshold, decay, strength],
+                    settings,
+                )
             }
         }
 
@@ -470,23 +478,6 @@ pub trait AdaptiveKernels: Backend {}
 impl_adaptive_backend!(burn::backend::Flex);
 impl_adaptive_backend!(burn::backend::NdArray);
 
-#[derive(Debug)]
-struct AdaptiveBackward;
-
-impl<B: AdaptiveKernels> Backward<B, 5> for AdaptiveBackward {
-    type State = AdaptiveSaved;
-
-    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_out = grads.consume::<B>(&ops.node);
-        let computed = run_backward::<B>(ops.state, grad_out);
-        for (node, grad) in ops.parents.into_iter().zip(computed) {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
-    }
-}
-
 impl<B: AdaptiveKernels, C: CheckpointStrategy> AdaptiveScanBackend for Autodiff<B, C> {
     fn adaptive_scan(
         input: FloatTensor<Self>,
@@ -498,22 +489,6 @@ impl<B: AdaptiveKernels, C: CheckpointStrategy> AdaptiveScanBackend for Autodiff
         surrogate_params: [f32; 2],
     ) -> FloatTensor<Self> {
         let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        let (input, n0) = input.into_parts();
-        let (beta, n1) = beta.into_parts();
-        let (threshold, n2) = threshold.into_parts();
-        let (decay, n3) = decay.into_parts();
-        let (strength, n4) = strength.into_parts();
-        let tensors = [input, beta, threshold, decay, strength];
-        match AdaptiveBackward
-            .prepare::<C>([n0, n1, n2, n3, n4])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) = run_forward::<B>(tensors, settings, true);
-                prep.finish(saved.expect("kept for training"), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(run_forward::<B>(tensors, settings, false).0),
-        }
+        host_op::tracked::<AdaptiveOp, B, C>([input, beta, threshold, decay, strength], settings)
     }
 }

@@ -72,6 +72,7 @@ pub mod adaptive;
 pub mod cpu;
 #[cfg(feature = "wgpu")]
 pub mod cube;
+pub(crate) mod host_op;
 pub mod recurrent;
 
 /// The non-tensor settings of a fused LIF scan.

@@ -32,13 +32,11 @@
 
 use super::ScanSettings;
 use super::cpu::{Host, WithDerivative, from_host, row_blocks, rows_per_block, with_derivative};
+use super::host_op::{self, FiveInputScan};
 use crate::kernels::matmul::matmul;
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, DispatchDevice, TensorMetadata, backend_extension};
 use burn::prelude::*;
@@ -427,40 +425,48 @@ struct Grads {
     bias: Vec<f32>,
 }
 
-/// The forward pass alone, or with the trace for the backward pass.
-fn run_forward<B: Backend>(
-    tensors: [FloatTensor<B>; 5],
-    settings: ScanSettings,
-    keep: bool,
-) -> (FloatTensor<B>, Option<RecurrentSaved>) {
-    let device = tensors[0].device();
-    let (scan, x) = RecurrentScan::new::<B>(tensors, settings);
-    let (out, trace) = scan.forward(&x, keep);
-    let out = from_host::<B>(out, &[scan.steps, scan.batch, scan.neurons], &device);
-    (out, keep.then_some(RecurrentSaved { scan, trace }))
-}
+/// The scan as a [`FiveInputScan`] (its autodiff plumbing in [`super::host_op`]).
+#[derive(Debug)]
+struct RecurrentOp;
 
-fn run_backward<B: Backend>(saved: RecurrentSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 5] {
-    let device = grad.device();
-    let grad = Host::new::<B>(grad);
-    let RecurrentSaved { scan, trace } = saved;
-    let g = scan.backward(grad.values(), &trace);
-    let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
-        let values = if dims.iter().product::<usize>() == g.len() {
-            g.iter().map(|&v| v as f32).collect()
-        } else {
-            vec![g.iter().sum::<f64>() as f32]
+impl FiveInputScan for RecurrentOp {
+    type Saved = RecurrentSaved;
+
+    /// The forward pass alone, or with the trace for the backward pass.
+    fn forward<B: Backend>(
+        tensors: [FloatTensor<B>; 5],
+        settings: ScanSettings,
+        keep: bool,
+    ) -> (FloatTensor<B>, Option<RecurrentSaved>) {
+        let device = tensors[0].device();
+        let (scan, x) = RecurrentScan::new::<B>(tensors, settings);
+        let (out, trace) = scan.forward(&x, keep);
+        let out = from_host::<B>(out, &[scan.steps, scan.batch, scan.neurons], &device);
+        (out, keep.then_some(RecurrentSaved { scan, trace }))
+    }
+
+    fn backward<B: Backend>(saved: RecurrentSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 5] {
+        let device = grad.device();
+        let grad = Host::new::<B>(grad);
+        let RecurrentSaved { scan, trace } = saved;
+        let g = scan.backward(grad.values(), &trace);
+        let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
+            let values = if dims.iter().product::<usize>() == g.len() {
+                g.iter().map(|&v| v as f32).collect()
+            } else {
+                vec![g.iter().sum::<f64>() as f32]
+            };
+            from_host::<B>(values, dims, &device)
         };
-        from_host::<B>(values, dims, &device)
-    };
-    let d = &scan.dims;
-    [
-        from_host::<B>(g.input, &d[0], &device),
-        reduce(&g.beta, &d[1]),
-        reduce(&g.threshold, &d[2]),
-        from_host::<B>(g.weight, &d[3], &device),
-        from_host::<B>(g.bias, &d[4], &device),
-    ]
+        let d = &scan.dims;
+        [
+            from_host::<B>(g.input, &d[0], &device),
+            reduce(&g.beta, &d[1]),
+            reduce(&g.threshold, &d[2]),
+            from_host::<B>(g.weight, &d[3], &device),
+            from_host::<B>(g.bias, &d[4], &device),
+        ]
+    }
 }
 
 /// The CPU backends the fused recurrent scan runs on (the autodiff wrapper's inner backend).
@@ -479,8 +485,10 @@ macro_rules! impl_recurrent_backend {
                 surrogate_params: [f32; 2],
             ) -> FloatTensor<Self> {
                 let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                let tensors = [input, beta, threshold, weight, bias];
-                run_forward::<Self>(tensors, settings, false).0
+                host_op::untracked::<RecurrentOp, Self>(
+                    [input, beta, threshold, weight, bias],
+                    settings,
+                )
             }
         }
 
@@ -490,23 +498,6 @@ macro_rules! impl_recurrent_backend {
 
 impl_recurrent_backend!(burn::backend::Flex);
 impl_recurrent_backend!(burn::backend::NdArray);
-
-#[derive(Debug)]
-struct RecurrentBackward;
-
-impl<B: RecurrentKernels> Backward<B, 5> for RecurrentBackward {
-    type State = RecurrentSaved;
-
-    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_out = grads.consume::<B>(&ops.node);
-        let computed = run_backward::<B>(ops.state, grad_out);
-        for (node, grad) in ops.parents.into_iter().zip(computed) {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
-    }
-}
 
 impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentScanBackend for Autodiff<B, C> {
     fn recurrent_scan(
@@ -519,22 +510,6 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentScanBackend for Autodi
         surrogate_params: [f32; 2],
     ) -> FloatTensor<Self> {
         let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        let (input, n0) = input.into_parts();
-        let (beta, n1) = beta.into_parts();
-        let (threshold, n2) = threshold.into_parts();
-        let (weight, n3) = weight.into_parts();
-        let (bias, n4) = bias.into_parts();
-        let tensors = [input, beta, threshold, weight, bias];
-        match RecurrentBackward
-            .prepare::<C>([n0, n1, n2, n3, n4])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) = run_forward::<B>(tensors, settings, true);
-                prep.finish(saved.expect("kept for training"), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(run_forward::<B>(tensors, settings, false).0),
-        }
+        host_op::tracked::<RecurrentOp, B, C>([input, beta, threshold, weight, bias], settings)
     }
 }
