@@ -422,12 +422,13 @@ pub fn finite_difference_checks(
     smooth: &SpikingNetwork,
     config: &ExperimentConfig,
     reference: &[Vec<f32>],
-    images: ModelInput,
+    images: impl Into<ModelInput>,
     targets: Tensor<1, Int>,
     random: usize,
     epsilon: f32,
     seed: u64,
 ) -> Vec<DirectionalCheck> {
+    let images: ModelInput = images.into();
     let norm = dot(reference, reference).sqrt();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut directions: Vec<(String, Vec<Vec<f32>>)> = Vec::new();
