@@ -49,13 +49,16 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{Host, WithDerivative, from_host, row_blocks, rows_per_block, with_derivative};
+use super::cpu::{
+    Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
+    with_derivative,
+};
 use super::host_op::{self, FiveInputScan};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use rayon::prelude::*;
 
@@ -79,10 +82,7 @@ pub trait AdaptiveScanBackend: Backend {
 
 /// Whether `device` has the fused adaptive scan: the CPU backends.
 pub fn supported(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+    on_cpu(device)
 }
 
 /// Runs an adaptive LIF layer over `input` `[T, B, N]` from rest as one fused operation:
@@ -284,12 +284,7 @@ impl AdaptiveScan {
                 }
             })
             .collect();
-        let mut sums: [Vec<f64>; 4] = std::array::from_fn(|_| vec![0.0f64; n]);
-        for block in per_block {
-            for (sum, part) in sums.iter_mut().zip(block) {
-                sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
-            }
-        }
+        let sums = sum_blocks(per_block, n);
         (gx, sums)
     }
 

@@ -91,6 +91,29 @@ pub(crate) fn row_blocks<T>(buffer: &mut [T], batch: usize, neurons: usize) -> V
     blocks
 }
 
+/// Adds the per-block parameter sums of a scan's backward pass, `K` vectors of `n` per block,
+/// in block order (not rayon's split order), so that the totals do not depend on the thread
+/// count.
+pub(crate) fn sum_blocks<const K: usize>(per_block: Vec<[Vec<f64>; K]>, n: usize) -> [Vec<f64>; K] {
+    let mut sums: [Vec<f64>; K] = std::array::from_fn(|_| vec![0.0f64; n]);
+    for block in per_block {
+        for (sum, part) in sums.iter_mut().zip(block) {
+            sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
+        }
+    }
+    sums
+}
+
+/// Whether the device is one of the CPU backends (burn-flex, burn-ndarray), where every fused
+/// scan runs.
+pub(crate) fn on_cpu(device: &Device) -> bool {
+    use burn::backend::DispatchDevice;
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
 /// Whether the CPU has AVX2 and FMA, for which the scans' loops are also compiled (chosen at
 /// run time: the build targets baseline x86-64, whose 4-wide vectors halve the throughput of the
 /// loops over neurons). Only the vector width changes, not the arithmetic (Rust never fuses a
@@ -454,13 +477,7 @@ impl Scan {
             .enumerate()
             .map(|(i, g)| run(i * rows, g))
             .collect();
-        let mut sums = [vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]];
-        for block in per_block {
-            for (sum, part) in sums.iter_mut().zip(block) {
-                sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
-            }
-        }
-        let [gbeta, gtheta, gfeedback] = sums;
+        let [gbeta, gtheta, gfeedback] = sum_blocks(per_block, n);
         Grads {
             input: gx,
             beta: gbeta,

@@ -269,10 +269,7 @@ pub fn supports_refractory(device: &Device) -> bool {
 /// ([`recurrent_lif_scan`]): the CPU backends. burn-wgpu runs the recurrent model's reference
 /// loop.
 pub fn supports_feedback(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+    cpu::on_cpu(device)
 }
 
 /// Runs a LIF layer over time from rest as one fused operation: `input` is `[T, B, N]`

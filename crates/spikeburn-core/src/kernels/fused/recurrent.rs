@@ -31,14 +31,17 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{Host, WithDerivative, from_host, row_blocks, rows_per_block, with_derivative};
+use super::cpu::{
+    Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
+    with_derivative,
+};
 use super::host_op::{self, FiveInputScan};
 use crate::kernels::matmul::matmul;
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use rayon::prelude::*;
 
@@ -62,10 +65,7 @@ pub trait RecurrentScanBackend: Backend {
 
 /// Whether `device` has the fused all-to-all recurrent scan: the CPU backends.
 pub fn supported(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+    on_cpu(device)
 }
 
 /// Runs an all-to-all recurrent LIF layer over `input` `[T, B, N]` from rest as one fused
@@ -259,13 +259,7 @@ impl RecurrentScan {
                 }
             })
             .collect();
-        let mut sums: [Vec<f64>; 2] = std::array::from_fn(|_| vec![0.0f64; n]);
-        for block in per_block {
-            for (sum, part) in sums.iter_mut().zip(block) {
-                sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
-            }
-        }
-        let [beta, threshold] = sums;
+        let [beta, threshold] = sum_blocks(per_block, n);
         let weight = self.weight_gradient(trace, &gx);
         let mut bias = vec![0.0f64; n];
         for row in gx.chunks_exact(n) {
