@@ -20,9 +20,10 @@
 //! | [`StochasticLif`] (escape noise) | `U`, `S` | no | Gerstner & Kistler 2002 |
 //! | [`CustomNeuron`] (registered by the user) | its own | no (a loop of its step) | [`crate::custom`] |
 //!
-//! Models without a fused pass run the reference loop: their recurrences couple several state
-//! variables through the spike (or a matrix product, for [`RecurrentLif`]), so a fused kernel
-//! needs its own hand-written backward per model; they are not on the hot path of the presets.
+//! Models without a fused pass ([`Alpha`], [`ConductanceLif`], [`StochasticLif`], custom
+//! neurons, and every model but LIF, IF, synaptic and the integrator on wgpu) run the
+//! reference loop: a fused kernel needs its own hand-written backward per model (see
+//! [`crate::fused`] and its `adaptive` and `recurrent` modules for how the others were done).
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
 //! `graded_spikes_factor`) to any model.
 //!
