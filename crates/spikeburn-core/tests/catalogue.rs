@@ -780,6 +780,17 @@ fn fused_refractory_lif_equals_the_step_loop_for_every_setting() {
     }
 }
 
+/// The fused alpha scan: gradients of α (learnable), β and θ, α > β as the model expects.
+#[test]
+fn fused_alpha_equals_the_step_loop_for_every_setting() {
+    fused_equals_step_loop(3, |c| NeuronConfig {
+        kind: NeuronKind::Alpha,
+        alpha: 0.9,
+        learn_alpha: true,
+        ..c
+    });
+}
+
 /// The fused all-to-all recurrent scan: gradients of β, θ, the recurrent weights and bias.
 #[test]
 fn fused_all_to_all_recurrence_equals_the_step_loop_for_every_setting() {

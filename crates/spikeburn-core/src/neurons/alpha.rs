@@ -11,9 +11,14 @@
 //! zero reset:      E[t], I[t], U[t] multiplied by (1 − R)
 //! S[t] = H(U[t] − θ)
 //! ```
+//!
+//! On the CPU backends the multi-step pass is one fused scan ([`crate::fused::alpha`], its
+//! backward written out there; equal to the step loop in values and every gradient, tested);
+//! on burn-wgpu the step loop runs.
 
+use crate::fused;
 use crate::lif::{Lif, Reset};
-use crate::neuron::{Neuron, decay_row};
+use crate::neuron::{Neuron, NeuronOutput, decay_row, step_loop};
 use burn::module::Param;
 use burn::prelude::*;
 
@@ -85,5 +90,28 @@ impl Neuron for Alpha {
 
     fn membrane(state: &AlphaState) -> Tensor<2> {
         state.membrane.clone()
+    }
+
+    /// The fused scan where the backend has it, else [`step_loop`].
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        if !self.lif.uses_fused_scan() || !fused::alpha::supported(&input.device()) {
+            return step_loop(self, input, keep_membrane);
+        }
+        let alpha = self.alpha.val().clamp(0.0, 1.0);
+        let beta = self.lif.beta.val().clamp(0.0, 1.0);
+        let threshold = self.lif.threshold.val();
+        let scan = |output_membrane: bool| {
+            fused::alpha::alpha_scan(
+                input.clone(),
+                alpha.clone(),
+                beta.clone(),
+                threshold.clone(),
+                self.lif.scan_settings(output_membrane),
+            )
+        };
+        NeuronOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 }

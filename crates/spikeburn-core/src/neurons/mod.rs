@@ -12,7 +12,7 @@
 //! | [`Lif`] (also IF with `β = 1`, PLIF with learnable `β`) | `U` | yes | snnTorch `Leaky` |
 //! | [`RefractoryLif`] | `U`, counter | yes (CPU; the LIF scan with the counter) | Norse `LIFRefrac` |
 //! | [`Synaptic`] (current-based, NIR `CubaLIF`) | `I`, `U` | yes (two scans) | snnTorch `Synaptic` |
-//! | [`Alpha`] | `I_exc`, `I_inh` | no | snnTorch `Alpha` |
+//! | [`Alpha`] | `I_exc`, `I_inh` | yes (CPU; [`crate::fused::alpha`]) | snnTorch `Alpha` |
 //! | [`RecurrentLif`] | `U`, `S` | yes (CPU; all-to-all: [`crate::fused::recurrent`]) | snnTorch `RLeaky` |
 //! | [`AdaptiveLif`] | `U`, `a` | yes (CPU; [`crate::fused::adaptive`]) | Bellec et al. 2018 (Norse `LSNN`) |
 //! | [`LeakyIntegrator`] (non-spiking readout) | `U` | yes | Norse `LICell`, NIR `LI` |
@@ -20,10 +20,11 @@
 //! | [`StochasticLif`] (escape noise) | `U`, `S` | no | Gerstner & Kistler 2002 |
 //! | [`CustomNeuron`] (registered by the user) | its own | no (a loop of its step) | [`crate::custom`] |
 //!
-//! Models without a fused pass ([`Alpha`], [`ConductanceLif`], [`StochasticLif`], custom
+//! Models without a fused pass ([`ConductanceLif`], [`StochasticLif`], custom
 //! neurons, and every model but LIF, IF, synaptic and the integrator on wgpu) run the
 //! reference loop: a fused kernel needs its own hand-written backward per model (see
-//! [`crate::fused`] and its `adaptive` and `recurrent` modules for how the others were done).
+//! [`crate::fused`] and its `adaptive`, `alpha` and `recurrent` modules for how the others
+//! were done).
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
 //! `graded_spikes_factor`) to any model.
 //!

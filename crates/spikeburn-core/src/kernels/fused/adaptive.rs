@@ -53,7 +53,7 @@ use super::cpu::{
     Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
     with_derivative,
 };
-use super::host_op::{self, FiveInputScan};
+use super::host_op::{self, HostScan};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -389,11 +389,11 @@ impl AdaptiveScan {
     }
 }
 
-/// The scan as a [`FiveInputScan`] (its autodiff plumbing in [`super::host_op`]).
+/// The scan as a [`HostScan`] (its autodiff plumbing in [`super::host_op`]).
 #[derive(Debug)]
 struct AdaptiveOp;
 
-impl FiveInputScan for AdaptiveOp {
+impl HostScan<5> for AdaptiveOp {
     type Saved = AdaptiveSaved;
 
     /// The forward pass alone, or with the traces for the backward pass.
@@ -456,7 +456,7 @@ macro_rules! impl_adaptive_backend {
                 surrogate_params: [f32; 2],
             ) -> FloatTensor<Self> {
                 let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                host_op::untracked::<AdaptiveOp, Self>(
+                host_op::untracked::<AdaptiveOp, Self, 5>(
                     [input, beta, threshold, decay, strength],
                     settings,
                 )
@@ -484,6 +484,6 @@ impl<B: AdaptiveKernels, C: CheckpointStrategy> AdaptiveScanBackend for Autodiff
         surrogate_params: [f32; 2],
     ) -> FloatTensor<Self> {
         let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        host_op::tracked::<AdaptiveOp, B, C>([input, beta, threshold, decay, strength], settings)
+        host_op::tracked::<AdaptiveOp, B, C, 5>([input, beta, threshold, decay, strength], settings)
     }
 }

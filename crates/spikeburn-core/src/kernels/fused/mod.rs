@@ -69,6 +69,7 @@ use burn::backend::{Backend, Dispatch, DispatchDevice, backend_extension};
 use burn::prelude::*;
 
 pub mod adaptive;
+pub mod alpha;
 pub mod cpu;
 #[cfg(feature = "wgpu")]
 pub mod cube;

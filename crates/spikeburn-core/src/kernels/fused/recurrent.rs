@@ -35,7 +35,7 @@ use super::cpu::{
     Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
     with_derivative,
 };
-use super::host_op::{self, FiveInputScan};
+use super::host_op::{self, HostScan};
 use crate::kernels::matmul::matmul;
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
@@ -419,11 +419,11 @@ struct Grads {
     bias: Vec<f32>,
 }
 
-/// The scan as a [`FiveInputScan`] (its autodiff plumbing in [`super::host_op`]).
+/// The scan as a [`HostScan`] (its autodiff plumbing in [`super::host_op`]).
 #[derive(Debug)]
 struct RecurrentOp;
 
-impl FiveInputScan for RecurrentOp {
+impl HostScan<5> for RecurrentOp {
     type Saved = RecurrentSaved;
 
     /// The forward pass alone, or with the trace for the backward pass.
@@ -479,7 +479,7 @@ macro_rules! impl_recurrent_backend {
                 surrogate_params: [f32; 2],
             ) -> FloatTensor<Self> {
                 let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                host_op::untracked::<RecurrentOp, Self>(
+                host_op::untracked::<RecurrentOp, Self, 5>(
                     [input, beta, threshold, weight, bias],
                     settings,
                 )
@@ -504,6 +504,6 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentScanBackend for Autodi
         surrogate_params: [f32; 2],
     ) -> FloatTensor<Self> {
         let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        host_op::tracked::<RecurrentOp, B, C>([input, beta, threshold, weight, bias], settings)
+        host_op::tracked::<RecurrentOp, B, C, 5>([input, beta, threshold, weight, bias], settings)
     }
 }
