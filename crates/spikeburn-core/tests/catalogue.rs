@@ -791,6 +791,17 @@ fn fused_alpha_equals_the_step_loop_for_every_setting() {
     });
 }
 
+/// The fused conductance-based scan: gradients of the conductance decay α (learnable), β and θ.
+#[test]
+fn fused_conductance_lif_equals_the_step_loop_for_every_setting() {
+    fused_equals_step_loop(3, |c| NeuronConfig {
+        kind: NeuronKind::Conductance,
+        alpha: 0.8,
+        learn_alpha: true,
+        ..c
+    });
+}
+
 /// The fused all-to-all recurrent scan: gradients of β, θ, the recurrent weights and bias.
 #[test]
 fn fused_all_to_all_recurrence_equals_the_step_loop_for_every_setting() {

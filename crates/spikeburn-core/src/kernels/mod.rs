@@ -5,8 +5,8 @@
 //!
 //! - [`fused`]: the time loops of the LIF, synaptic and integrator neurons as one operation
 //!   with a hand-written BPTT backward (`cpu.rs`, and `cube.rs` for wgpu), and of the
-//!   recurrent (`recurrent.rs` for all-to-all), adaptive (`adaptive.rs`), alpha (`alpha.rs`)
-//!   and refractory neurons on the CPU;
+//!   recurrent (`recurrent.rs` for all-to-all), adaptive (`adaptive.rs`), alpha (`alpha.rs`),
+//!   conductance (`conductance.rs`) and refractory neurons on the CPU;
 //! - [`dense`]: dense layers through OpenBLAS or the `gemm` crate, chosen at run time;
 //! - [`conv`]: 2-D convolution as im2col + GEMM;
 //! - [`pool`]: 2-D max pooling with a saved arg-max;

@@ -14,10 +14,13 @@
 //! ```
 //!
 //! (rest potential 0, other resets as in [`crate::lif`]). The Euler step is stable while
-//! `(1 − β)·(1 + g_e + g_i) < 1`. No fused kernel: three coupled state variables.
+//! `(1 − β)·(1 + g_e + g_i) < 1`. On the CPU backends the multi-step pass is one fused scan
+//! ([`crate::fused::conductance`], its backward written out there; equal to the step loop in
+//! values and every gradient, tested); on burn-wgpu the step loop runs.
 
+use crate::fused;
 use crate::lif::Lif;
-use crate::neuron::{Neuron, decay_row};
+use crate::neuron::{Neuron, NeuronOutput, decay_row, step_loop};
 use burn::module::Param;
 use burn::prelude::*;
 
@@ -81,5 +84,29 @@ impl Neuron for ConductanceLif {
 
     fn membrane(state: &ConductanceState) -> Tensor<2> {
         state.membrane.clone()
+    }
+
+    /// The fused scan where the backend has it, else [`step_loop`].
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        if !self.lif.uses_fused_scan() || !fused::conductance::supported(&input.device()) {
+            return step_loop(self, input, keep_membrane);
+        }
+        let alpha = self.alpha.val().clamp(0.0, 1.0);
+        let beta = self.lif.beta.val().clamp(0.0, 1.0);
+        let threshold = self.lif.threshold.val();
+        let scan = |output_membrane: bool| {
+            fused::conductance::conductance_scan(
+                input.clone(),
+                alpha.clone(),
+                beta.clone(),
+                threshold.clone(),
+                [self.reversal_exc, self.reversal_inh],
+                self.lif.scan_settings(output_membrane),
+            )
+        };
+        NeuronOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 }

@@ -16,15 +16,15 @@
 //! | [`RecurrentLif`] | `U`, `S` | yes (CPU; all-to-all: [`crate::fused::recurrent`]) | snnTorch `RLeaky` |
 //! | [`AdaptiveLif`] | `U`, `a` | yes (CPU; [`crate::fused::adaptive`]) | Bellec et al. 2018 (Norse `LSNN`) |
 //! | [`LeakyIntegrator`] (non-spiking readout) | `U` | yes | Norse `LICell`, NIR `LI` |
-//! | [`ConductanceLif`] | `g_e`, `g_i`, `U` | no | conductance-based LIF |
+//! | [`ConductanceLif`] | `g_e`, `g_i`, `U` | yes (CPU; [`crate::fused::conductance`]) | conductance-based LIF |
 //! | [`StochasticLif`] (escape noise) | `U`, `S` | no | Gerstner & Kistler 2002 |
 //! | [`CustomNeuron`] (registered by the user) | its own | no (a loop of its step) | [`crate::custom`] |
 //!
-//! Models without a fused pass ([`ConductanceLif`], [`StochasticLif`], custom
+//! Models without a fused pass ([`StochasticLif`], custom
 //! neurons, and every model but LIF, IF, synaptic and the integrator on wgpu) run the
 //! reference loop: a fused kernel needs its own hand-written backward per model (see
-//! [`crate::fused`] and its `adaptive`, `alpha` and `recurrent` modules for how the others
-//! were done).
+//! [`crate::fused`] and its `adaptive`, `alpha`, `conductance` and `recurrent` modules for how
+//! the others were done).
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
 //! `graded_spikes_factor`) to any model.
 //!

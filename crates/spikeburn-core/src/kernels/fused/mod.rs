@@ -70,6 +70,7 @@ use burn::prelude::*;
 
 pub mod adaptive;
 pub mod alpha;
+pub mod conductance;
 pub mod cpu;
 #[cfg(feature = "wgpu")]
 pub mod cube;
