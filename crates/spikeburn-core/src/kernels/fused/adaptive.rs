@@ -50,8 +50,8 @@
 
 use super::ScanSettings;
 use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
-    with_derivative,
+    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
+    scan_blocks, sum_blocks, with_derivative,
 };
 use super::host_op::{self, HostScan};
 use crate::lif::Reset;
@@ -178,25 +178,14 @@ impl AdaptiveScan {
 
     /// The forward recurrence; returns the output and, with `keep`, the traces `U` and `a`.
     fn forward(&self, x: &[f32], keep: bool) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let size = self.steps * self.batch * self.neurons;
-        let mut out = vec![0.0f32; size];
-        let trace_size = if keep { size } else { 0 };
-        let (mut u_trace, mut a_trace) = (vec![0.0f32; trace_size], vec![0.0f32; trace_size]);
-        let (b, n) = (self.batch, self.neurons);
-        let out_blocks = row_blocks(&mut out, b, n);
-        let mut u_blocks = row_blocks(&mut u_trace, b, n);
-        let mut a_blocks = row_blocks(&mut a_trace, b, n);
-        u_blocks.resize_with(out_blocks.len(), Vec::new);
-        a_blocks.resize_with(out_blocks.len(), Vec::new);
-        let rows = rows_per_block(b, n);
-        out_blocks
-            .into_par_iter()
-            .zip(u_blocks.into_par_iter().zip(a_blocks))
-            .enumerate()
-            .for_each(|(i, (o, (ut, at)))| match self.settings.reset {
-                Reset::Subtract => self.forward_block::<0>(x, i * rows, o, ut, at),
-                Reset::Zero => self.forward_block::<1>(x, i * rows, o, ut, at),
-                Reset::None => self.forward_block::<2>(x, i * rows, o, ut, at),
+        let shape = [self.steps, self.batch, self.neurons];
+        let (out, [u_trace, a_trace]) =
+            scan_blocks(shape, keep, |first_row, o, [ut, at]| {
+                match self.settings.reset {
+                    Reset::Subtract => self.forward_block::<0>(x, first_row, o, ut, at),
+                    Reset::Zero => self.forward_block::<1>(x, first_row, o, ut, at),
+                    Reset::None => self.forward_block::<2>(x, first_row, o, ut, at),
+                }
             });
         (out, u_trace, a_trace)
     }
@@ -423,14 +412,7 @@ impl HostScan<5> for AdaptiveOp {
             adaptation,
         } = saved;
         let (gx, sums) = scan.backward(grad.values(), &membrane, &adaptation);
-        let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
-            let values = if dims.iter().product::<usize>() == g.len() {
-                g.iter().map(|&v| v as f32).collect()
-            } else {
-                vec![g.iter().sum::<f64>() as f32]
-            };
-            from_host::<B>(values, dims, &device)
-        };
+        let reduce = |g: &[f64], dims: &[usize]| parameter_gradient::<B>(g, dims, &device);
         let [beta, theta, rho, gamma] = &sums;
         let d = &scan.dims;
         [

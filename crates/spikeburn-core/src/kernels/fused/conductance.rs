@@ -35,8 +35,8 @@
 
 use super::ScanSettings;
 use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
-    with_derivative,
+    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
+    scan_blocks, sum_blocks, with_derivative,
 };
 use super::host_op::{self, HostScan};
 use crate::lif::Reset;
@@ -160,33 +160,10 @@ impl ConductanceScan {
     /// The forward recurrence; returns the output and, with `keep`, the traces `g_e`, `g_i`,
     /// `U`.
     fn forward(&self, x: &[f32], keep: bool) -> (Vec<f32>, [Vec<f32>; 3]) {
-        let (b, n) = (self.batch, self.neurons);
-        let size = self.steps * b * n;
-        let mut out = vec![0.0f32; size];
-        let mut traces: [Vec<f32>; 3] =
-            std::array::from_fn(|_| vec![0.0f32; if keep { size } else { 0 }]);
-        let rows = rows_per_block(b, n);
-        let [te, ti, tu] = &mut traces;
-        let out_blocks = row_blocks(&mut out, b, n);
-        let count = out_blocks.len();
-        fn split(t: &mut [f32], b: usize, n: usize, count: usize) -> Vec<Vec<&mut [f32]>> {
-            let mut blocks = row_blocks(t, b, n);
-            blocks.resize_with(count, Vec::new);
-            blocks
-        }
-        let (eb, ib, ub) = (
-            split(te, b, n, count),
-            split(ti, b, n, count),
-            split(tu, b, n, count),
-        );
-        out_blocks
-            .into_par_iter()
-            .zip(eb.into_par_iter().zip(ib.into_par_iter().zip(ub)))
-            .enumerate()
-            .for_each(|(i, (o, (e, (ii, u))))| {
-                self.forward_block(x, i * rows, o, [e, ii, u]);
-            });
-        (out, traces)
+        let shape = [self.steps, self.batch, self.neurons];
+        scan_blocks(shape, keep, |first_row, out, traces| {
+            self.forward_block(x, first_row, out, traces)
+        })
     }
 
     /// The forward recurrence for the rows of one block.
@@ -392,14 +369,7 @@ impl HostScan<6> for ConductanceOp {
         let grad = Host::new::<B>(grad);
         let ConductanceSaved { scan, x, traces } = saved;
         let (gx, [ga, gb, gt]) = scan.backward(grad.values(), &x, &traces);
-        let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
-            let values = if dims.iter().product::<usize>() == g.len() {
-                g.iter().map(|&v| v as f32).collect()
-            } else {
-                vec![g.iter().sum::<f64>() as f32]
-            };
-            from_host::<B>(values, dims, &device)
-        };
+        let reduce = |g: &[f64], dims: &[usize]| parameter_gradient::<B>(g, dims, &device);
         let d = &scan.dims;
         [
             from_host::<B>(gx, &d[0], &device),

@@ -104,6 +104,51 @@ pub(crate) fn sum_blocks<const K: usize>(per_block: Vec<[Vec<f64>; K]>, n: usize
     sums
 }
 
+/// Runs a scan's forward recurrence over blocks of rows ([`row_blocks`]) in parallel:
+/// `block(first_row, out, traces)` fills its rows of the output `[T, B, N]` at every step and,
+/// with `keep`, of `K` traces of the same shape (without `keep` the traces are empty).
+pub(crate) fn scan_blocks<const K: usize>(
+    [steps, batch, neurons]: [usize; 3],
+    keep: bool,
+    block: impl Fn(usize, Vec<&mut [f32]>, [Vec<&mut [f32]>; K]) + Sync,
+) -> (Vec<f32>, [Vec<f32>; K]) {
+    let size = steps * batch * neurons;
+    let mut out = vec![0.0f32; size];
+    let mut traces: [Vec<f32>; K] =
+        std::array::from_fn(|_| vec![0.0f32; if keep { size } else { 0 }]);
+    let rows = rows_per_block(batch, neurons);
+    let out_blocks = row_blocks(&mut out, batch, neurons);
+    let mut per_block: Vec<[Vec<&mut [f32]>; K]> = (0..out_blocks.len())
+        .map(|_| std::array::from_fn(|_| Vec::new()))
+        .collect();
+    for (k, trace) in traces.iter_mut().enumerate() {
+        for (i, b) in row_blocks(trace, batch, neurons).into_iter().enumerate() {
+            per_block[i][k] = b;
+        }
+    }
+    out_blocks
+        .into_par_iter()
+        .zip(per_block)
+        .enumerate()
+        .for_each(|(i, (o, t))| block(i * rows, o, t));
+    (out, traces)
+}
+
+/// A per-neuron gradient sum as the gradient of a parameter of shape `dims`: per neuron, or
+/// their total for a shared scalar.
+pub(crate) fn parameter_gradient<B: Backend>(
+    g: &[f64],
+    dims: &[usize],
+    device: &B::Device,
+) -> FloatTensor<B> {
+    let values = if dims.iter().product::<usize>() == g.len() {
+        g.iter().map(|&v| v as f32).collect()
+    } else {
+        vec![g.iter().sum::<f64>() as f32]
+    };
+    from_host::<B>(values, dims, device)
+}
+
 /// Whether the device is one of the CPU backends (burn-flex, burn-ndarray), where every fused
 /// scan runs.
 pub(crate) fn on_cpu(device: &Device) -> bool {
@@ -811,21 +856,13 @@ fn scan_backward<B: Backend>(
     let grad = Host::new::<B>(grad_out);
     let grads = scan.backward(grad.values(), &trace);
     // Per neuron, or summed over neurons for a shared scalar, in f64.
-    let reduce = |g: Vec<f64>, dims: &[usize]| -> FloatTensor<B> {
-        let values = if dims.iter().product::<usize>() == g.len() {
-            g.into_iter().map(|v| v as f32).collect()
-        } else {
-            vec![g.iter().sum::<f64>() as f32]
-        };
-        from_host::<B>(values, dims, &device)
-    };
     (
         [
             from_host::<B>(grads.input, &scan.x_dims, &device),
-            reduce(grads.beta, &beta_dims),
-            reduce(grads.threshold, &threshold_dims),
+            parameter_gradient::<B>(&grads.beta, &beta_dims, &device),
+            parameter_gradient::<B>(&grads.threshold, &threshold_dims, &device),
         ],
-        feedback_dims.map(|dims| reduce(grads.feedback, &dims)),
+        feedback_dims.map(|dims| parameter_gradient::<B>(&grads.feedback, &dims, &device)),
     )
 }
 

@@ -32,8 +32,8 @@
 
 use super::ScanSettings;
 use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, row_blocks, rows_per_block, sum_blocks,
-    with_derivative,
+    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
+    scan_blocks, sum_blocks, with_derivative,
 };
 use super::host_op::{self, HostScan};
 use crate::kernels::matmul::matmul;
@@ -152,23 +152,14 @@ impl RecurrentScan {
 
     /// The forward recurrence; returns the output and, with `keep`, the trace `U`.
     fn forward(&self, x: &[f32], keep: bool) -> (Vec<f32>, Vec<f32>) {
-        let size = self.steps * self.batch * self.neurons;
-        let (b, n) = (self.batch, self.neurons);
-        let mut out = vec![0.0f32; size];
-        let mut trace = vec![0.0f32; if keep { size } else { 0 }];
-        let rows = rows_per_block(b, n);
-        let out_blocks = row_blocks(&mut out, b, n);
-        let mut trace_blocks = row_blocks(&mut trace, b, n);
-        trace_blocks.resize_with(out_blocks.len(), Vec::new);
-        out_blocks
-            .into_par_iter()
-            .zip(trace_blocks)
-            .enumerate()
-            .for_each(|(i, (o, tr))| match self.settings.reset {
-                Reset::Subtract => self.forward_block::<0>(x, i * rows, o, tr),
-                Reset::Zero => self.forward_block::<1>(x, i * rows, o, tr),
-                Reset::None => self.forward_block::<2>(x, i * rows, o, tr),
-            });
+        let shape = [self.steps, self.batch, self.neurons];
+        let (out, [trace]) = scan_blocks(shape, keep, |first_row, o, [tr]| {
+            match self.settings.reset {
+                Reset::Subtract => self.forward_block::<0>(x, first_row, o, tr),
+                Reset::Zero => self.forward_block::<1>(x, first_row, o, tr),
+                Reset::None => self.forward_block::<2>(x, first_row, o, tr),
+            }
+        });
         (out, trace)
     }
 
@@ -444,14 +435,7 @@ impl HostScan<5> for RecurrentOp {
         let grad = Host::new::<B>(grad);
         let RecurrentSaved { scan, trace } = saved;
         let g = scan.backward(grad.values(), &trace);
-        let reduce = |g: &[f64], dims: &[usize]| -> FloatTensor<B> {
-            let values = if dims.iter().product::<usize>() == g.len() {
-                g.iter().map(|&v| v as f32).collect()
-            } else {
-                vec![g.iter().sum::<f64>() as f32]
-            };
-            from_host::<B>(values, dims, &device)
-        };
+        let reduce = |g: &[f64], dims: &[usize]| parameter_gradient::<B>(g, dims, &device);
         let d = &scan.dims;
         [
             from_host::<B>(g.input, &d[0], &device),
