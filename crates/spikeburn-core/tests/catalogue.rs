@@ -1,8 +1,9 @@
 //! The neuron catalogue: every model's multi-step pass equals the loop of its single-step
 //! update (values and gradients for the input and every parameter), on both CPU backends and
-//! with the fused and reference kernels; the models without a fused kernel (whose multi-step
-//! pass *is* that loop) also equal an independent implementation of their documented
-//! equations written here; the discrete LIF f-I curve matches its analytic form.
+//! with the fused and reference kernels (each fused kernel also for every reset, detach flag
+//! and several surrogates); the models with more than one state variable also equal an
+//! independent implementation of their documented equations written here; the discrete LIF
+//! f-I curve matches its analytic form.
 
 mod common;
 
@@ -28,10 +29,12 @@ fn devices() -> [(&'static str, Device); 2] {
 
 /// For every model: `forward` (the fused kernel where the model has one) equals
 /// `forward_stepwise` (the loop of the single-step update) in spikes, membrane, input gradient
-/// and parameter gradients. For the six models without a fused kernel both run the same loop
-/// (so that comparison alone proves nothing), and their `forward` is also compared with
-/// [`reference_pass`], an independent implementation of each model's documented equations,
-/// with the same tolerances.
+/// and parameter gradients. Six models (refractory, alpha, recurrent, adaptive, conductance,
+/// stochastic) are also compared with [`reference_pass`], an independent implementation of
+/// each model's documented equations, with the same tolerances: for the stochastic neuron,
+/// which has no fused kernel, both sides of the first comparison run the same loop, and for
+/// the others it checks the step they share with their newer fused kernels (tested one by one
+/// in the `fused_*` tests below).
 #[test]
 fn every_model_forward_equals_step_loop_in_values_and_gradients() {
     let shapes = [[9, 3, 5], [1, 2, 7], [14, 4, 37]];
