@@ -35,7 +35,7 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a trained run on its test set.
     Eval(EvalArgs),
-    /// Time training steps of a preset on synthetic data.
+    /// Time training steps, neuron layers, sparse and dense products on synthetic data, with peak memory.
     Bench(bench::BenchArgs),
     /// Train every cell of a grid of configurations, several seeds each, and tabulate and
     /// plot the results (resumable).
