@@ -31,10 +31,8 @@ fn devices() -> [(&'static str, Device); 2] {
 /// `forward_stepwise` (the loop of the single-step update) in spikes, membrane, input gradient
 /// and parameter gradients. Six models (refractory, alpha, recurrent, adaptive, conductance,
 /// stochastic) are also compared with [`reference_pass`], an independent implementation of
-/// each model's documented equations, with the same tolerances: for the stochastic neuron,
-/// which has no fused kernel, both sides of the first comparison run the same loop, and for
-/// the others it checks the step they share with their newer fused kernels (tested one by one
-/// in the `fused_*` tests below).
+/// each model's documented equations, with the same tolerances: it checks the single step that
+/// their fused kernels are compared with (one by one, in the `fused_*` tests below).
 #[test]
 fn every_model_forward_equals_step_loop_in_values_and_gradients() {
     let shapes = [[9, 3, 5], [1, 2, 7], [14, 4, 37]];
@@ -801,6 +799,17 @@ fn fused_conductance_lif_equals_the_step_loop_for_every_setting() {
         kind: NeuronKind::Conductance,
         alpha: 0.8,
         learn_alpha: true,
+        ..c
+    });
+}
+
+/// The fused stochastic scan on the same noise as the step loop: the same spikes, and the
+/// gradients of β and θ through the firing probability.
+#[test]
+fn fused_stochastic_lif_equals_the_step_loop_for_every_setting() {
+    fused_equals_step_loop(2, |c| NeuronConfig {
+        kind: NeuronKind::Stochastic,
+        noise: 0.3,
         ..c
     });
 }

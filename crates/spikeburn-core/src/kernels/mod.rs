@@ -6,7 +6,8 @@
 //! - [`fused`]: the time loops of the LIF, synaptic and integrator neurons as one operation
 //!   with a hand-written BPTT backward (`cpu.rs`, and `cube.rs` for wgpu), and of the
 //!   recurrent (`recurrent.rs` for all-to-all), adaptive (`adaptive.rs`), alpha (`alpha.rs`),
-//!   conductance (`conductance.rs`) and refractory neurons on the CPU;
+//!   conductance (`conductance.rs`), stochastic (`stochastic.rs`) and refractory neurons on
+//!   the CPU;
 //! - [`dense`]: dense layers through OpenBLAS or the `gemm` crate, chosen at run time;
 //! - [`conv`]: 2-D convolution as im2col + GEMM;
 //! - [`pool`]: 2-D max pooling with a saved arg-max;

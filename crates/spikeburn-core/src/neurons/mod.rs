@@ -17,14 +17,13 @@
 //! | [`AdaptiveLif`] | `U`, `a` | yes (CPU; [`crate::fused::adaptive`]) | Bellec et al. 2018 (Norse `LSNN`) |
 //! | [`LeakyIntegrator`] (non-spiking readout) | `U` | yes | Norse `LICell`, NIR `LI` |
 //! | [`ConductanceLif`] | `g_e`, `g_i`, `U` | yes (CPU; [`crate::fused::conductance`]) | conductance-based LIF |
-//! | [`StochasticLif`] (escape noise) | `U`, `S` | no | Gerstner & Kistler 2002 |
+//! | [`StochasticLif`] (escape noise) | `U`, `S` | yes (CPU; [`crate::fused::stochastic`]) | Gerstner & Kistler 2002 |
 //! | [`CustomNeuron`] (registered by the user) | its own | no (a loop of its step) | [`crate::custom`] |
 //!
-//! Models without a fused pass ([`StochasticLif`], custom
-//! neurons, and every model but LIF, IF, synaptic and the integrator on wgpu) run the
-//! reference loop: a fused kernel needs its own hand-written backward per model (see
-//! [`crate::fused`] and its `adaptive`, `alpha`, `conductance` and `recurrent` modules for how
-//! the others were done).
+//! Models without a fused pass (custom neurons, and every model but LIF, IF, synaptic and the
+//! integrator on wgpu) run the reference loop: a fused kernel needs its own hand-written
+//! backward per model (see [`crate::fused`] and its `adaptive`, `alpha`, `conductance`,
+//! `recurrent` and `stochastic` modules).
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
 //! `graded_spikes_factor`) to any model.
 //!

@@ -11,10 +11,14 @@
 //!
 //! The noise is drawn on the host by ChaCha8 seeded with the layer's seed; pass number `k`
 //! from rest (counted per layer) uses stream `k`, so every batch sees fresh noise and a run
-//! is reproducible. [`StochasticLif::rewind`] restarts the count. No fused kernel.
+//! is reproducible. [`StochasticLif::rewind`] restarts the count. On the CPU backends the
+//! multi-step pass draws the pass's noise up front, in the same order, and runs one fused
+//! scan ([`crate::fused::stochastic`]; equal to the step loop in spikes, values and every
+//! gradient, tested); on burn-wgpu the step loop runs.
 
+use crate::fused;
 use crate::lif::{Lif, Reset};
-use crate::neuron::Neuron;
+use crate::neuron::{Neuron, NeuronOutput, step_loop};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
@@ -112,5 +116,38 @@ impl Neuron for StochasticLif {
 
     fn membrane(state: &StochasticState) -> Tensor<2> {
         state.membrane.clone()
+    }
+
+    /// The fused scan on noise drawn up front where the backend has it, else [`step_loop`].
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        let device = input.device();
+        if self.lif.kernel != crate::lif::Kernel::Auto || !fused::stochastic::supported(&device) {
+            return step_loop(self, input, keep_membrane);
+        }
+        let [steps, batch, neurons] = input.dims();
+        // The noise of this pass, drawn as the step loop draws it: the stream of `rest`, then
+        // batch × neurons values per step.
+        let mut rng = self.rest(batch, neurons, &device).rng;
+        let noise: Vec<f32> = (0..steps * batch * neurons)
+            .map(|_| rng.random::<f32>())
+            .collect();
+        let noise =
+            Tensor::<3>::from_data(TensorData::new(noise, [steps, batch, neurons]), &device);
+        let beta = self.lif.beta.val().clamp(0.0, 1.0);
+        let threshold = self.lif.threshold.val();
+        let scan = |output_membrane: bool| {
+            fused::stochastic::stochastic_scan(
+                input.clone(),
+                beta.clone(),
+                threshold.clone(),
+                noise.clone(),
+                self.noise,
+                self.lif.scan_settings(output_membrane),
+            )
+        };
+        NeuronOutput {
+            spikes: scan(false),
+            membrane: keep_membrane.then(|| scan(true)),
+        }
     }
 }

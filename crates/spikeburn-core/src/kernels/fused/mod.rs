@@ -76,6 +76,7 @@ pub mod cpu;
 pub mod cube;
 pub(crate) mod host_op;
 pub mod recurrent;
+pub mod stochastic;
 
 /// The non-tensor settings of a fused LIF scan.
 #[derive(Clone, Copy, Debug, PartialEq)]
