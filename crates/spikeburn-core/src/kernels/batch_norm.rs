@@ -22,7 +22,7 @@
 
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
-use crate::fused::cpu::{Host, from_host};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Kernel;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

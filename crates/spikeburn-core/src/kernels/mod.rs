@@ -19,5 +19,6 @@ pub mod conv;
 pub mod dense;
 pub mod fused;
 pub mod gpu;
+pub(crate) mod host;
 pub(crate) mod matmul;
 pub mod pool;

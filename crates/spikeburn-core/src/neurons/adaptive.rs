@@ -92,7 +92,7 @@ impl Neuron for AdaptiveLif {
 
     /// The fused scan where the backend has it, else [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        if !self.lif.uses_fused_scan() || !adaptive::supported(&input.device()) {
+        if !self.lif.uses_fused_scan() || !crate::fused::supports_cpu_scans(&input.device()) {
             return step_loop(self, input, keep_membrane);
         }
         let beta = self.lif.beta.val().clamp(0.0, 1.0);

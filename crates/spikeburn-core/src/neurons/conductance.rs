@@ -88,7 +88,7 @@ impl Neuron for ConductanceLif {
 
     /// The fused scan where the backend has it, else [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        if !self.lif.uses_fused_scan() || !fused::conductance::supported(&input.device()) {
+        if !self.lif.uses_fused_scan() || !fused::supports_cpu_scans(&input.device()) {
             return step_loop(self, input, keep_membrane);
         }
         let alpha = self.alpha.val().clamp(0.0, 1.0);

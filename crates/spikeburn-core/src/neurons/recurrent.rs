@@ -129,10 +129,7 @@ impl Neuron for RecurrentLif {
     /// [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         let device = input.device();
-        if !self.lif.uses_fused_scan()
-            || !fused::supports_feedback(&device)
-            || !fused::recurrent::supported(&device)
-        {
+        if !self.lif.uses_fused_scan() || !fused::supports_cpu_scans(&device) {
             return step_loop(self, input, keep_membrane);
         }
         let beta = self.lif.beta.val().clamp(0.0, 1.0);

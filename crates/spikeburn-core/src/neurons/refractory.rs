@@ -99,7 +99,7 @@ impl Neuron for RefractoryLif {
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         if self.period == 0
             || !self.lif.uses_fused_scan()
-            || !fused::supports_refractory(&input.device())
+            || !fused::supports_cpu_scans(&input.device())
         {
             return step_loop(self, input, keep_membrane);
         }

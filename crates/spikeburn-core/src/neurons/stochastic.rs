@@ -121,7 +121,7 @@ impl Neuron for StochasticLif {
     /// The fused scan on noise drawn up front where the backend has it, else [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         let device = input.device();
-        if self.lif.kernel != crate::lif::Kernel::Auto || !fused::stochastic::supported(&device) {
+        if self.lif.kernel != crate::lif::Kernel::Auto || !fused::supports_cpu_scans(&device) {
             return step_loop(self, input, keep_membrane);
         }
         let [steps, batch, neurons] = input.dims();

@@ -27,7 +27,7 @@
 
 pub(crate) mod cpu;
 
-use crate::fused::cpu::{Host, from_host};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Kernel;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -35,7 +35,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -184,10 +184,7 @@ impl<B: Backend, C: CheckpointStrategy> Conv2dBackend for Autodiff<B, C> {
 /// Whether `device` runs [`Conv2dBackend`] (burn-flex and burn-ndarray, with or without
 /// autodiff).
 pub fn supported(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
+    crate::kernels::host::cpu_backend(device)
 }
 
 /// 2-D convolution (PyTorch `Conv2d` semantics, no dilation, one group) of `x` `[N, C, H, W]`

@@ -100,11 +100,7 @@ pub fn sparse_input() -> SparseInput {
 pub fn supported(device: &Device) -> bool {
     #[cfg(spikeburn_openblas)]
     {
-        use burn::backend::DispatchDevice;
-        matches!(
-            device.clone().inner().as_dispatch(),
-            DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-        )
+        crate::kernels::host::cpu_backend(device)
     }
     #[cfg(not(spikeburn_openblas))]
     {
@@ -218,7 +214,7 @@ mod extension {
     use super::blas::{Operand, gemm};
     use super::sparse::{Csr, nonzeros};
     use super::{SPARSE_BELOW, SparseInput, sparse_input};
-    use crate::fused::cpu::{Host, from_host};
+    use crate::kernels::host::{Host, from_host};
     use burn::backend::autodiff::Autodiff;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;

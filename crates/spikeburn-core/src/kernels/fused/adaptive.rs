@@ -49,11 +49,11 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
+use super::host_op::{
+    self, HostScan, WithDerivative, add_step_sums, parameter_gradient, row_blocks, rows_per_block,
     scan_blocks, sum_blocks, with_derivative,
 };
-use super::host_op::{self, HostScan};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -80,15 +80,10 @@ pub trait AdaptiveScanBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Whether `device` has the fused adaptive scan: the CPU backends.
-pub fn supported(device: &Device) -> bool {
-    on_cpu(device)
-}
-
 /// Runs an adaptive LIF layer over `input` `[T, B, N]` from rest as one fused operation:
 /// `beta` (clamped), `threshold`, `decay` `ρ` (clamped) and `strength` `γ` are `[1]` or `[N]`.
 /// Returns spikes or, with `settings.output_membrane`, the membrane, `[T, B, N]`. Gradients
-/// flow to all five (equations in the [module docs](self)). Only where [`supported`] holds:
+/// flow to all five (equations in the [module docs](self)). Only where [`super::supports_cpu_scans`] holds:
 /// elsewhere this panics (callers check first).
 pub fn adaptive_scan(
     input: Tensor<3>,
@@ -99,8 +94,8 @@ pub fn adaptive_scan(
     settings: ScanSettings,
 ) -> Tensor<3> {
     assert!(
-        supported(&input.device()),
-        "adaptive_scan runs on the CPU backends only (check fused::adaptive::supported)"
+        super::supports_cpu_scans(&input.device()),
+        "adaptive_scan runs on the CPU backends only (check fused::supports_cpu_scans)"
     );
     let (code, params) = settings.encode();
     Tensor::from_dispatch(<Dispatch as AdaptiveScanBackend>::adaptive_scan(
@@ -368,11 +363,7 @@ impl AdaptiveScan {
                 du_next[k] = du;
                 da_next[k] = da;
             }
-            for (sum, step) in sums.iter_mut().zip(0..4) {
-                for j in 0..n {
-                    sum[j] += f64::from(step_sums[j][step]);
-                }
-            }
+            add_step_sums(&mut sums, &step_sums);
         }
         sums
     }
@@ -403,7 +394,10 @@ impl HostScan<5> for AdaptiveOp {
         (out, saved)
     }
 
-    fn backward<B: Backend>(saved: AdaptiveSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 5] {
+    fn backward<B: Backend>(
+        saved: AdaptiveSaved,
+        grad: FloatTensor<B>,
+    ) -> [Option<FloatTensor<B>>; 5] {
         let device = grad.device();
         let grad = Host::new::<B>(grad);
         let AdaptiveSaved {
@@ -416,11 +410,11 @@ impl HostScan<5> for AdaptiveOp {
         let [beta, theta, rho, gamma] = &sums;
         let d = &scan.dims;
         [
-            from_host::<B>(gx, &d[0], &device),
-            reduce(beta, &d[1]),
-            reduce(theta, &d[2]),
-            reduce(rho, &d[3]),
-            reduce(gamma, &d[4]),
+            Some(from_host::<B>(gx, &d[0], &device)),
+            Some(reduce(beta, &d[1])),
+            Some(reduce(theta, &d[2])),
+            Some(reduce(rho, &d[3])),
+            Some(reduce(gamma, &d[4])),
         ]
     }
 }

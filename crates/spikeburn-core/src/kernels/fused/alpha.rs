@@ -36,11 +36,11 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
+use super::host_op::{
+    self, HostScan, WithDerivative, add_step_sums, parameter_gradient, row_blocks, rows_per_block,
     scan_blocks, sum_blocks, with_derivative,
 };
-use super::host_op::{self, HostScan};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -65,15 +65,10 @@ pub trait AlphaScanBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Whether `device` has the fused alpha scan: the CPU backends.
-pub fn supported(device: &Device) -> bool {
-    on_cpu(device)
-}
-
 /// Runs an alpha layer over `input` `[T, B, N]` from rest as one fused operation: `alpha`,
 /// `beta` (both clamped to `[0, 1]`) and `threshold` are `[1]` or `[N]`. Returns spikes or,
 /// with `settings.output_membrane`, the membrane, `[T, B, N]`; gradients flow to all four.
-/// Only where [`supported`] holds: elsewhere this panics (callers check first).
+/// Only where [`super::supports_cpu_scans`] holds: elsewhere this panics (callers check first).
 pub fn alpha_scan(
     input: Tensor<3>,
     alpha: Tensor<1>,
@@ -82,8 +77,8 @@ pub fn alpha_scan(
     settings: ScanSettings,
 ) -> Tensor<3> {
     assert!(
-        supported(&input.device()),
-        "alpha_scan runs on the CPU backends only (check fused::alpha::supported)"
+        super::supports_cpu_scans(&input.device()),
+        "alpha_scan runs on the CPU backends only (check fused::supports_cpu_scans)"
     );
     let (code, params) = settings.encode();
     Tensor::from_dispatch(<Dispatch as AlphaScanBackend>::alpha_scan(
@@ -105,6 +100,8 @@ struct AlphaScan {
     alpha: Vec<f32>,
     beta: Vec<f32>,
     theta: Vec<f32>,
+    /// `τ` per neuron, from `α` and `β`.
+    tau: Vec<f32>,
     settings: ScanSettings,
     /// The shapes of input, α, β, θ.
     dims: [Vec<usize>; 4],
@@ -138,13 +135,16 @@ impl AlphaScan {
                 vec![v[0]; neurons]
             }
         };
+        let (alpha, beta) = (expand(alpha), expand(beta));
+        let tau = alpha.iter().zip(&beta).map(|(&a, &b)| tau(a, b)).collect();
         let scan = Self {
             steps,
             batch,
             neurons,
-            alpha: expand(alpha),
-            beta: expand(beta),
+            alpha,
+            beta,
             theta: expand(threshold),
+            tau,
             settings,
             dims,
         };
@@ -180,7 +180,7 @@ impl AlphaScan {
             for k in 0..width {
                 let j = k % n;
                 let (a, b, theta) = (self.alpha[j], self.beta[j], self.theta[j]);
-                let tau = tau(a, b);
+                let tau = self.tau[j];
                 let xk = x[start + k];
                 let ep = e[k] * a + xk;
                 let ip = i[k] * b - xk;
@@ -280,7 +280,7 @@ impl AlphaScan {
             for k in 0..width {
                 let j = k % n;
                 let (a, b, theta) = (self.alpha[j], self.beta[j], self.theta[j]);
-                let tau = tau(a, b);
+                let tau = self.tau[j];
                 let now = at(t) + k;
                 let (e_prev, i_prev, u_prev) = if t > 0 {
                     let p = at(t - 1) + k;
@@ -341,11 +341,7 @@ impl AlphaScan {
                     sums_j[2] -= sg(-theta) * g_r[k];
                 }
             }
-            for (sum, s) in sums.iter_mut().zip(0..4) {
-                for j in 0..n {
-                    sum[j] += f64::from(step_sums[j][s]);
-                }
-            }
+            add_step_sums(&mut sums, &step_sums);
         }
         sums
     }
@@ -370,7 +366,10 @@ impl HostScan<4> for AlphaOp {
         (out, keep.then_some(AlphaSaved { scan, x, traces }))
     }
 
-    fn backward<B: Backend>(saved: AlphaSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 4] {
+    fn backward<B: Backend>(
+        saved: AlphaSaved,
+        grad: FloatTensor<B>,
+    ) -> [Option<FloatTensor<B>>; 4] {
         let device = grad.device();
         let grad = Host::new::<B>(grad);
         let AlphaSaved { scan, x, traces } = saved;
@@ -386,10 +385,10 @@ impl HostScan<4> for AlphaOp {
         let reduce = |g: &[f64], dims: &[usize]| parameter_gradient::<B>(g, dims, &device);
         let d = &scan.dims;
         [
-            from_host::<B>(gx, &d[0], &device),
-            reduce(&ga, &d[1]),
-            reduce(&gb, &d[2]),
-            reduce(&gt, &d[3]),
+            Some(from_host::<B>(gx, &d[0], &device)),
+            Some(reduce(&ga, &d[1])),
+            Some(reduce(&gb, &d[2])),
+            Some(reduce(&gt, &d[3])),
         ]
     }
 }

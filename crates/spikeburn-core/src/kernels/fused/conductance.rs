@@ -34,11 +34,11 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
+use super::host_op::{
+    self, HostScan, WithDerivative, add_step_sums, parameter_gradient, row_blocks, rows_per_block,
     scan_blocks, sum_blocks, with_derivative,
 };
-use super::host_op::{self, HostScan};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -68,11 +68,6 @@ pub trait ConductanceScanBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Whether `device` has the fused conductance scan: the CPU backends.
-pub fn supported(device: &Device) -> bool {
-    on_cpu(device)
-}
-
 /// Runs a conductance-based LIF layer over `input` `[T, B, N]` from rest as one fused
 /// operation: `alpha`, `beta` (both clamped to `[0, 1]`) and `threshold` are `[1]` or `[N]`,
 /// `reversal` is `[E_e, E_i]`. Returns spikes or, with `settings.output_membrane`, the
@@ -88,8 +83,8 @@ pub fn conductance_scan(
 ) -> Tensor<3> {
     let device = input.device();
     assert!(
-        supported(&device),
-        "conductance_scan runs on the CPU backends only (check fused::conductance::supported)"
+        super::supports_cpu_scans(&device),
+        "conductance_scan runs on the CPU backends only (check fused::supports_cpu_scans)"
     );
     let constant = |v: f32| Tensor::<1>::from_floats([v], &device).into_dispatch();
     let (code, params) = settings.encode();
@@ -334,11 +329,7 @@ impl ConductanceScan {
                 }
                 sums_j[2] -= sg_prev * g_r;
             }
-            for (sum, s) in sums.iter_mut().zip(0..3) {
-                for j in 0..n {
-                    sum[j] += f64::from(step_sums[j][s]);
-                }
-            }
+            add_step_sums(&mut sums, &step_sums);
         }
         sums
     }
@@ -364,7 +355,10 @@ impl HostScan<6> for ConductanceOp {
         (out, keep.then_some(ConductanceSaved { scan, x, traces }))
     }
 
-    fn backward<B: Backend>(saved: ConductanceSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 6] {
+    fn backward<B: Backend>(
+        saved: ConductanceSaved,
+        grad: FloatTensor<B>,
+    ) -> [Option<FloatTensor<B>>; 6] {
         let device = grad.device();
         let grad = Host::new::<B>(grad);
         let ConductanceSaved { scan, x, traces } = saved;
@@ -372,12 +366,12 @@ impl HostScan<6> for ConductanceOp {
         let reduce = |g: &[f64], dims: &[usize]| parameter_gradient::<B>(g, dims, &device);
         let d = &scan.dims;
         [
-            from_host::<B>(gx, &d[0], &device),
-            reduce(&ga, &d[1]),
-            reduce(&gb, &d[2]),
-            reduce(&gt, &d[3]),
-            from_host::<B>(vec![0.0], &d[4], &device),
-            from_host::<B>(vec![0.0], &d[5], &device),
+            Some(from_host::<B>(gx, &d[0], &device)),
+            Some(reduce(&ga, &d[1])),
+            Some(reduce(&gb, &d[2])),
+            Some(reduce(&gt, &d[3])),
+            None,
+            None,
         ]
     }
 }

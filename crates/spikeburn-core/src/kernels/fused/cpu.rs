@@ -4,212 +4,22 @@
 
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
+use super::host_op::{
+    WithDerivative, parameter_gradient, row_blocks, rows_per_block, sum_blocks, wide_vectors,
+    with_derivative,
+};
 use super::{ScanKernels, ScanSettings};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
-use crate::surrogate::Surrogate;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, TensorMetadata, read_sync};
-use burn::prelude::*;
+use burn::backend::{Backend, TensorMetadata};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-
-/// The most batch rows one parallel task of the scan handles (see `Scan::rows_per_block`).
-const MAX_ROWS_PER_BLOCK: usize = 8;
-
-/// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
-/// buffer (burn-flex does for a uniquely owned contiguous tensor).
-#[derive(Clone, Debug)]
-pub(crate) struct Host(TensorData);
-
-impl Host {
-    pub(crate) fn new<B: Backend>(t: FloatTensor<B>) -> Self {
-        let data = read_sync(B::float_into_data(t)).expect("reading a CPU tensor cannot fail");
-        Self(data.convert::<f32>())
-    }
-
-    /// No data (a placeholder for a buffer no longer needed).
-    pub(crate) fn empty() -> Self {
-        Self(TensorData::new(Vec::<f32>::new(), [0]))
-    }
-
-    pub(crate) fn dims(&self) -> Vec<usize> {
-        self.0.shape().to_vec()
-    }
-
-    pub(crate) fn values(&self) -> &[f32] {
-        self.0
-            .as_slice::<f32>()
-            .expect("converted to f32 in Host::new")
-    }
-
-    /// The values as an owned buffer (no copy: the data was already read to the host).
-    pub(crate) fn into_values(self) -> Vec<f32> {
-        self.0
-            .into_vec::<f32>()
-            .expect("converted to f32 in Host::new")
-    }
-}
-
-/// A host buffer as a tensor of `B` on `device`.
-pub(crate) fn from_host<B: Backend>(
-    values: Vec<f32>,
-    dims: &[usize],
-    device: &B::Device,
-) -> FloatTensor<B> {
-    B::float_from_data(TensorData::new(values, dims.to_vec()), device)
-}
 
 /// One parallel task's share of a `[T, B, N]` buffer: its rows' slice at every step.
 /// The same for an output buffer not yet written (it is never zero-filled: the forward pass
 /// writes every element).
 type UninitBlock<'a> = Vec<&'a mut [MaybeUninit<f32>]>;
-
-/// Batch rows handled by one parallel task of a scan over `[T, B, N]`: about 4k neurons of
-/// state per task, at most [`MAX_ROWS_PER_BLOCK`] rows (so a batch of 128 gives 16 tasks or
-/// more). It depends on the shape only, never on the thread count, so that per-block sums added
-/// in block order are bit-identical for any `RAYON_NUM_THREADS`.
-pub(crate) fn rows_per_block(batch: usize, neurons: usize) -> usize {
-    (4_096 / neurons.max(1)).clamp(1, MAX_ROWS_PER_BLOCK.min(batch.max(1)))
-}
-
-/// Splits a time-major `[T, B, N]` buffer into blocks of [`rows_per_block`] rows: block `i`
-/// holds, for every step `t`, the slice of rows `i·rows .. (i+1)·rows`. The blocks are
-/// disjoint, so they can be processed in parallel without sharing.
-pub(crate) fn row_blocks<T>(buffer: &mut [T], batch: usize, neurons: usize) -> Vec<Vec<&mut [T]>> {
-    let rows = rows_per_block(batch, neurons);
-    let bn = (batch * neurons).max(1);
-    let width = (rows * neurons).max(1);
-    let num_blocks = batch.div_ceil(rows);
-    let steps = buffer.len() / bn;
-    let mut blocks: Vec<Vec<&mut [T]>> =
-        (0..num_blocks).map(|_| Vec::with_capacity(steps)).collect();
-    for slab in buffer.chunks_mut(bn) {
-        for (block, part) in blocks.iter_mut().zip(slab.chunks_mut(width)) {
-            block.push(part);
-        }
-    }
-    blocks
-}
-
-/// Adds the per-block parameter sums of a scan's backward pass, `K` vectors of `n` per block,
-/// in block order (not rayon's split order), so that the totals do not depend on the thread
-/// count.
-pub(crate) fn sum_blocks<const K: usize>(per_block: Vec<[Vec<f64>; K]>, n: usize) -> [Vec<f64>; K] {
-    let mut sums: [Vec<f64>; K] = std::array::from_fn(|_| vec![0.0f64; n]);
-    for block in per_block {
-        for (sum, part) in sums.iter_mut().zip(block) {
-            sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
-        }
-    }
-    sums
-}
-
-/// Runs a scan's forward recurrence over blocks of rows ([`row_blocks`]) in parallel:
-/// `block(first_row, out, traces)` fills its rows of the output `[T, B, N]` at every step and,
-/// with `keep`, of `K` traces of the same shape (without `keep` the traces are empty).
-pub(crate) fn scan_blocks<const K: usize>(
-    [steps, batch, neurons]: [usize; 3],
-    keep: bool,
-    block: impl Fn(usize, Vec<&mut [f32]>, [Vec<&mut [f32]>; K]) + Sync,
-) -> (Vec<f32>, [Vec<f32>; K]) {
-    let size = steps * batch * neurons;
-    let mut out = vec![0.0f32; size];
-    let mut traces: [Vec<f32>; K] =
-        std::array::from_fn(|_| vec![0.0f32; if keep { size } else { 0 }]);
-    let rows = rows_per_block(batch, neurons);
-    let out_blocks = row_blocks(&mut out, batch, neurons);
-    let mut per_block: Vec<[Vec<&mut [f32]>; K]> = (0..out_blocks.len())
-        .map(|_| std::array::from_fn(|_| Vec::new()))
-        .collect();
-    for (k, trace) in traces.iter_mut().enumerate() {
-        for (i, b) in row_blocks(trace, batch, neurons).into_iter().enumerate() {
-            per_block[i][k] = b;
-        }
-    }
-    out_blocks
-        .into_par_iter()
-        .zip(per_block)
-        .enumerate()
-        .for_each(|(i, (o, t))| block(i * rows, o, t));
-    (out, traces)
-}
-
-/// A per-neuron gradient sum as the gradient of a parameter of shape `dims`: per neuron, or
-/// their total for a shared scalar.
-pub(crate) fn parameter_gradient<B: Backend>(
-    g: &[f64],
-    dims: &[usize],
-    device: &B::Device,
-) -> FloatTensor<B> {
-    let values = if dims.iter().product::<usize>() == g.len() {
-        g.iter().map(|&v| v as f32).collect()
-    } else {
-        vec![g.iter().sum::<f64>() as f32]
-    };
-    from_host::<B>(values, dims, device)
-}
-
-/// Whether the device is one of the CPU backends (burn-flex, burn-ndarray), where every fused
-/// scan runs.
-pub(crate) fn on_cpu(device: &Device) -> bool {
-    use burn::backend::DispatchDevice;
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
-}
-
-/// Whether the CPU has AVX2 and FMA, for which the scans' loops are also compiled (chosen at
-/// run time: the build targets baseline x86-64, whose 4-wide vectors halve the throughput of the
-/// loops over neurons). Only the vector width changes, not the arithmetic (Rust never fuses a
-/// multiply and an add by itself), so both builds give identical results.
-#[inline]
-pub(crate) fn wide_vectors() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// A computation generic over the surrogate derivative `σ'` (see [`with_derivative`]).
-pub(crate) trait WithDerivative {
-    /// What the computation returns.
-    type Output;
-    /// Runs the computation with `sg = σ'`.
-    fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Self::Output;
-}
-
-/// Runs `work` with the derivative of `surrogate` as a concrete closure, one monomorphised
-/// copy per surrogate so that the derivative inlines into the kernels' inner loops. The
-/// formulas are [`Surrogate::derivative`]'s (the built-in ones written out here with their
-/// constants hoisted; tested equal).
-pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) -> W::Output {
-    match surrogate {
-        Surrogate::Atan { alpha } => {
-            let c = 0.5 * std::f32::consts::PI * alpha;
-            work.run(move |x| {
-                let z = c * x;
-                0.5 * alpha / (1.0 + z * z)
-            })
-        }
-        Surrogate::FastSigmoid { slope } => work.run(move |x| {
-            let d = 1.0 + slope * x.abs();
-            1.0 / (d * d)
-        }),
-        Surrogate::Triangular { alpha } => work.run(move |x| alpha * (1.0 - x.abs()).max(0.0)),
-        Surrogate::StraightThrough => work.run(|_| 1.0),
-        Surrogate::Custom { name, slope } => match name.function() {
-            // Looked up once, not per element.
-            Some(f) => work.run(move |x| f.derivative(x, slope)),
-            None => work.run(|_| 0.0),
-        },
-        s => work.run(move |x| s.derivative(x)),
-    }
-}
 
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]

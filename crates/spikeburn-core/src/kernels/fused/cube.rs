@@ -431,12 +431,12 @@ impl ScanKernels for CubeBackend {
     }
 }
 
-/// The GPU kernels have no feedback weight and no refractory period: [`super::supports_feedback`]
-/// and [`super::supports_refractory`] are false on burn-wgpu, so those models run their
-/// reference loops there and never pass either.
+/// The GPU kernels have no feedback weight and no refractory period: [`super::supports_cpu_scans`]
+/// is false on burn-wgpu, so those models run their reference loops there and never pass
+/// either.
 fn no_feedback(feedback: Option<CubeTensor>, settings: &ScanSettings) {
     assert!(
         feedback.is_none() && settings.refractory == 0,
-        "the wgpu scan has no feedback weight or refractory period (see fused::supports_feedback)"
+        "the wgpu scan has no feedback weight or refractory period (see fused::supports_cpu_scans)"
     );
 }

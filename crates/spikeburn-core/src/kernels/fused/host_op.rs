@@ -1,9 +1,14 @@
-//! The autodiff plumbing shared by the CPU scans with several float inputs (the adaptive, alpha
-//! and all-to-all recurrent neurons): each describes its forward and backward pass on host
-//! buffers ([`HostScan`]); [`untracked`] and [`tracked`] run it on a CPU backend and record it
-//! on burn's autodiff graph.
+//! What the CPU scans share: the decomposition of `[T, B, N]` buffers into blocks of rows run
+//! in parallel ([`row_blocks`], [`scan_blocks`]) and the fixed-order sums over them
+//! ([`sum_blocks`], [`add_step_sums`]), the surrogate derivative as an inlined closure
+//! ([`with_derivative`]), the run-time choice of AVX2 ([`wide_vectors`]), and the autodiff
+//! plumbing of the scans with several float inputs: each describes its forward and backward
+//! pass on host buffers ([`HostScan`]); [`untracked`] and [`tracked`] run it on a CPU backend
+//! and record it on burn's autodiff graph.
 
 use super::ScanSettings;
+use crate::kernels::host::from_host;
+use crate::surrogate::Surrogate;
 use burn::backend::Backend;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -11,7 +16,158 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
+use rayon::prelude::*;
 use std::marker::PhantomData;
+
+/// The most batch rows one parallel task of the scan handles (see `Scan::rows_per_block`).
+const MAX_ROWS_PER_BLOCK: usize = 8;
+
+/// Batch rows handled by one parallel task of a scan over `[T, B, N]`: about 4k neurons of
+/// state per task, at most [`MAX_ROWS_PER_BLOCK`] rows (so a batch of 128 gives 16 tasks or
+/// more). It depends on the shape only, never on the thread count, so that per-block sums added
+/// in block order are bit-identical for any `RAYON_NUM_THREADS`.
+pub(crate) fn rows_per_block(batch: usize, neurons: usize) -> usize {
+    (4_096 / neurons.max(1)).clamp(1, MAX_ROWS_PER_BLOCK.min(batch.max(1)))
+}
+
+/// Splits a time-major `[T, B, N]` buffer into blocks of [`rows_per_block`] rows: block `i`
+/// holds, for every step `t`, the slice of rows `i·rows .. (i+1)·rows`. The blocks are
+/// disjoint, so they can be processed in parallel without sharing.
+pub(crate) fn row_blocks<T>(buffer: &mut [T], batch: usize, neurons: usize) -> Vec<Vec<&mut [T]>> {
+    let rows = rows_per_block(batch, neurons);
+    let bn = (batch * neurons).max(1);
+    let width = (rows * neurons).max(1);
+    let num_blocks = batch.div_ceil(rows);
+    let steps = buffer.len() / bn;
+    let mut blocks: Vec<Vec<&mut [T]>> =
+        (0..num_blocks).map(|_| Vec::with_capacity(steps)).collect();
+    for slab in buffer.chunks_mut(bn) {
+        for (block, part) in blocks.iter_mut().zip(slab.chunks_mut(width)) {
+            block.push(part);
+        }
+    }
+    blocks
+}
+
+/// Adds the per-block parameter sums of a scan's backward pass, `K` vectors of `n` per block,
+/// in block order (not rayon's split order), so that the totals do not depend on the thread
+/// count.
+pub(crate) fn sum_blocks<const K: usize>(per_block: Vec<[Vec<f64>; K]>, n: usize) -> [Vec<f64>; K] {
+    let mut sums: [Vec<f64>; K] = std::array::from_fn(|_| vec![0.0f64; n]);
+    for block in per_block {
+        for (sum, part) in sums.iter_mut().zip(block) {
+            sum.iter_mut().zip(part).for_each(|(x, y)| *x += y);
+        }
+    }
+    sums
+}
+
+/// Adds one step's per-neuron sums (`K` of them per neuron, in `f32` over a block's rows) to
+/// the block's totals in `f64`.
+pub(crate) fn add_step_sums<const K: usize>(sums: &mut [Vec<f64>; K], step: &[[f32; K]]) {
+    for (j, s) in step.iter().enumerate() {
+        for (total, &v) in sums.iter_mut().zip(s) {
+            total[j] += f64::from(v);
+        }
+    }
+}
+
+/// Runs a scan's forward recurrence over blocks of rows ([`row_blocks`]) in parallel:
+/// `block(first_row, out, traces)` fills its rows of the output `[T, B, N]` at every step and,
+/// with `keep`, of `K` traces of the same shape (without `keep` the traces are empty).
+pub(crate) fn scan_blocks<const K: usize>(
+    [steps, batch, neurons]: [usize; 3],
+    keep: bool,
+    block: impl Fn(usize, Vec<&mut [f32]>, [Vec<&mut [f32]>; K]) + Sync,
+) -> (Vec<f32>, [Vec<f32>; K]) {
+    let size = steps * batch * neurons;
+    let mut out = vec![0.0f32; size];
+    let mut traces: [Vec<f32>; K] =
+        std::array::from_fn(|_| vec![0.0f32; if keep { size } else { 0 }]);
+    let rows = rows_per_block(batch, neurons);
+    let out_blocks = row_blocks(&mut out, batch, neurons);
+    let mut per_block: Vec<[Vec<&mut [f32]>; K]> = (0..out_blocks.len())
+        .map(|_| std::array::from_fn(|_| Vec::new()))
+        .collect();
+    for (k, trace) in traces.iter_mut().enumerate() {
+        for (i, b) in row_blocks(trace, batch, neurons).into_iter().enumerate() {
+            per_block[i][k] = b;
+        }
+    }
+    out_blocks
+        .into_par_iter()
+        .zip(per_block)
+        .enumerate()
+        .for_each(|(i, (o, t))| block(i * rows, o, t));
+    (out, traces)
+}
+
+/// A per-neuron gradient sum as the gradient of a parameter of shape `dims`: per neuron, or
+/// their total for a shared scalar.
+pub(crate) fn parameter_gradient<B: Backend>(
+    g: &[f64],
+    dims: &[usize],
+    device: &B::Device,
+) -> FloatTensor<B> {
+    let values = if dims.iter().product::<usize>() == g.len() {
+        g.iter().map(|&v| v as f32).collect()
+    } else {
+        vec![g.iter().sum::<f64>() as f32]
+    };
+    from_host::<B>(values, dims, device)
+}
+
+/// Whether the CPU has AVX2 and FMA, for which the scans' loops are also compiled (chosen at
+/// run time: the build targets baseline x86-64, whose 4-wide vectors halve the throughput of the
+/// loops over neurons). Only the vector width changes, not the arithmetic (Rust never fuses a
+/// multiply and an add by itself), so both builds give identical results.
+#[inline]
+pub(crate) fn wide_vectors() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A computation generic over the surrogate derivative `σ'` (see [`with_derivative`]).
+pub(crate) trait WithDerivative {
+    /// What the computation returns.
+    type Output;
+    /// Runs the computation with `sg = σ'`.
+    fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Self::Output;
+}
+
+/// Runs `work` with the derivative of `surrogate` as a concrete closure, one monomorphised
+/// copy per surrogate so that the derivative inlines into the kernels' inner loops. The
+/// formulas are [`Surrogate::derivative`]'s (the built-in ones written out here with their
+/// constants hoisted; tested equal).
+pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) -> W::Output {
+    match surrogate {
+        Surrogate::Atan { alpha } => {
+            let c = 0.5 * std::f32::consts::PI * alpha;
+            work.run(move |x| {
+                let z = c * x;
+                0.5 * alpha / (1.0 + z * z)
+            })
+        }
+        Surrogate::FastSigmoid { slope } => work.run(move |x| {
+            let d = 1.0 + slope * x.abs();
+            1.0 / (d * d)
+        }),
+        Surrogate::Triangular { alpha } => work.run(move |x| alpha * (1.0 - x.abs()).max(0.0)),
+        Surrogate::StraightThrough => work.run(|_| 1.0),
+        Surrogate::Custom { name, slope } => match name.function() {
+            // Looked up once, not per element.
+            Some(f) => work.run(move |x| f.derivative(x, slope)),
+            None => work.run(|_| 0.0),
+        },
+        s => work.run(move |x| s.derivative(x)),
+    }
+}
 
 /// A fused CPU scan with `N` float inputs `[X, p1, …]` and one output.
 pub(crate) trait HostScan<const N: usize>: Send + Sync + std::fmt::Debug + 'static {
@@ -25,8 +181,12 @@ pub(crate) trait HostScan<const N: usize>: Send + Sync + std::fmt::Debug + 'stat
         keep: bool,
     ) -> (FloatTensor<B>, Option<Self::Saved>);
 
-    /// The gradients of the `N` inputs for the output gradient `grad`.
-    fn backward<B: Backend>(saved: Self::Saved, grad: FloatTensor<B>) -> [FloatTensor<B>; N];
+    /// The gradients of the `N` inputs for the output gradient `grad`; `None` for a constant
+    /// input (noise, reversal potentials), which has none.
+    fn backward<B: Backend>(
+        saved: Self::Saved,
+        grad: FloatTensor<B>,
+    ) -> [Option<FloatTensor<B>>; N];
 }
 
 /// The scan `K` without autodiff.
@@ -47,7 +207,7 @@ impl<B: Backend, K: HostScan<N>, const N: usize> Backward<B, N> for HostBackward
         let grad_out = grads.consume::<B>(&ops.node);
         let computed = K::backward::<B>(ops.state, grad_out);
         for (node, grad) in ops.parents.into_iter().zip(computed) {
-            if let Some(node) = node {
+            if let (Some(node), Some(grad)) = (node, grad) {
                 grads.register::<B>(node.id, grad);
             }
         }

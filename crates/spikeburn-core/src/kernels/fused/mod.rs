@@ -48,7 +48,7 @@
 //! ∂L/∂v       = Σ_t δ[t]·S[t−1]
 //! ```
 //!
-//! (burn-wgpu runs this model's reference loop: [`supports_feedback`]). `∂L/∂β` and `∂L/∂θ` are reduced over
+//! (burn-wgpu runs this model's reference loop: [`supports_cpu_scans`]). `∂L/∂β` and `∂L/∂θ` are reduced over
 //! batch (and neurons, for a shared scalar): inside the CPU kernel in `f64`; over time inside the
 //! GPU kernel and then over batch by a tensor reduction.
 //!
@@ -94,7 +94,7 @@ pub struct ScanSettings {
     pub constant_steps: usize,
     /// `0`, or the refractory period `k` of [`crate::refractory`]: the input is ignored for
     /// the `k` steps after a spike (the gate `[c[t] = 0]` multiplies `X[t]` and `∂L/∂X[t]`;
-    /// no gradient flows through the counter). CPU backends only ([`supports_refractory`]).
+    /// no gradient flows through the counter). CPU backends only ([`supports_cpu_scans`]).
     pub refractory: usize,
 }
 
@@ -168,7 +168,7 @@ impl ScanSettings {
 #[backend_extension(Flex, NdArray, Cube: cfg(feature = "wgpu"), Autodiff)]
 pub trait LifScanBackend: Backend {
     /// Runs a LIF layer over time from rest (see [`lif_scan`]), with the one-to-one feedback
-    /// weight `feedback` where `with_feedback` (CPU backends only, see [`supports_feedback`];
+    /// weight `feedback` where `with_feedback` (CPU backends only, see [`supports_cpu_scans`];
     /// without it, `feedback` is any stand-in and is not read); `settings` and
     /// `surrogate_params` are [`ScanSettings`] in encoded form.
     #[allow(clippy::too_many_arguments)]
@@ -193,7 +193,7 @@ pub trait ScanKernels: Backend {
 
     /// The forward pass alone (inference): spikes or membrane, `[T, B, N]`. `feedback`, the
     /// one-to-one recurrent weight `v` (`[1]` or `[N]`), is only given where
-    /// [`supports_feedback`] holds.
+    /// [`supports_cpu_scans`] holds.
     fn scan(
         input: FloatTensor<Self>,
         beta: FloatTensor<Self>,
@@ -251,7 +251,7 @@ impl_scan_backend!(burn::backend::Cube);
 /// the reference path runs it). With or without autodiff.
 pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
     match device.clone().inner().as_dispatch() {
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_) => true,
+        _ if crate::kernels::host::cpu_backend(device) => true,
         #[cfg(feature = "wgpu")]
         DispatchDevice::Cube(_) => !matches!(surrogate, Surrogate::Custom { .. }),
         #[allow(unreachable_patterns)]
@@ -262,17 +262,12 @@ pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
     }
 }
 
-/// Whether `device` has the fused scan with a refractory period ([`ScanSettings::refractory`]):
-/// the CPU backends. burn-wgpu runs the refractory model's reference loop.
-pub fn supports_refractory(device: &Device) -> bool {
-    supports_feedback(device)
-}
-
-/// Whether `device` has the fused scan with a one-to-one feedback weight
-/// ([`recurrent_lif_scan`]): the CPU backends. burn-wgpu runs the recurrent model's reference
-/// loop.
-pub fn supports_feedback(device: &Device) -> bool {
-    cpu::on_cpu(device)
+/// Whether `device` has the CPU scans: the fused LIF scan with a one-to-one feedback weight
+/// ([`recurrent_lif_scan`]) or a refractory period ([`ScanSettings::refractory`]), and the scans
+/// of the adaptive, alpha, conductance, all-to-all recurrent and stochastic neurons (modules of
+/// this one): burn-flex and burn-ndarray. burn-wgpu runs those models' reference loops.
+pub fn supports_cpu_scans(device: &Device) -> bool {
+    crate::kernels::host::cpu_backend(device)
 }
 
 /// Runs a LIF layer over time from rest as one fused operation: `input` is `[T, B, N]`
@@ -292,7 +287,7 @@ pub fn lif_scan(
 /// `U[t] = β·U[t−1] + X[t] + v·S[t−1] − θ·R[t]` (other resets as in [`crate::lif`]), the
 /// recurrence of [`crate::recurrent::RecurrentLif`] with [`crate::recurrent::RecurrentKind::OneToOne`].
 /// Gradients flow to `input`, `beta`, `threshold` and `feedback`. Only where
-/// [`supports_feedback`] holds: elsewhere this panics (callers check first).
+/// [`supports_cpu_scans`] holds: elsewhere this panics (callers check first).
 pub fn recurrent_lif_scan(
     input: Tensor<3>,
     beta: Tensor<1>,
@@ -301,8 +296,8 @@ pub fn recurrent_lif_scan(
     settings: ScanSettings,
 ) -> Tensor<3> {
     assert!(
-        supports_feedback(&input.device()),
-        "recurrent_lif_scan runs on the CPU backends only (check fused::supports_feedback)"
+        supports_cpu_scans(&input.device()),
+        "recurrent_lif_scan runs on the CPU backends only (check fused::supports_cpu_scans)"
     );
     scan_dispatch(input, beta, threshold, Some(feedback), settings)
 }

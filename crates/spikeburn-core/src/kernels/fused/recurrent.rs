@@ -31,11 +31,11 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{
-    Host, WithDerivative, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block,
-    scan_blocks, sum_blocks, with_derivative,
+use super::host_op::{
+    self, HostScan, WithDerivative, parameter_gradient, row_blocks, rows_per_block, scan_blocks,
+    sum_blocks, with_derivative,
 };
-use super::host_op::{self, HostScan};
+use crate::kernels::host::{Host, from_host};
 use crate::kernels::matmul::matmul;
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
@@ -63,15 +63,10 @@ pub trait RecurrentScanBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Whether `device` has the fused all-to-all recurrent scan: the CPU backends.
-pub fn supported(device: &Device) -> bool {
-    on_cpu(device)
-}
-
 /// Runs an all-to-all recurrent LIF layer over `input` `[T, B, N]` from rest as one fused
 /// operation: `beta` (clamped) and `threshold` `[1]` or `[N]`, `weight` `[N, N]` (burn's
 /// `[in, out]`), `bias` `[N]`. Returns spikes or, with `settings.output_membrane`, the
-/// membrane, `[T, B, N]`; gradients flow to all five. Only where [`supported`] holds: elsewhere
+/// membrane, `[T, B, N]`; gradients flow to all five. Only where [`super::supports_cpu_scans`] holds: elsewhere
 /// this panics (callers check first).
 pub fn recurrent_scan(
     input: Tensor<3>,
@@ -82,8 +77,8 @@ pub fn recurrent_scan(
     settings: ScanSettings,
 ) -> Tensor<3> {
     assert!(
-        supported(&input.device()),
-        "recurrent_scan runs on the CPU backends only (check fused::recurrent::supported)"
+        super::supports_cpu_scans(&input.device()),
+        "recurrent_scan runs on the CPU backends only (check fused::supports_cpu_scans)"
     );
     let (code, params) = settings.encode();
     Tensor::from_dispatch(<Dispatch as RecurrentScanBackend>::recurrent_scan(
@@ -430,7 +425,10 @@ impl HostScan<5> for RecurrentOp {
         (out, keep.then_some(RecurrentSaved { scan, trace }))
     }
 
-    fn backward<B: Backend>(saved: RecurrentSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 5] {
+    fn backward<B: Backend>(
+        saved: RecurrentSaved,
+        grad: FloatTensor<B>,
+    ) -> [Option<FloatTensor<B>>; 5] {
         let device = grad.device();
         let grad = Host::new::<B>(grad);
         let RecurrentSaved { scan, trace } = saved;
@@ -438,11 +436,11 @@ impl HostScan<5> for RecurrentOp {
         let reduce = |g: &[f64], dims: &[usize]| parameter_gradient::<B>(g, dims, &device);
         let d = &scan.dims;
         [
-            from_host::<B>(g.input, &d[0], &device),
-            reduce(&g.beta, &d[1]),
-            reduce(&g.threshold, &d[2]),
-            from_host::<B>(g.weight, &d[3], &device),
-            from_host::<B>(g.bias, &d[4], &device),
+            Some(from_host::<B>(g.input, &d[0], &device)),
+            Some(reduce(&g.beta, &d[1])),
+            Some(reduce(&g.threshold, &d[2])),
+            Some(from_host::<B>(g.weight, &d[3], &device)),
+            Some(from_host::<B>(g.bias, &d[4], &device)),
         ]
     }
 }

@@ -27,11 +27,11 @@
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 
 use super::ScanSettings;
-use super::cpu::{
-    Host, from_host, on_cpu, parameter_gradient, row_blocks, rows_per_block, scan_blocks,
+use super::host_op::{
+    self, HostScan, add_step_sums, parameter_gradient, row_blocks, rows_per_block, scan_blocks,
     sum_blocks,
 };
-use super::host_op::{self, HostScan};
+use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -58,16 +58,11 @@ pub trait StochasticScanBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// Whether `device` has the fused stochastic scan: the CPU backends.
-pub fn supported(device: &Device) -> bool {
-    on_cpu(device)
-}
-
 /// Runs a stochastic LIF layer over `input` `[T, B, N]` from rest as one fused operation, on
 /// the noise `noise` `[T, B, N]` (uniform in `[0, 1)`): `beta` (clamped) and `threshold` are
 /// `[1]` or `[N]`, `temperature` is `τ_n` (its surrogate is not used). Returns spikes or,
 /// with `settings.output_membrane`, the membrane; gradients flow to the input, `beta` and
-/// `threshold`. Only where [`supported`] holds: elsewhere this panics (callers check first).
+/// `threshold`. Only where [`super::supports_cpu_scans`] holds: elsewhere this panics (callers check first).
 pub fn stochastic_scan(
     input: Tensor<3>,
     beta: Tensor<1>,
@@ -77,8 +72,8 @@ pub fn stochastic_scan(
     settings: ScanSettings,
 ) -> Tensor<3> {
     assert!(
-        supported(&input.device()),
-        "stochastic_scan runs on the CPU backends only (check fused::stochastic::supported)"
+        super::supports_cpu_scans(&input.device()),
+        "stochastic_scan runs on the CPU backends only (check fused::supports_cpu_scans)"
     );
     // The temperature travels as the parameter of a sigmoid surrogate, which is not otherwise
     // used: the derivative is the model's own, computed from the probability.
@@ -266,7 +261,8 @@ impl StochasticScan {
                 let mut spike_grad = g_s;
                 if has_next {
                     let dn = delta[k];
-                    let r_next = if reset != Reset::None && self.fires(un, theta, self.noise[now]) {
+                    // S[t], from the probability already computed.
+                    let r_next = if reset != Reset::None && p > self.noise[now] {
                         1.0
                     } else {
                         0.0
@@ -295,11 +291,7 @@ impl StochasticScan {
                 gx[t][k] = d;
                 delta[k] = d;
             }
-            for (sum, s) in sums.iter_mut().zip(0..2) {
-                for j in 0..n {
-                    sum[j] += f64::from(step_sums[j][s]);
-                }
-            }
+            add_step_sums(&mut sums, &step_sums);
         }
         sums
     }
@@ -333,17 +325,20 @@ impl HostScan<4> for StochasticOp {
         (out, keep.then_some(StochasticSaved { scan, trace }))
     }
 
-    fn backward<B: Backend>(saved: StochasticSaved, grad: FloatTensor<B>) -> [FloatTensor<B>; 4] {
+    fn backward<B: Backend>(
+        saved: StochasticSaved,
+        grad: FloatTensor<B>,
+    ) -> [Option<FloatTensor<B>>; 4] {
         let device = grad.device();
         let grad = Host::new::<B>(grad);
         let StochasticSaved { scan, trace } = saved;
         let (gx, [gb, gt]) = scan.backward(grad.values(), &trace);
         let d = &scan.dims;
         [
-            from_host::<B>(gx, &d[0], &device),
-            parameter_gradient::<B>(&gb, &d[1], &device),
-            parameter_gradient::<B>(&gt, &d[2], &device),
-            from_host::<B>(vec![0.0; scan.noise.len()], &d[3], &device),
+            Some(from_host::<B>(gx, &d[0], &device)),
+            Some(parameter_gradient::<B>(&gb, &d[1], &device)),
+            Some(parameter_gradient::<B>(&gt, &d[2], &device)),
+            None,
         ]
     }
 }

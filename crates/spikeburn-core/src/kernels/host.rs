@@ -1,0 +1,58 @@
+//! The host side shared by the CPU kernels (burn-flex, burn-ndarray): which devices they run
+//! on, and tensors read to and written from host buffers.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, DispatchDevice, read_sync};
+use burn::prelude::*;
+
+/// Whether `device` is one of the CPU backends (burn-flex, burn-ndarray; with or without
+/// autodiff), where the hand-written CPU kernels run.
+pub(crate) fn cpu_backend(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
+/// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
+/// buffer (burn-flex does for a uniquely owned contiguous tensor).
+#[derive(Clone, Debug)]
+pub(crate) struct Host(TensorData);
+
+impl Host {
+    pub(crate) fn new<B: Backend>(t: FloatTensor<B>) -> Self {
+        let data = read_sync(B::float_into_data(t)).expect("reading a CPU tensor cannot fail");
+        Self(data.convert::<f32>())
+    }
+
+    /// No data (a placeholder for a buffer no longer needed).
+    pub(crate) fn empty() -> Self {
+        Self(TensorData::new(Vec::<f32>::new(), [0]))
+    }
+
+    pub(crate) fn dims(&self) -> Vec<usize> {
+        self.0.shape().to_vec()
+    }
+
+    pub(crate) fn values(&self) -> &[f32] {
+        self.0
+            .as_slice::<f32>()
+            .expect("converted to f32 in Host::new")
+    }
+
+    /// The values as an owned buffer (no copy: the data was already read to the host).
+    pub(crate) fn into_values(self) -> Vec<f32> {
+        self.0
+            .try_into_vec::<f32>()
+            .expect("converted to f32 in Host::new")
+    }
+}
+
+/// A host buffer as a tensor of `B` on `device`.
+pub(crate) fn from_host<B: Backend>(
+    values: Vec<f32>,
+    dims: &[usize],
+    device: &B::Device,
+) -> FloatTensor<B> {
+    B::float_from_data(TensorData::new(values, dims.to_vec()), device)
+}
