@@ -224,6 +224,7 @@ pub struct LifOutput {
 }
 
 /// The per-step input of a sequence pass.
+#[derive(Clone)]
 enum Current {
     /// `[T, B, N]`: a different input at each step.
     Sequence(Tensor<3>),
@@ -374,24 +375,33 @@ impl Lif {
         let beta = self.beta.val().clamp(0.0, 1.0);
         let threshold = self.threshold.val();
         let settings = |output_membrane| self.scan_settings(output_membrane);
-        let scan = |output_membrane: bool| match &current {
+        // The last scan takes the current itself, so that its buffer has one owner and the
+        // CPU scan reads it without a copy (a `[T, B, N]` buffer saved at the peak).
+        let scan = |current: Current, output_membrane: bool| match current {
             Current::Sequence(x) => lif_scan(
-                x.clone(),
+                x,
                 beta.clone(),
                 threshold.clone(),
                 settings(output_membrane),
             ),
             Current::Constant(x, steps) => lif_scan_constant(
-                x.clone(),
+                x,
                 beta.clone(),
                 threshold.clone(),
-                *steps,
+                steps,
                 settings(output_membrane),
             ),
         };
-        LifOutput {
-            spikes: scan(false),
-            membrane: keep_membrane.then(|| scan(true)),
+        if keep_membrane {
+            LifOutput {
+                spikes: scan(current.clone(), false),
+                membrane: Some(scan(current, true)),
+            }
+        } else {
+            LifOutput {
+                spikes: scan(current, false),
+                membrane: None,
+            }
         }
     }
 

@@ -21,6 +21,28 @@ use std::mem::MaybeUninit;
 /// writes every element).
 type UninitBlock<'a> = Vec<&'a mut [MaybeUninit<f32>]>;
 
+/// Where one block's forward pass keeps the membrane trace `U[t]`, per step.
+enum TraceBlock<'a> {
+    /// Nowhere (inference).
+    None,
+    /// In a buffer of its own, written at every step.
+    Own(UninitBlock<'a>),
+    /// In the input's buffer: `X[t]` on entry, overwritten with `U[t]` once step `t` has read it.
+    InPlace(Vec<&'a mut [f32]>),
+}
+
+/// The arguments of one block's backward pass: its first batch row; `∂L/∂S[t]` of its rows per
+/// step, overwritten with `∂L/∂X[t]`, or left as it is where the input is constant over time
+/// and `∂L/∂X` is summed into the block's `[rows, N]` buffer instead; the membrane trace
+/// `[T, B, N]`; the surrogate derivative.
+type BlockArgs<'a, F> = (
+    usize,
+    Vec<&'a mut [f32]>,
+    Option<&'a mut [f32]>,
+    &'a [f32],
+    &'a F,
+);
+
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]
 struct Scan {
@@ -97,21 +119,49 @@ impl Scan {
         [self.steps, self.batch, self.neurons]
     }
 
-    /// Runs the forward recurrence; returns the output and, when `keep_trace`, `U[t]` (else an
-    /// empty trace), both time-major `[T, B, N]`.
-    fn forward(&self, keep_trace: bool) -> (Vec<f32>, Vec<f32>) {
+    /// Runs the forward recurrence (inference: no trace); returns the output `[T, B, N]`.
+    fn forward(&self) -> Vec<f32> {
+        self.run_forward(None, false).0
+    }
+
+    /// Runs the forward recurrence for training; returns the output and the membrane trace
+    /// `U[t]`, both time-major `[T, B, N]`, and empties [`x`](Self::x). With an input that
+    /// varies over time, `U[t]` overwrites `X[t]` in the input's own buffer once step `t` has
+    /// read it (the backward pass never reads `X`), so that training holds no `[T, B, N]`
+    /// buffer besides the output and the trace even at the peak.
+    fn forward_train(&mut self) -> (Vec<f32>, Vec<f32>) {
+        if self.constant {
+            let (out, trace) = self.run_forward(None, true);
+            self.x = Host::empty();
+            return (out, trace);
+        }
+        let mut buffer = std::mem::replace(&mut self.x, Host::empty()).into_values();
+        let (out, _) = self.run_forward(Some(&mut buffer), false);
+        (out, buffer)
+    }
+
+    /// The forward recurrence with the trace in `in_place` (the input, read from there instead
+    /// of [`x`](Self::x)), in a buffer of its own (`own_trace`), or not kept.
+    fn run_forward(&self, in_place: Option<&mut [f32]>, own_trace: bool) -> (Vec<f32>, Vec<f32>) {
         let size = self.steps * self.batch * self.neurons;
-        let membrane_out = self.settings.output_membrane;
-        let trace_size = if keep_trace && !membrane_out { size } else { 0 };
+        let trace_size = if own_trace { size } else { 0 };
         let mut out: Vec<f32> = Vec::with_capacity(size);
         let mut trace: Vec<f32> = Vec::with_capacity(trace_size);
         let out_blocks = self.blocks(&mut out.spare_capacity_mut()[..size]);
-        let trace_blocks = if trace_size == 0 {
-            Vec::new()
-        } else {
-            self.blocks(&mut trace.spare_capacity_mut()[..trace_size])
+        let trace_blocks: Vec<TraceBlock<'_>> = match in_place {
+            Some(buffer) => self
+                .blocks(buffer)
+                .into_iter()
+                .map(TraceBlock::InPlace)
+                .collect(),
+            None if own_trace => self
+                .blocks(&mut trace.spare_capacity_mut()[..trace_size])
+                .into_iter()
+                .map(TraceBlock::Own)
+                .collect(),
+            None => out_blocks.iter().map(|_| TraceBlock::None).collect(),
         };
-        let run = |(first_row, out, trace): (usize, UninitBlock<'_>, Option<UninitBlock<'_>>)| {
+        let run = |(first_row, out, trace): (usize, UninitBlock<'_>, TraceBlock<'_>)| {
             if wide_vectors() {
                 // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
                 unsafe { self.forward_wide(first_row, out, trace) }
@@ -120,26 +170,16 @@ impl Scan {
             }
         };
         let rows = self.rows_per_block();
-        if trace_blocks.is_empty() {
-            out_blocks
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(i, o)| run((i * rows, o, None)));
-        } else {
-            out_blocks
-                .into_par_iter()
-                .zip(trace_blocks)
-                .enumerate()
-                .for_each(|(i, (o, t))| run((i * rows, o, Some(t))));
-        }
+        out_blocks
+            .into_par_iter()
+            .zip(trace_blocks)
+            .enumerate()
+            .for_each(|(i, (o, t))| run((i * rows, o, t)));
         // SAFETY: the blocks partition `out[..size]` and `trace[..trace_size]`, and
         // `forward_block` writes every element of every block at every step.
         unsafe {
             out.set_len(size);
             trace.set_len(trace_size);
-        }
-        if keep_trace && membrane_out {
-            trace = out.clone();
         }
         (out, trace)
     }
@@ -162,29 +202,19 @@ impl Scan {
     /// [`forward_any`](Self::forward_any) compiled for AVX2 and FMA (see [`wide_vectors`]).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_wide(
-        &self,
-        first_row: usize,
-        out: UninitBlock<'_>,
-        trace: Option<UninitBlock<'_>>,
-    ) {
+    unsafe fn forward_wide(&self, first_row: usize, out: UninitBlock<'_>, trace: TraceBlock<'_>) {
         self.forward_any(first_row, out, trace)
     }
 
     /// Stands in for the AVX2 build of the forward pass where the target has none.
     #[cfg(not(target_arch = "x86_64"))]
-    unsafe fn forward_wide(
-        &self,
-        first_row: usize,
-        out: UninitBlock<'_>,
-        trace: Option<UninitBlock<'_>>,
-    ) {
+    unsafe fn forward_wide(&self, first_row: usize, out: UninitBlock<'_>, trace: TraceBlock<'_>) {
         self.forward_any(first_row, out, trace)
     }
 
     /// The forward pass of one block, monomorphised for feedback, reset and output.
     #[inline(always)]
-    fn forward_any(&self, first_row: usize, out: UninitBlock<'_>, trace: Option<UninitBlock<'_>>) {
+    fn forward_any(&self, first_row: usize, out: UninitBlock<'_>, trace: TraceBlock<'_>) {
         if self.has_feedback {
             self.forward_reset::<true>(first_row, out, trace)
         } else {
@@ -198,7 +228,7 @@ impl Scan {
         &self,
         first_row: usize,
         out: UninitBlock<'_>,
-        trace: Option<UninitBlock<'_>>,
+        trace: TraceBlock<'_>,
     ) {
         match (self.settings.reset, self.settings.output_membrane) {
             (Reset::Subtract, false) => {
@@ -221,7 +251,7 @@ impl Scan {
         &self,
         first_row: usize,
         mut out: UninitBlock<'_>,
-        mut trace: Option<UninitBlock<'_>>,
+        mut trace: TraceBlock<'_>,
     ) {
         let n = self.neurons;
         let width = out.first().map_or(0, |o| o.len());
@@ -230,8 +260,13 @@ impl Scan {
         let mut counter = vec![0usize; width];
         let refractory = self.settings.refractory;
         for t in 0..self.steps {
-            let start = self.x_index(t, first_row);
-            let x = &self.x.values()[start..start + width];
+            let x: &[f32] = match &trace {
+                TraceBlock::InPlace(input) => &input[t][..width],
+                _ => {
+                    let start = self.x_index(t, first_row);
+                    &self.x.values()[start..start + width]
+                }
+            };
             let o = &mut out[t][..width];
             for ((row_u, row_c), (row_x, row_o)) in u
                 .chunks_exact_mut(n)
@@ -286,18 +321,24 @@ impl Scan {
                     });
                 }
             }
-            if let Some(tr) = trace.as_mut() {
-                for (slot, &value) in tr[t].iter_mut().zip(&u) {
-                    slot.write(value);
+            match &mut trace {
+                TraceBlock::None => {}
+                TraceBlock::Own(tr) => {
+                    for (slot, &value) in tr[t].iter_mut().zip(&u) {
+                        slot.write(value);
+                    }
                 }
+                TraceBlock::InPlace(input) => input[t].copy_from_slice(&u),
             }
         }
     }
 
     /// The backward pass; `grad` and `trace` are `[T, B, N]`. Returns `∂L/∂X` (shaped like the
-    /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron.
-    fn backward(&self, grad: &[f32], trace: &[f32]) -> Grads {
-        struct Run<'a>(&'a Scan, &'a [f32], &'a [f32]);
+    /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `∂L/∂X[t]` overwrites `grad[t]` once
+    /// step `t` has read it, so the pass allocates no `[T, B, N]` buffer of its own (with a
+    /// constant input, `∂L/∂X` is a new `[B, N]` sum over steps).
+    fn backward(&self, grad: Vec<f32>, trace: &[f32]) -> Grads {
+        struct Run<'a>(&'a Scan, Vec<f32>, &'a [f32]);
         impl WithDerivative for Run<'_> {
             type Output = Grads;
             fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Grads {
@@ -307,17 +348,24 @@ impl Scan {
         with_derivative(self.settings.surrogate, Run(self, grad, trace))
     }
 
-    fn backward_with(&self, grad: &[f32], trace: &[f32], sg: impl Fn(f32) -> f32 + Sync) -> Grads {
+    fn backward_with(
+        &self,
+        mut grad: Vec<f32>,
+        trace: &[f32],
+        sg: impl Fn(f32) -> f32 + Sync,
+    ) -> Grads {
         let (b_len, n) = (self.batch, self.neurons);
-        let mut gx = vec![0.0f32; if self.constant { b_len * n } else { grad.len() }];
+        let mut summed = vec![0.0f32; if self.constant { b_len * n } else { 0 }];
         let rows = self.rows_per_block();
-        let gx_blocks: Vec<Vec<&mut [f32]>> = if self.constant {
-            gx.chunks_mut(rows * n).map(|c| vec![c]).collect()
+        let sum_blocks_of: Vec<Option<&mut [f32]>> = if self.constant {
+            summed.chunks_mut(rows * n).map(Some).collect()
         } else {
-            self.blocks(&mut gx)
+            Vec::new()
         };
-        let run = |first_row: usize, gx: Vec<&mut [f32]>| {
-            let args = (first_row, grad, trace, gx, &sg);
+        let grad_blocks = self.blocks(&mut grad);
+        let count = grad_blocks.len();
+        let run = |first_row: usize, g: Vec<&mut [f32]>, summed: Option<&mut [f32]>| {
+            let args = (first_row, g, summed, trace, &sg);
             if wide_vectors() {
                 // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
                 unsafe { self.backward_wide(args) }
@@ -327,14 +375,20 @@ impl Scan {
         };
         // Blocks in parallel, their β/θ sums added in block order (not rayon's split order),
         // so the totals do not depend on the thread count.
-        let per_block: Vec<[Vec<f64>; 3]> = gx_blocks
+        let mut sums = sum_blocks_of.into_iter();
+        let work: Vec<_> = grad_blocks
+            .into_iter()
+            .map(|g| (g, sums.next().flatten()))
+            .collect();
+        debug_assert_eq!(work.len(), count);
+        let per_block: Vec<[Vec<f64>; 3]> = work
             .into_par_iter()
             .enumerate()
-            .map(|(i, g)| run(i * rows, g))
+            .map(|(i, (g, summed))| run(i * rows, g, summed))
             .collect();
         let [gbeta, gtheta, gfeedback] = sum_blocks(per_block, n);
         Grads {
-            input: gx,
+            input: if self.constant { summed } else { grad },
             beta: gbeta,
             threshold: gtheta,
             feedback: gfeedback,
@@ -347,13 +401,7 @@ impl Scan {
     #[allow(clippy::type_complexity)]
     unsafe fn backward_wide(
         &self,
-        args: (
-            usize,
-            &[f32],
-            &[f32],
-            Vec<&mut [f32]>,
-            &(impl Fn(f32) -> f32 + Sync),
-        ),
+        args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
     ) -> [Vec<f64>; 3] {
         self.backward_any(args)
     }
@@ -363,13 +411,7 @@ impl Scan {
     #[allow(clippy::type_complexity)]
     unsafe fn backward_wide(
         &self,
-        args: (
-            usize,
-            &[f32],
-            &[f32],
-            Vec<&mut [f32]>,
-            &(impl Fn(f32) -> f32 + Sync),
-        ),
+        args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
     ) -> [Vec<f64>; 3] {
         self.backward_any(args)
     }
@@ -377,16 +419,7 @@ impl Scan {
     /// The backward pass of one block, monomorphised for reset, output, detach and feedback.
     #[inline(always)]
     #[allow(clippy::type_complexity)]
-    fn backward_any(
-        &self,
-        args: (
-            usize,
-            &[f32],
-            &[f32],
-            Vec<&mut [f32]>,
-            &(impl Fn(f32) -> f32 + Sync),
-        ),
-    ) -> [Vec<f64>; 3] {
+    fn backward_any(&self, args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>) -> [Vec<f64>; 3] {
         let s = self.settings;
         macro_rules! dispatch {
             ($args:expr, $feedback:literal) => {
@@ -473,16 +506,10 @@ impl Scan {
         const FEEDBACK: bool,
     >(
         &self,
-        (first_row, grad, trace, mut gx, sg): (
-            usize,
-            &[f32],
-            &[f32],
-            Vec<&mut [f32]>,
-            &(impl Fn(f32) -> f32 + Sync),
-        ),
+        (first_row, mut grad, mut summed, trace, sg): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
     ) -> [Vec<f64>; 3] {
         let (t_len, b_len, n) = (self.steps, self.batch, self.neurons);
-        let width = gx.first().map_or(0, |g| g.len());
+        let width = grad.first().map_or(0, |g| g.len());
         let block_rows = width / n;
         let at = |t: usize| (t * b_len + first_row) * n;
         let mut gbeta = vec![0.0f64; n];
@@ -498,9 +525,8 @@ impl Scan {
             } else {
                 &zeros[..]
             };
-            let g = &grad[at(t)..at(t) + width];
+            let g_t: &mut [f32] = &mut *grad[t];
             let has_next = t + 1 < t_len;
-            let gx_t: &mut [f32] = if self.constant { gx[0] } else { gx[t] };
             // This step's β and θ gradients, summed over the block's rows in f32, then added
             // to the f64 totals.
             let mut gbeta_t = vec![0.0f32; n];
@@ -508,9 +534,11 @@ impl Scan {
             let mut gfeedback_t = vec![0.0f32; n];
             for row in 0..block_rows {
                 let span = row * n..(row + 1) * n;
-                let (u, u_prev, g) = (&u[span.clone()], &u_prev[span.clone()], &g[span.clone()]);
+                let (u, u_prev) = (&u[span.clone()], &u_prev[span.clone()]);
                 let delta = &mut delta[span.clone()];
-                let gx_row = &mut gx_t[span];
+                // ∂L/∂S[t] on entry, ∂L/∂X[t] on exit (without a constant input).
+                let g_row = &mut g_t[span.clone()];
+                let mut summed_row = summed.as_deref_mut().map(|s| &mut s[span]);
                 let (beta, threshold) = (&self.beta[..n], &self.threshold[..n]);
                 let (gbeta_t, gtheta_t) = (&mut gbeta_t[..n], &mut gtheta_t[..n]);
                 let (feedback, gfeedback_t) = (&self.feedback[..n], &mut gfeedback_t[..n]);
@@ -518,7 +546,8 @@ impl Scan {
                     let (beta, theta, v) = (beta[j], threshold[j], feedback[j]);
                     let (un, up) = (u[j], u_prev[j]);
                     let sg_now = sg(un - theta);
-                    let mut d = if MEMBRANE { g[j] } else { g[j] * sg_now };
+                    let g = g_row[j];
+                    let mut d = if MEMBRANE { g } else { g * sg_now };
                     if has_next {
                         let jac = match RESET {
                             0 => beta - if ATTACHED { theta * sg_now } else { 0.0 },
@@ -545,10 +574,9 @@ impl Scan {
                     } else {
                         0.0
                     };
-                    if self.constant {
-                        gx_row[j] += dx;
-                    } else {
-                        gx_row[j] = dx;
+                    match summed_row.as_deref_mut() {
+                        Some(sum) => sum[j] += dx,
+                        None => g_row[j] = dx,
                     }
                     gbeta_t[j] += if RESET == 1 {
                         d * (1.0 - r) * up
@@ -575,7 +603,7 @@ impl Scan {
                         }
                     }
                     if !MEMBRANE {
-                        gt -= g[j] * sg_now;
+                        gt -= g * sg_now;
                     }
                     gtheta_t[j] += gt;
                 }
@@ -621,7 +649,7 @@ fn scan<B: Backend>(
 ) -> FloatTensor<B> {
     let device = input.device();
     let scan = Scan::new::<B>(input, beta, threshold, feedback, settings);
-    let (out, _) = scan.forward(false);
+    let out = scan.forward();
     from_host::<B>(out, &scan.out_dims(), &device)
 }
 
@@ -636,11 +664,9 @@ fn scan_train<B: Backend>(
     let beta_dims = beta.shape().to_vec();
     let threshold_dims = threshold.shape().to_vec();
     let feedback_dims = feedback.as_ref().map(|f| f.shape().to_vec());
-    let scan = Scan::new::<B>(input, beta, threshold, feedback, settings);
-    let (out, trace) = scan.forward(true);
+    let mut scan = Scan::new::<B>(input, beta, threshold, feedback, settings);
+    let (out, trace) = scan.forward_train();
     let out = from_host::<B>(out, &scan.out_dims(), &device);
-    let mut scan = scan;
-    scan.x = Host::empty();
     let saved = CpuSaved {
         scan,
         trace,
@@ -663,8 +689,8 @@ fn scan_backward<B: Backend>(
         threshold_dims,
         feedback_dims,
     } = saved;
-    let grad = Host::new::<B>(grad_out);
-    let grads = scan.backward(grad.values(), &trace);
+    let grad = Host::new::<B>(grad_out).into_values();
+    let grads = scan.backward(grad, &trace);
     // Per neuron, or summed over neurons for a shared scalar, in f64.
     (
         [
