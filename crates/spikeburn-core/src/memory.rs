@@ -15,8 +15,9 @@ const NEURON_FLOATS_PER_STEP: f64 = 5.0;
 /// activations = 4 bytes × T × B × Σ_layers (output size × floats kept per element)
 /// ```
 ///
-/// with 5 floats kept per neuron-step (the measured figure of the fused LIF) and one per
-/// element of a linear, convolution, pooling or batch-norm output. An estimate for refusing
+/// with 5 floats kept per neuron-step (a bound for every neuron model: the fused LIF peaks at
+/// about 2.4 with its input current, the step loops and the other fused scans keep more) and
+/// one per element of a linear, convolution, pooling or batch-norm output. An estimate for refusing
 /// configurations that cannot fit before any work starts, not an exact accounting: burn's
 /// allocator and the data set add to it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,8 +74,8 @@ impl NetworkConfig {
                     {
                         parameters += n_out * n_out;
                     }
-                    // Input current, membrane, spikes and the surrogate's operands: measured
-                    // 5 floats per neuron-step for the fused LIF (README, Performance).
+                    // Input current, membrane, spikes and the surrogate's operands: at most 5
+                    // floats per neuron-step (the fused LIF: 2.4; README, Performance).
                     NEURON_FLOATS_PER_STEP
                 }
                 LayerConfig::MaxPool2d { .. }
