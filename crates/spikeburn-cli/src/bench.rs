@@ -108,14 +108,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for backend in &args.backend {
         // Opens the device first, so that a missing GPU is one clear error before any output.
         backend.device()?;
-        if !args.json && *backend == BackendKind::Wgpu {
+        if !args.json && backend.is_gpu() {
             println!("device: {}", backend.describe());
             if let Some(note) = backend.note() {
                 println!("{note}");
             }
         }
     }
-    let cpu = args.backend.iter().any(|b| *b != BackendKind::Wgpu);
+    let cpu = args.backend.iter().any(|b| !b.is_gpu());
     if !args.json && cpu {
         println!(
             "dense layers on the CPU: {}",
@@ -336,7 +336,7 @@ fn time_train_step(
         median,
         mean,
         min,
-        peak_mib: peak_mib.filter(|_| backend != BackendKind::Wgpu),
+        peak_mib: peak_mib.filter(|_| !backend.is_gpu()),
         device_mib: device_memory(&device),
     })
 }
@@ -442,7 +442,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                     weight_grad_sync(&spikes.sum().backward());
                 });
             })
-            .filter(|_| *backend != BackendKind::Wgpu);
+            .filter(|_| !backend.is_gpu());
             let mut gemm_only = time(args.warmup, args.steps, || {
                 let current = linear_over_time(&linear, input.clone());
                 weight_grad_sync(&current.sum().backward());

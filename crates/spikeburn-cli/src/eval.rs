@@ -14,7 +14,7 @@ pub(crate) struct EvalArgs {
     /// Directory with the IDX files [default: the run's data directory].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Backend: flex, ndarray or wgpu [default: the run's].
+    /// Backend: flex, ndarray, wgpu or cuda [default: the run's].
     #[arg(long, value_parser = parse_backend)]
     backend: Option<BackendKind>,
     /// Evaluate the first N test images only (0 = all).

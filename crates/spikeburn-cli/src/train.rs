@@ -52,12 +52,12 @@ pub(crate) struct Overrides {
     /// Seed of weights and data order (training.seed).
     #[arg(long, conflicts_with = "resume")]
     seed: Option<u64>,
-    /// Backend (training.backend): flex or ndarray (CPU), or wgpu (GPU; needs the cargo
-    /// feature `wgpu`).
+    /// Backend (training.backend): flex or ndarray (CPU), wgpu (GPU; needs the cargo feature
+    /// `wgpu`) or cuda (NVIDIA GPU; needs the cargo feature `cuda`).
     #[arg(long, conflicts_with = "resume", value_parser = parse_backend)]
     backend: Option<BackendKind>,
     /// Data-parallel training over several devices, comma-separated (training.devices):
-    /// flex, ndarray, wgpu, or wgpu:N for the N-th discrete GPU, e.g. `wgpu:0,wgpu:1`. Each
+    /// flex, ndarray, wgpu, cuda, or wgpu:N / cuda:N for the N-th GPU, e.g. `cuda:0,cuda:1`. Each
     /// batch is split across them; the first holds the model.
     #[arg(
         long,

@@ -152,6 +152,41 @@ fn wgpu_without_an_adapter_fails_with_one_line_and_no_output() {
     assert_clean_failure(&o, "backend `wgpu`");
 }
 
+/// CUDA where it cannot run: a GPU index the driver does not report (`cuda:99`), and on a
+/// machine without the CUDA driver (or in a build without the `cuda` feature) `--backend cuda`
+/// itself: one error line naming the backend, no output, no panic.
+#[test]
+fn cuda_without_a_device_fails_with_one_line_and_no_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let out_dir = d.join("out");
+    let out = out_dir.to_str().expect("utf-8 path");
+    let data = mnist();
+    let train = |devices: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data-dir",
+            &data,
+            "--limit-train",
+            "64",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(devices);
+        spikeburn(&args, d)
+    };
+    let o = train(&["--devices", "flex,cuda:99"]);
+    assert_clean_failure(&o, "backend `cuda`");
+    assert!(!out_dir.exists(), "a failed run left {out} behind");
+    if spikeburn_core::gpu::cuda_device_count() == 0 {
+        let o = train(&["--backend", "cuda"]);
+        assert_clean_failure(&o, "backend `cuda`");
+        assert!(!out_dir.exists(), "a failed run left {out} behind");
+        let o = spikeburn(&["bench", "--backend", "cuda", "--steps", "1"], d);
+        assert_clean_failure(&o, "backend `cuda`");
+    }
+}
+
 #[test]
 fn train_eval_and_resume_a_tiny_run() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -22,14 +22,23 @@ pub enum BackendKind {
     /// neuron kernels. Needs the cargo feature `wgpu`; on a machine without a GPU, Mesa's
     /// software Vulkan driver (llvmpipe) provides an adapter.
     Wgpu,
+    /// burn's CUDA backend on NVIDIA GPUs (the first GPU; `cuda:N` in `--devices` for others),
+    /// with the same fused CubeCL kernels as wgpu. Needs the cargo feature `cuda`; the CUDA
+    /// driver is loaded at run time.
+    Cuda,
 }
 
-/// Why a backend's device could not be created (only wgpu can fail).
+/// Why a backend's device could not be created (only the GPU backends can fail).
 pub use spikeburn_core::gpu::GpuError as BackendError;
 
 impl BackendKind {
     /// All backends, in the order `--help` lists them.
-    pub const ALL: [BackendKind; 3] = [BackendKind::Flex, BackendKind::Ndarray, BackendKind::Wgpu];
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Flex,
+        BackendKind::Ndarray,
+        BackendKind::Wgpu,
+        BackendKind::Cuda,
+    ];
 
     /// The CPU backends (what `spikeburn bench` compares by default).
     pub const CPU: [BackendKind; 2] = [BackendKind::Flex, BackendKind::Ndarray];
@@ -40,12 +49,23 @@ impl BackendKind {
             BackendKind::Flex => "flex",
             BackendKind::Ndarray => "ndarray",
             BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 
-    /// Whether this build can create the backend's device (wgpu needs the cargo feature).
+    /// Whether this build can create the backend's device (wgpu and CUDA need their cargo
+    /// features).
     pub fn compiled(&self) -> bool {
-        !matches!(self, BackendKind::Wgpu) || cfg!(feature = "wgpu")
+        match self {
+            BackendKind::Wgpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
+            BackendKind::Flex | BackendKind::Ndarray => true,
+        }
+    }
+
+    /// Whether the backend runs on a GPU (its memory is the device's, not the process's).
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, BackendKind::Wgpu | BackendKind::Cuda)
     }
 
     /// The backend's device, without autodiff (for inference; call `.autodiff()` to train).
@@ -56,6 +76,7 @@ impl BackendKind {
             BackendKind::Flex => Ok(Device::flex()),
             BackendKind::Ndarray => Ok(Device::ndarray()),
             BackendKind::Wgpu => spikeburn_core::gpu::wgpu_device(),
+            BackendKind::Cuda => spikeburn_core::gpu::cuda_device(0),
         }
     }
 
@@ -67,6 +88,10 @@ impl BackendKind {
                 Ok(adapter) => format!("wgpu ({adapter})"),
                 Err(_) => "wgpu".to_string(),
             },
+            BackendKind::Cuda => format!(
+                "cuda:0 (NVIDIA GPU 0 of {})",
+                spikeburn_core::gpu::cuda_device_count()
+            ),
             other => format!("{} (CPU, {} threads)", other.name(), rayon_threads()),
         }
     }
@@ -89,13 +114,16 @@ fn rayon_threads() -> usize {
 }
 
 /// One device of a data-parallel run (`training.devices`, `--devices`): a backend's device
-/// (`flex`, `ndarray`, `wgpu` for the default adapter) or `wgpu:N`, the `N`-th discrete GPU.
+/// (`flex`, `ndarray`, `wgpu` for the default adapter, `cuda` for the first NVIDIA GPU),
+/// `wgpu:N`, the `N`-th discrete GPU through wgpu, or `cuda:N`, the `N`-th GPU through CUDA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceSpec {
     /// The backend's own device.
     Backend(BackendKind),
     /// The `N`-th discrete GPU through wgpu.
     WgpuIndex(usize),
+    /// The `N`-th NVIDIA GPU through CUDA.
+    CudaIndex(usize),
 }
 
 impl DeviceSpec {
@@ -104,6 +132,7 @@ impl DeviceSpec {
         match self {
             DeviceSpec::Backend(kind) => kind.device(),
             DeviceSpec::WgpuIndex(index) => spikeburn_core::gpu::wgpu_device_at(*index),
+            DeviceSpec::CudaIndex(index) => spikeburn_core::gpu::cuda_device(*index),
         }
     }
 }
@@ -117,9 +146,18 @@ impl std::str::FromStr for DeviceSpec {
                 format!("device {s:?}: expected wgpu:N with N a GPU index (0, 1, …)")
             });
         }
+        if let Some(index) = s.strip_prefix("cuda:") {
+            return index.parse().map(DeviceSpec::CudaIndex).map_err(|_| {
+                format!("device {s:?}: expected cuda:N with N a GPU index (0, 1, …)")
+            });
+        }
         s.parse::<BackendKind>()
             .map(DeviceSpec::Backend)
-            .map_err(|_| format!("unknown device {s:?}, expected flex, ndarray, wgpu or wgpu:N"))
+            .map_err(|_| {
+                format!(
+                    "unknown device {s:?}, expected flex, ndarray, wgpu, wgpu:N, cuda or cuda:N"
+                )
+            })
     }
 }
 
@@ -128,6 +166,7 @@ impl std::fmt::Display for DeviceSpec {
         match self {
             DeviceSpec::Backend(kind) => write!(f, "{kind}"),
             DeviceSpec::WgpuIndex(index) => write!(f, "wgpu:{index}"),
+            DeviceSpec::CudaIndex(index) => write!(f, "cuda:{index}"),
         }
     }
 }
@@ -145,6 +184,6 @@ impl std::str::FromStr for BackendKind {
         Self::ALL
             .into_iter()
             .find(|b| b.name() == s)
-            .ok_or_else(|| format!("unknown backend {s:?}, expected flex, ndarray or wgpu"))
+            .ok_or_else(|| format!("unknown backend {s:?}, expected flex, ndarray, wgpu or cuda"))
     }
 }

@@ -1,4 +1,4 @@
-//! The GPU device (burn-wgpu), opened explicitly.
+//! The GPU devices (burn-wgpu; CUDA), opened explicitly.
 //!
 //! burn makes wgpu its default device whenever the `wgpu` feature is compiled in, even on a
 //! machine without a GPU. spikeburn never uses that default: [`wgpu_device`] opens the default
@@ -21,6 +21,14 @@ pub enum GpuError {
         "backend `wgpu`: no usable GPU adapter ({0}); on a machine without a GPU, install Mesa's software Vulkan driver (Debian: mesa-vulkan-drivers)"
     )]
     NoAdapter(String),
+    /// spikeburn was built without the cargo feature `cuda`.
+    #[error(
+        "backend `cuda` is not compiled into this build of spikeburn (rebuild with `--features cuda`)"
+    )]
+    CudaNotCompiled,
+    /// The CUDA driver is missing, or has no GPU of the index asked for.
+    #[error("backend `cuda`: {0}")]
+    NoCudaDevice(String),
 }
 
 /// The opened adapter.
@@ -52,6 +60,79 @@ pub fn wgpu_device_at(index: usize) -> Result<Device, GpuError> {
 /// `Cpu`, e.g. Mesa's llvmpipe): correct, but slower than the CPU backends.
 pub fn wgpu_is_software() -> bool {
     imp::opened().is_ok_and(|o| o.software)
+}
+
+/// The CUDA device of the `index`-th NVIDIA GPU (cargo feature `cuda`; burn's CUDA backend, which
+/// runs the same CubeCL kernels as wgpu). The driver library (`libcuda`) is looked for at run
+/// time, so a build with the feature runs on a machine without one; there, or where the driver
+/// reports no GPU `index`, this is [`GpuError::NoCudaDevice`] instead of a panic.
+pub fn cuda_device(index: usize) -> Result<Device, GpuError> {
+    cuda::device(index)
+}
+
+/// The number of GPUs the CUDA driver reports: 0 without a driver, or in a build without the
+/// cargo feature `cuda`.
+pub fn cuda_device_count() -> usize {
+    cuda::count()
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::GpuError;
+    use burn::prelude::*;
+    use cubecl::device::DeviceUnavailable;
+
+    /// The largest GPU index CubeCL's device ids hold.
+    const MAX_INDEX: usize = u16::MAX as usize;
+
+    pub(super) fn count() -> usize {
+        // Naming a GPU the machine does not have reports how many it has. CubeCL asks whether
+        // `libcuda` can be loaded before it calls into the driver (which would panic without
+        // it), and counts no devices where it cannot.
+        match cubecl::Device::cuda(MAX_INDEX) {
+            Err(DeviceUnavailable::NoSuchDevice { available, .. }) => available,
+            _ => 0,
+        }
+    }
+
+    pub(super) fn device(index: usize) -> Result<Device, GpuError> {
+        if index > MAX_INDEX {
+            return Err(GpuError::NoCudaDevice(format!(
+                "GPU {index} asked for, but indices end at {MAX_INDEX}"
+            )));
+        }
+        match cubecl::Device::cuda(index) {
+            Ok(_) => Ok(Device::cuda(index)),
+            Err(DeviceUnavailable::NoSuchDevice { available: 0, .. }) => {
+                Err(GpuError::NoCudaDevice(
+                    "no NVIDIA GPU found (the CUDA driver library libcuda is not installed, \
+                     or it reports no device)"
+                        .to_string(),
+                ))
+            }
+            Err(DeviceUnavailable::NoSuchDevice { available, .. }) => {
+                Err(GpuError::NoCudaDevice(format!(
+                    "GPU {index} asked for, but the CUDA driver reports {available} \
+                     (cuda:0 … cuda:{})",
+                    available - 1
+                )))
+            }
+            Err(e) => Err(GpuError::NoCudaDevice(e.to_string())),
+        }
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+mod cuda {
+    use super::GpuError;
+
+    pub(super) fn count() -> usize {
+        0
+    }
+
+    pub(super) fn device(_: usize) -> Result<burn::prelude::Device, GpuError> {
+        Err(GpuError::CudaNotCompiled)
+    }
 }
 
 #[cfg(feature = "wgpu")]

@@ -8,8 +8,9 @@
 //! - CPU (burn-flex, burn-ndarray; [`cpu`]): plain Rust loops over the raw buffers, parallel
 //!   over batch rows (rayon), the neuron axis as the vectorisable inner loop and `T` as the
 //!   sequential loop;
-//! - GPU (burn-wgpu, cargo feature `wgpu`; `cube`): CubeCL kernels with one invocation per
-//!   neuron looping over `T`, so that neighbouring invocations touch neighbouring addresses.
+//! - GPU (burn-wgpu with the cargo feature `wgpu`, CUDA with `cuda`; `cube`): CubeCL kernels
+//!   with one invocation per neuron looping over `T`, so that neighbouring invocations touch
+//!   neighbouring addresses.
 //!
 //! Only the membrane trace `U[t]` (one `f32` per neuron-step) is kept for the backward pass;
 //! spikes, resets and surrogate derivatives are recomputed from it.
@@ -72,7 +73,7 @@ pub mod adaptive;
 pub mod alpha;
 pub mod conductance;
 pub mod cpu;
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "cube")]
 pub mod cube;
 pub(crate) mod host_op;
 pub mod recurrent;
@@ -162,10 +163,11 @@ impl ScanSettings {
     }
 }
 
-/// The backend operation behind [`lif_scan`]: implemented for burn-flex, burn-ndarray,
-/// burn-wgpu (feature `wgpu`) and autodiff over any backend with [`ScanKernels`].
+/// The backend operation behind [`lif_scan`]: implemented for burn-flex, burn-ndarray, the
+/// CubeCL backends (burn-wgpu with feature `wgpu`, CUDA with feature `cuda`) and autodiff over
+/// any backend with [`ScanKernels`].
 #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-#[backend_extension(Flex, NdArray, Cube: cfg(feature = "wgpu"), Autodiff)]
+#[backend_extension(Flex, NdArray, Cube: cfg(feature = "cube"), Autodiff)]
 pub trait LifScanBackend: Backend {
     /// Runs a LIF layer over time from rest (see [`lif_scan`]), with the one-to-one feedback
     /// weight `feedback` where `with_feedback` (CPU backends only, see [`supports_cpu_scans`];
@@ -243,16 +245,16 @@ macro_rules! impl_scan_backend {
 
 impl_scan_backend!(burn::backend::Flex);
 impl_scan_backend!(burn::backend::NdArray);
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "cube")]
 impl_scan_backend!(burn::backend::Cube);
 
 /// Whether `device` has a fused kernel for `surrogate`: the CPU backends for every surrogate,
-/// burn-wgpu for the built-in ones (a user-registered derivative is host code, so on a GPU
-/// the reference path runs it). With or without autodiff.
+/// the CubeCL GPU backends (wgpu, CUDA) for the built-in ones (a user-registered derivative is
+/// host code, so on a GPU the reference path runs it). With or without autodiff.
 pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
     match device.clone().inner().as_dispatch() {
         _ if crate::kernels::host::cpu_backend(device) => true,
-        #[cfg(feature = "wgpu")]
+        #[cfg(feature = "cube")]
         DispatchDevice::Cube(_) => !matches!(surrogate, Surrogate::Custom { .. }),
         #[allow(unreachable_patterns)]
         _ => {
