@@ -40,7 +40,22 @@ impl Host {
             .expect("converted to f32 in Host::new")
     }
 
-    /// The values as an owned buffer (no copy: the data was already read to the host).
+    /// The values, to overwrite in place (no copy: the buffer is this value's own).
+    pub(crate) fn values_mut(&mut self) -> &mut [f32] {
+        self.0
+            .as_mut_slice::<f32>()
+            .expect("converted to f32 in Host::new")
+    }
+
+    /// The buffer as a tensor of `B` on `device`, of this value's shape (no copy on the CPU
+    /// backends).
+    pub(crate) fn into_tensor<B: Backend>(self, device: &B::Device) -> FloatTensor<B> {
+        B::float_from_data(self.0, device)
+    }
+
+    /// The values as an owned buffer: no copy where the backend allocated the buffer as a
+    /// `Vec<f32>` would be (burn-flex aligns some of its buffers to more than 4 bytes, which
+    /// costs a copy here; [`values_mut`](Self::values_mut) never copies).
     pub(crate) fn into_values(self) -> Vec<f32> {
         self.0
             .try_into_vec::<f32>()

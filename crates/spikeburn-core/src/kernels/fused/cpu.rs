@@ -31,17 +31,29 @@ enum TraceBlock<'a> {
     InPlace(Vec<&'a mut [f32]>),
 }
 
-/// The arguments of one block's backward pass: its first batch row; `∂L/∂S[t]` of its rows per
-/// step, overwritten with `∂L/∂X[t]`, or left as it is where the input is constant over time
-/// and `∂L/∂X` is summed into the block's `[rows, N]` buffer instead; the membrane trace
-/// `[T, B, N]`; the surrogate derivative.
-type BlockArgs<'a, F> = (
-    usize,
-    Vec<&'a mut [f32]>,
-    Option<&'a mut [f32]>,
-    &'a [f32],
-    &'a F,
-);
+/// The incoming gradient `∂L/∂S` (or `∂L/∂U`) of a backward pass, `[T, B, N]`.
+enum Incoming<'a> {
+    /// To overwrite with `∂L/∂X`, step by step.
+    InPlace(&'a mut [f32]),
+    /// Read only: the input was constant over time, and `∂L/∂X` is a new `[B, N]` sum.
+    Read(&'a [f32]),
+}
+
+/// The incoming gradient `∂L/∂S` (or `∂L/∂U`) of one block's backward pass, per step.
+enum GradBlock<'a> {
+    /// Overwritten with `∂L/∂X[t]` once step `t` has read it.
+    InPlace(Vec<&'a mut [f32]>),
+    /// Read only, the whole `[T, B, N]` gradient, where the input was constant over time:
+    /// `∂L/∂X` is summed over steps into the block's `[rows, N]` buffer `summed`.
+    Read {
+        grad: &'a [f32],
+        summed: &'a mut [f32],
+    },
+}
+
+/// The arguments of one block's backward pass: its first batch row, the incoming gradient, the
+/// membrane trace `[T, B, N]` and the surrogate derivative.
+type BlockArgs<'a, F> = (usize, GradBlock<'a>, &'a [f32], &'a F);
 
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]
@@ -129,15 +141,15 @@ impl Scan {
     /// varies over time, `U[t]` overwrites `X[t]` in the input's own buffer once step `t` has
     /// read it (the backward pass never reads `X`), so that training holds no `[T, B, N]`
     /// buffer besides the output and the trace even at the peak.
-    fn forward_train(&mut self) -> (Vec<f32>, Vec<f32>) {
+    fn forward_train(&mut self) -> (Vec<f32>, Trace) {
         if self.constant {
             let (out, trace) = self.run_forward(None, true);
             self.x = Host::empty();
-            return (out, trace);
+            return (out, Trace::Own(trace));
         }
-        let mut buffer = std::mem::replace(&mut self.x, Host::empty()).into_values();
-        let (out, _) = self.run_forward(Some(&mut buffer), false);
-        (out, buffer)
+        let mut buffer = std::mem::replace(&mut self.x, Host::empty());
+        let (out, _) = self.run_forward(Some(buffer.values_mut()), false);
+        (out, Trace::InInput(buffer))
     }
 
     /// The forward recurrence with the trace in `in_place` (the input, read from there instead
@@ -337,8 +349,8 @@ impl Scan {
     /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `∂L/∂X[t]` overwrites `grad[t]` once
     /// step `t` has read it, so the pass allocates no `[T, B, N]` buffer of its own (with a
     /// constant input, `∂L/∂X` is a new `[B, N]` sum over steps).
-    fn backward(&self, grad: Vec<f32>, trace: &[f32]) -> Grads {
-        struct Run<'a>(&'a Scan, Vec<f32>, &'a [f32]);
+    fn backward(&self, grad: Incoming<'_>, trace: &[f32]) -> Grads {
+        struct Run<'a>(&'a Scan, Incoming<'a>, &'a [f32]);
         impl WithDerivative for Run<'_> {
             type Output = Grads;
             fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Grads {
@@ -350,22 +362,29 @@ impl Scan {
 
     fn backward_with(
         &self,
-        mut grad: Vec<f32>,
+        grad: Incoming<'_>,
         trace: &[f32],
         sg: impl Fn(f32) -> f32 + Sync,
     ) -> Grads {
         let (b_len, n) = (self.batch, self.neurons);
-        let mut summed = vec![0.0f32; if self.constant { b_len * n } else { 0 }];
         let rows = self.rows_per_block();
-        let sum_blocks_of: Vec<Option<&mut [f32]>> = if self.constant {
-            summed.chunks_mut(rows * n).map(Some).collect()
-        } else {
-            Vec::new()
+        let mut summed = Vec::new();
+        let blocks: Vec<GradBlock<'_>> = match grad {
+            Incoming::InPlace(grad) => self
+                .blocks(grad)
+                .into_iter()
+                .map(GradBlock::InPlace)
+                .collect(),
+            Incoming::Read(grad) => {
+                summed = vec![0.0f32; b_len * n];
+                summed
+                    .chunks_mut(rows * n)
+                    .map(|summed| GradBlock::Read { grad, summed })
+                    .collect()
+            }
         };
-        let grad_blocks = self.blocks(&mut grad);
-        let count = grad_blocks.len();
-        let run = |first_row: usize, g: Vec<&mut [f32]>, summed: Option<&mut [f32]>| {
-            let args = (first_row, g, summed, trace, &sg);
+        let run = |first_row: usize, g: GradBlock<'_>| {
+            let args = (first_row, g, trace, &sg);
             if wide_vectors() {
                 // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
                 unsafe { self.backward_wide(args) }
@@ -375,20 +394,14 @@ impl Scan {
         };
         // Blocks in parallel, their β/θ sums added in block order (not rayon's split order),
         // so the totals do not depend on the thread count.
-        let mut sums = sum_blocks_of.into_iter();
-        let work: Vec<_> = grad_blocks
-            .into_iter()
-            .map(|g| (g, sums.next().flatten()))
-            .collect();
-        debug_assert_eq!(work.len(), count);
-        let per_block: Vec<[Vec<f64>; 3]> = work
+        let per_block: Vec<[Vec<f64>; 3]> = blocks
             .into_par_iter()
             .enumerate()
-            .map(|(i, (g, summed))| run(i * rows, g, summed))
+            .map(|(i, g)| run(i * rows, g))
             .collect();
         let [gbeta, gtheta, gfeedback] = sum_blocks(per_block, n);
         Grads {
-            input: if self.constant { summed } else { grad },
+            input: self.constant.then_some(summed),
             beta: gbeta,
             threshold: gtheta,
             feedback: gfeedback,
@@ -506,10 +519,20 @@ impl Scan {
         const FEEDBACK: bool,
     >(
         &self,
-        (first_row, mut grad, mut summed, trace, sg): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
+        (first_row, grad, trace, sg): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
     ) -> [Vec<f64>; 3] {
         let (t_len, b_len, n) = (self.steps, self.batch, self.neurons);
-        let width = grad.first().map_or(0, |g| g.len());
+        // The gradient to overwrite per step: the incoming one itself, or a copy of this step's
+        // rows where it is read only (and ∂L/∂X then added to `summed`).
+        let (mut in_place, read, mut summed) = match grad {
+            GradBlock::InPlace(blocks) => (blocks, None, None),
+            GradBlock::Read { grad, summed } => (Vec::new(), Some(grad), Some(summed)),
+        };
+        let width = match &summed {
+            Some(summed) => summed.len(),
+            None => in_place.first().map_or(0, |g| g.len()),
+        };
+        let mut scratch = vec![0.0f32; if read.is_some() { width } else { 0 }];
         let block_rows = width / n;
         let at = |t: usize| (t * b_len + first_row) * n;
         let mut gbeta = vec![0.0f64; n];
@@ -525,7 +548,13 @@ impl Scan {
             } else {
                 &zeros[..]
             };
-            let g_t: &mut [f32] = &mut *grad[t];
+            let g_t: &mut [f32] = match read {
+                Some(grad) => {
+                    scratch.copy_from_slice(&grad[at(t)..at(t) + width]);
+                    &mut scratch
+                }
+                None => &mut *in_place[t],
+            };
             let has_next = t + 1 < t_len;
             // This step's β and θ gradients, summed over the block's rows in f32, then added
             // to the f64 totals.
@@ -536,9 +565,8 @@ impl Scan {
                 let span = row * n..(row + 1) * n;
                 let (u, u_prev) = (&u[span.clone()], &u_prev[span.clone()]);
                 let delta = &mut delta[span.clone()];
-                // ∂L/∂S[t] on entry, ∂L/∂X[t] on exit (without a constant input).
-                let g_row = &mut g_t[span.clone()];
-                let mut summed_row = summed.as_deref_mut().map(|s| &mut s[span]);
+                // ∂L/∂S[t] on entry, ∂L/∂X[t] on exit.
+                let g_row = &mut g_t[span];
                 let (beta, threshold) = (&self.beta[..n], &self.threshold[..n]);
                 let (gbeta_t, gtheta_t) = (&mut gbeta_t[..n], &mut gtheta_t[..n]);
                 let (feedback, gfeedback_t) = (&self.feedback[..n], &mut gfeedback_t[..n]);
@@ -574,10 +602,7 @@ impl Scan {
                     } else {
                         0.0
                     };
-                    match summed_row.as_deref_mut() {
-                        Some(sum) => sum[j] += dx,
-                        None => g_row[j] = dx,
-                    }
+                    g_row[j] = dx;
                     gbeta_t[j] += if RESET == 1 {
                         d * (1.0 - r) * up
                     } else {
@@ -608,6 +633,11 @@ impl Scan {
                     gtheta_t[j] += gt;
                 }
             }
+            if let Some(summed) = summed.as_deref_mut() {
+                for (sum, &dx) in summed.iter_mut().zip(g_t.iter()) {
+                    *sum += dx;
+                }
+            }
             for j in 0..n {
                 gbeta[j] += f64::from(gbeta_t[j]);
                 gtheta[j] += f64::from(gtheta_t[j]);
@@ -620,13 +650,31 @@ impl Scan {
     }
 }
 
-/// The gradients of one scan: `∂L/∂X` (shaped like the input), and `∂L/∂β`, `∂L/∂θ`, `∂L/∂v`
-/// per neuron in `f64`.
+/// The gradients of one scan: `∂L/∂X` where the input was constant over time (`[B, N]`; else
+/// it overwrote the incoming gradient), and `∂L/∂β`, `∂L/∂θ`, `∂L/∂v` per neuron in `f64`.
 struct Grads {
-    input: Vec<f32>,
+    input: Option<Vec<f32>>,
     beta: Vec<f64>,
     threshold: Vec<f64>,
     feedback: Vec<f64>,
+}
+
+/// Where the membrane trace `U[t]` of a training pass is kept.
+#[derive(Clone, Debug)]
+enum Trace {
+    /// In a buffer of its own (an input constant over time has no `[T, B, N]` buffer to reuse).
+    Own(Vec<f32>),
+    /// In the input's buffer, over `X`.
+    InInput(Host),
+}
+
+impl Trace {
+    fn values(&self) -> &[f32] {
+        match self {
+            Trace::Own(values) => values,
+            Trace::InInput(host) => host.values(),
+        }
+    }
 }
 
 /// What the CPU backward pass keeps: the scan's host inputs (read once, in the forward pass),
@@ -634,7 +682,7 @@ struct Grads {
 #[derive(Clone, Debug)]
 pub struct CpuSaved {
     scan: Scan,
-    trace: Vec<f32>,
+    trace: Trace,
     beta_dims: Vec<usize>,
     threshold_dims: Vec<usize>,
     feedback_dims: Option<Vec<usize>>,
@@ -689,12 +737,22 @@ fn scan_backward<B: Backend>(
         threshold_dims,
         feedback_dims,
     } = saved;
-    let grad = Host::new::<B>(grad_out).into_values();
-    let grads = scan.backward(grad, &trace);
+    let mut grad = Host::new::<B>(grad_out);
+    let incoming = if scan.constant {
+        Incoming::Read(grad.values())
+    } else {
+        Incoming::InPlace(grad.values_mut())
+    };
+    let grads = scan.backward(incoming, trace.values());
+    drop(trace);
+    let input = match grads.input {
+        Some(summed) => from_host::<B>(summed, &scan.x_dims, &device),
+        None => grad.into_tensor::<B>(&device),
+    };
     // Per neuron, or summed over neurons for a shared scalar, in f64.
     (
         [
-            from_host::<B>(grads.input, &scan.x_dims, &device),
+            input,
             parameter_gradient::<B>(&grads.beta, &beta_dims, &device),
             parameter_gradient::<B>(&grads.threshold, &threshold_dims, &device),
         ],
