@@ -1,10 +1,10 @@
 //! The hand-written operations behind the layers and neurons: each a burn backend extension
 //! with its own backward pass, on the CPU backends (flex, ndarray) and, for the neuron scans,
-//! as CubeCL kernels on wgpu. Each is tested against the reference built from burn's ops, in
+//! as CubeCL kernels on the GPU backends (wgpu, CUDA). Each is tested against the reference built from burn's ops, in
 //! values and gradients (`tests/` of this crate).
 //!
 //! - [`fused`]: the time loops of the LIF, synaptic and integrator neurons as one operation
-//!   with a hand-written BPTT backward (`cpu.rs`, and `cube.rs` for wgpu), and of the
+//!   with a hand-written BPTT backward (`cpu/`, and `cube.rs` on the GPU), and of the
 //!   recurrent (`recurrent.rs` for all-to-all), adaptive (`adaptive.rs`), alpha (`alpha.rs`),
 //!   conductance (`conductance.rs`), stochastic (`stochastic.rs`) and refractory neurons on
 //!   the CPU;
@@ -12,7 +12,7 @@
 //! - [`conv`]: 2-D convolution as im2col + GEMM;
 //! - [`pool`]: 2-D max pooling with a saved arg-max;
 //! - [`batch_norm`]: training-mode batch normalisation;
-//! - [`gpu`]: what the wgpu kernels share.
+//! - [`gpu`]: opening the GPU devices (wgpu, CUDA).
 
 pub mod batch_norm;
 pub mod conv;

@@ -1,0 +1,346 @@
+//! The backward pass of the CPU scan: BPTT over all steps per block of batch rows, in place
+//! over the incoming gradient (equations in the [fused module](super::super)).
+
+use super::super::host_op::{WithDerivative, sum_blocks, wide_vectors, with_derivative};
+use super::Scan;
+use crate::lif::Reset;
+use rayon::prelude::*;
+
+/// The incoming gradient `∂L/∂S` (or `∂L/∂U`) of a backward pass, `[T, B, N]`.
+pub(super) enum Incoming<'a> {
+    /// To overwrite with `∂L/∂X`, step by step.
+    InPlace(&'a mut [f32]),
+    /// Read only: the input was constant over time, and `∂L/∂X` is a new `[B, N]` sum.
+    Read(&'a [f32]),
+}
+
+/// The incoming gradient `∂L/∂S` (or `∂L/∂U`) of one block's backward pass, per step.
+enum GradBlock<'a> {
+    /// Overwritten with `∂L/∂X[t]` once step `t` has read it.
+    InPlace(Vec<&'a mut [f32]>),
+    /// Read only, the whole `[T, B, N]` gradient, where the input was constant over time:
+    /// `∂L/∂X` is summed over steps into the block's `[rows, N]` buffer `summed`.
+    Read {
+        grad: &'a [f32],
+        summed: &'a mut [f32],
+    },
+}
+
+/// The arguments of one block's backward pass: its first batch row, the incoming gradient, the
+/// membrane trace `[T, B, N]` and the surrogate derivative.
+type BlockArgs<'a, F> = (usize, GradBlock<'a>, &'a [f32], &'a F);
+
+/// The gradients of one scan: `∂L/∂X` where the input was constant over time (`[B, N]`; else
+/// it overwrote the incoming gradient), and `∂L/∂β`, `∂L/∂θ`, `∂L/∂v` per neuron in `f64`.
+pub(super) struct Grads {
+    pub(super) input: Option<Vec<f32>>,
+    pub(super) beta: Vec<f64>,
+    pub(super) threshold: Vec<f64>,
+    pub(super) feedback: Vec<f64>,
+}
+
+impl Scan {
+    /// The backward pass; `grad` and `trace` are `[T, B, N]`. Returns `∂L/∂X` (shaped like the
+    /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `∂L/∂X[t]` overwrites `grad[t]` once
+    /// step `t` has read it, so the pass allocates no `[T, B, N]` buffer of its own (with a
+    /// constant input, `∂L/∂X` is a new `[B, N]` sum over steps).
+    pub(super) fn backward(&self, grad: Incoming<'_>, trace: &[f32]) -> Grads {
+        struct Run<'a>(&'a Scan, Incoming<'a>, &'a [f32]);
+        impl WithDerivative for Run<'_> {
+            type Output = Grads;
+            fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Grads {
+                self.0.backward_with(self.1, self.2, sg)
+            }
+        }
+        with_derivative(self.settings.surrogate, Run(self, grad, trace))
+    }
+
+    fn backward_with(
+        &self,
+        grad: Incoming<'_>,
+        trace: &[f32],
+        sg: impl Fn(f32) -> f32 + Sync,
+    ) -> Grads {
+        let (b_len, n) = (self.batch, self.neurons);
+        let rows = self.rows_per_block();
+        let mut summed = Vec::new();
+        let blocks: Vec<GradBlock<'_>> = match grad {
+            Incoming::InPlace(grad) => self
+                .blocks(grad)
+                .into_iter()
+                .map(GradBlock::InPlace)
+                .collect(),
+            Incoming::Read(grad) => {
+                summed = vec![0.0f32; b_len * n];
+                summed
+                    .chunks_mut(rows * n)
+                    .map(|summed| GradBlock::Read { grad, summed })
+                    .collect()
+            }
+        };
+        let run = |first_row: usize, g: GradBlock<'_>| {
+            let args = (first_row, g, trace, &sg);
+            if wide_vectors() {
+                // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
+                unsafe { self.backward_wide(args) }
+            } else {
+                self.backward_any(args)
+            }
+        };
+        // Blocks in parallel, their β/θ sums added in block order (not rayon's split order),
+        // so the totals do not depend on the thread count.
+        let per_block: Vec<[Vec<f64>; 3]> = blocks
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, g)| run(i * rows, g))
+            .collect();
+        let [gbeta, gtheta, gfeedback] = sum_blocks(per_block, n);
+        Grads {
+            input: self.constant.then_some(summed),
+            beta: gbeta,
+            threshold: gtheta,
+            feedback: gfeedback,
+        }
+    }
+
+    /// [`backward_any`](Self::backward_any) compiled for AVX2 and FMA (see [`wide_vectors`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::type_complexity)]
+    unsafe fn backward_wide(
+        &self,
+        args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
+    ) -> [Vec<f64>; 3] {
+        self.backward_any(args)
+    }
+
+    /// Stands in for the AVX2 build of the backward pass where the target has none.
+    #[cfg(not(target_arch = "x86_64"))]
+    #[allow(clippy::type_complexity)]
+    unsafe fn backward_wide(
+        &self,
+        args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
+    ) -> [Vec<f64>; 3] {
+        self.backward_any(args)
+    }
+
+    /// The backward pass of one block, monomorphised for reset, output, detach and feedback.
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn backward_any(&self, args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>) -> [Vec<f64>; 3] {
+        let s = self.settings;
+        macro_rules! dispatch {
+            ($args:expr, $feedback:literal) => {
+                match (s.reset, s.output_membrane, s.detach_reset) {
+                    (Reset::Subtract, false, true) => {
+                        self.backward_block::<0, false, false, $feedback>($args)
+                    }
+                    (Reset::Subtract, false, false) => {
+                        self.backward_block::<0, false, true, $feedback>($args)
+                    }
+                    (Reset::Subtract, true, true) => {
+                        self.backward_block::<0, true, false, $feedback>($args)
+                    }
+                    (Reset::Subtract, true, false) => {
+                        self.backward_block::<0, true, true, $feedback>($args)
+                    }
+                    (Reset::Zero, false, true) => {
+                        self.backward_block::<1, false, false, $feedback>($args)
+                    }
+                    (Reset::Zero, false, false) => {
+                        self.backward_block::<1, false, true, $feedback>($args)
+                    }
+                    (Reset::Zero, true, true) => {
+                        self.backward_block::<1, true, false, $feedback>($args)
+                    }
+                    (Reset::Zero, true, false) => {
+                        self.backward_block::<1, true, true, $feedback>($args)
+                    }
+                    (Reset::None, false, _) => {
+                        self.backward_block::<2, false, false, $feedback>($args)
+                    }
+                    (Reset::None, true, _) => {
+                        self.backward_block::<2, true, false, $feedback>($args)
+                    }
+                }
+            };
+        }
+        if self.has_feedback {
+            dispatch!(args, true)
+        } else {
+            dispatch!(args, false)
+        }
+    }
+
+    /// The refractory gates `[c[t] = 0]` of one block's elements, `[T, width]`, recomputed
+    /// from the membrane trace as the forward pass computed them (`R[t] = H(U[t−1] − θ)`);
+    /// empty without a refractory period.
+    fn refractory_gates(&self, trace: &[f32], first_row: usize, width: usize) -> Vec<bool> {
+        let k = self.settings.refractory;
+        if k == 0 {
+            return Vec::new();
+        }
+        let n = self.neurons;
+        let mut open = Vec::with_capacity(self.steps * width);
+        let mut counter = vec![0usize; width];
+        for t in 0..self.steps {
+            for (e, c) in counter.iter_mut().enumerate() {
+                let prev = if t > 0 {
+                    trace[((t - 1) * self.batch + first_row) * n + e]
+                } else {
+                    0.0
+                };
+                *c = if prev - self.threshold[e % n] > 0.0 {
+                    k
+                } else {
+                    c.saturating_sub(1)
+                };
+                open.push(*c == 0);
+            }
+        }
+        open
+    }
+
+    /// BPTT over all steps for the rows of one block (equations in the module docs). Returns
+    /// this block's `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `RESET`: 0 subtract, 1 zero,
+    /// 2 none; `MEMBRANE`: the output was `U`; `ATTACHED`: the reset is not detached;
+    /// `FEEDBACK`: the one-to-one feedback weight `v`.
+    #[allow(clippy::type_complexity)]
+    #[inline(always)]
+    fn backward_block<
+        const RESET: u8,
+        const MEMBRANE: bool,
+        const ATTACHED: bool,
+        const FEEDBACK: bool,
+    >(
+        &self,
+        (first_row, grad, trace, sg): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
+    ) -> [Vec<f64>; 3] {
+        let (t_len, b_len, n) = (self.steps, self.batch, self.neurons);
+        // The gradient to overwrite per step: the incoming one itself, or a copy of this step's
+        // rows where it is read only (and ∂L/∂X then added to `summed`).
+        let (mut in_place, read, mut summed) = match grad {
+            GradBlock::InPlace(blocks) => (blocks, None, None),
+            GradBlock::Read { grad, summed } => (Vec::new(), Some(grad), Some(summed)),
+        };
+        let width = match &summed {
+            Some(summed) => summed.len(),
+            None => in_place.first().map_or(0, |g| g.len()),
+        };
+        let mut scratch = vec![0.0f32; if read.is_some() { width } else { 0 }];
+        let block_rows = width / n;
+        let at = |t: usize| (t * b_len + first_row) * n;
+        let mut gbeta = vec![0.0f64; n];
+        let mut gtheta = vec![0.0f64; n];
+        let mut gfeedback = vec![0.0f64; n];
+        let mut delta = vec![0.0f32; width];
+        let zeros = vec![0.0f32; width];
+        let open = self.refractory_gates(trace, first_row, width);
+        for t in (0..t_len).rev() {
+            let u = &trace[at(t)..at(t) + width];
+            let u_prev = if t > 0 {
+                &trace[at(t - 1)..at(t - 1) + width]
+            } else {
+                &zeros[..]
+            };
+            let g_t: &mut [f32] = match read {
+                Some(grad) => {
+                    scratch.copy_from_slice(&grad[at(t)..at(t) + width]);
+                    &mut scratch
+                }
+                None => &mut *in_place[t],
+            };
+            let has_next = t + 1 < t_len;
+            // This step's β and θ gradients, summed over the block's rows in f32, then added
+            // to the f64 totals.
+            let mut gbeta_t = vec![0.0f32; n];
+            let mut gtheta_t = vec![0.0f32; n];
+            let mut gfeedback_t = vec![0.0f32; n];
+            for row in 0..block_rows {
+                let span = row * n..(row + 1) * n;
+                let (u, u_prev) = (&u[span.clone()], &u_prev[span.clone()]);
+                let delta = &mut delta[span.clone()];
+                // ∂L/∂S[t] on entry, ∂L/∂X[t] on exit.
+                let g_row = &mut g_t[span];
+                let (beta, threshold) = (&self.beta[..n], &self.threshold[..n]);
+                let (gbeta_t, gtheta_t) = (&mut gbeta_t[..n], &mut gtheta_t[..n]);
+                let (feedback, gfeedback_t) = (&self.feedback[..n], &mut gfeedback_t[..n]);
+                for j in 0..n {
+                    let (beta, theta, v) = (beta[j], threshold[j], feedback[j]);
+                    let (un, up) = (u[j], u_prev[j]);
+                    let sg_now = sg(un - theta);
+                    let g = g_row[j];
+                    let mut d = if MEMBRANE { g } else { g * sg_now };
+                    if has_next {
+                        let jac = match RESET {
+                            0 => beta - if ATTACHED { theta * sg_now } else { 0.0 },
+                            1 => {
+                                let r_next = if un - theta > 0.0 { 1.0 } else { 0.0 };
+                                (1.0 - r_next) * beta
+                                    - if ATTACHED { beta * un * sg_now } else { 0.0 }
+                            }
+                            _ => beta,
+                        };
+                        // U[t+1] receives v·S[t], S[t] = H(U[t] − θ), never detached.
+                        let jac = if FEEDBACK { jac + v * sg_now } else { jac };
+                        d += delta[j] * jac;
+                    }
+                    delta[j] = d;
+                    let r = if RESET != 2 && up - theta > 0.0 {
+                        1.0
+                    } else {
+                        0.0
+                    };
+                    // The refractory gate multiplies the input, so also its gradient.
+                    let dx = if open.is_empty() || open[t * width + row * n + j] {
+                        d
+                    } else {
+                        0.0
+                    };
+                    g_row[j] = dx;
+                    gbeta_t[j] += if RESET == 1 {
+                        d * (1.0 - r) * up
+                    } else {
+                        d * up
+                    };
+                    let du_dtheta = match RESET {
+                        0 => {
+                            -r + if ATTACHED {
+                                theta * sg(up - theta)
+                            } else {
+                                0.0
+                            }
+                        }
+                        1 if ATTACHED => beta * up * sg(up - theta),
+                        _ => 0.0,
+                    };
+                    let mut gt = d * du_dtheta;
+                    if FEEDBACK && t > 0 {
+                        // ∂U[t]/∂θ through v·S[t−1], and ∂U[t]/∂v = S[t−1].
+                        gt -= d * v * sg(up - theta);
+                        if up - theta > 0.0 {
+                            gfeedback_t[j] += d;
+                        }
+                    }
+                    if !MEMBRANE {
+                        gt -= g * sg_now;
+                    }
+                    gtheta_t[j] += gt;
+                }
+            }
+            if let Some(summed) = summed.as_deref_mut() {
+                for (sum, &dx) in summed.iter_mut().zip(g_t.iter()) {
+                    *sum += dx;
+                }
+            }
+            for j in 0..n {
+                gbeta[j] += f64::from(gbeta_t[j]);
+                gtheta[j] += f64::from(gtheta_t[j]);
+                if FEEDBACK {
+                    gfeedback[j] += f64::from(gfeedback_t[j]);
+                }
+            }
+        }
+        [gbeta, gtheta, gfeedback]
+    }
+}
