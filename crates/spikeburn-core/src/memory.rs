@@ -54,6 +54,16 @@ impl NetworkConfig {
                     parameters += product(&p.input) * *size as f64 + *size as f64;
                     1.0
                 }
+                LayerConfig::DelayedLinear {
+                    size, max_delay, ..
+                } => {
+                    // Weights and delays, and per tap the shifted input and the masked
+                    // weights the backward pass keeps (counted per output element).
+                    let synapses = product(&p.input) * *size as f64;
+                    parameters += 2.0 * synapses + *size as f64;
+                    let taps = (*max_delay as f64 + 1.0).min(self.num_steps as f64);
+                    1.0 + taps * product(&p.input) / (*size as f64).max(1.0)
+                }
                 LayerConfig::Conv2d {
                     channels, kernel, ..
                 } => {

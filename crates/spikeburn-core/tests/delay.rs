@@ -99,3 +99,98 @@ fn bad_delay_layers_are_refused_naming_the_field() {
     parsed.validate().expect("valid");
     assert!(matches!(&parsed.layers[0], LayerConfig::Delay(d) if d.learnable && d.max_delay == 4));
 }
+
+/// delayed_linear → leaky integrator with β = 1, from a configuration file.
+fn delayed_linear_then_sum(learnable: bool) -> NetworkConfig {
+    let text = format!(
+        "input = [3]\nnum_steps = 5\nlayers = [{{ type = \"delayed_linear\", size = 2, \
+         max_delay = 3, learnable = {learnable} }}, \
+         {{ type = \"neuron\", neuron = {{ kind = \"integrator\", beta = 1.0 }} }}]"
+    );
+    toml::from_str(&text).expect("TOML")
+}
+
+fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32")
+}
+
+#[test]
+fn a_per_synapse_delayed_network_computes_the_definition_by_hand() {
+    let device = Device::flex();
+    let config = delayed_linear_then_sum(false);
+    config.validate().expect("valid");
+    assert_eq!(config.summary(), "3-2d3-integrator");
+    let net = config.init(7, &device);
+    let spikeburn_core::network::Layer::DelayedLinear(layer) = &net.layers[0] else {
+        panic!("the first layer is {:?}", net.layers[0]);
+    };
+    // Fixed delays: whole steps in [0, 3], drawn from the seed, not trained.
+    let (w, d) = (floats(layer.weight.val()), floats(layer.delay.val()));
+    assert!(
+        d.iter()
+            .all(|v| v.fract() == 0.0 && (0.0..=3.0).contains(v)),
+        "{d:?}"
+    );
+    assert!(!layer.delay.is_require_grad());
+    let b = floats(layer.bias.as_ref().expect("a bias").val());
+    // Two samples of a sequence [T = 5, B = 2, 3].
+    let x: Vec<f32> = (0..30).map(|i| ((i * 7 % 11) as f32) / 10.0).collect();
+    let input = Tensor::<3>::from_data(TensorData::new(x.clone(), [5, 2, 3]), &device);
+    let out = SpikingModel::forward(&net, ModelInput::Sequence(input));
+    // By definition: y_j[t] = b_j + Σ_i W_ij x_i[t − d_ij], then the running sum over t.
+    let mut sum = [[0.0f32; 2]; 2];
+    let mut expected = Vec::new();
+    for t in 0..5 {
+        for (s, row) in sum.iter_mut().enumerate() {
+            for (j, acc) in row.iter_mut().enumerate() {
+                let mut y = b[j];
+                for i in 0..3 {
+                    let delay = d[i * 2 + j] as usize;
+                    if t >= delay {
+                        y += w[i * 2 + j] * x[((t - delay) * 2 + s) * 3 + i];
+                    }
+                }
+                *acc += y;
+                expected.push(*acc);
+            }
+        }
+    }
+    let got = values(out.membrane);
+    for (e, (a, b)) in got.iter().zip(&expected).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "membrane[{e}]: network {a} vs by hand {b}"
+        );
+    }
+}
+
+#[test]
+fn learnable_per_synapse_delays_get_gradients_and_bad_ones_are_refused() {
+    let device = Device::flex().autodiff();
+    let net = delayed_linear_then_sum(true).init(3, &device);
+    let x = Tensor::<2>::from_data(
+        TensorData::new(vec![0.2f32, 0.7, 1.0, 0.4, 0.1, 0.9], [2, 3]),
+        &device,
+    );
+    // A static input becomes a sequence before the delays (as for the per-feature layer).
+    let out = SpikingModel::forward(&net, ModelInput::Static(x));
+    let grads = out.membrane.sum().backward();
+    let spikeburn_core::network::Layer::DelayedLinear(layer) = &net.layers[0] else {
+        panic!("the first layer is {:?}", net.layers[0]);
+    };
+    let g = floats(layer.delay.val().grad(&grads).expect("learnable delays"));
+    assert_eq!(g.len(), 6);
+    assert!(g.iter().any(|v| *v != 0.0), "{g:?}");
+    let parsed: Result<NetworkConfig, _> = toml::from_str(
+        "input = [3]\nlayers = [{ type = \"delayed_linear\", size = 2, max_delay = 20000 }, \
+         { type = \"neuron\" }]",
+    );
+    let e = parsed
+        .expect("TOML")
+        .validate()
+        .expect_err("max_delay too large");
+    assert!(e.field.ends_with("max_delay"), "{e}");
+}

@@ -2,11 +2,13 @@
 //!
 //! A stateless layer gives the same result at every step, so the time axis is folded into
 //! the batch: `[T, B, N] → [T·B, N]`, one GEMM for the whole sequence, then unfolded again.
-//! A [`Delay`] mixes steps, so it takes the sequence itself.
+//! A [`Delay`] and a [`DelayedLinear`] mix steps, so they take the sequence itself.
 
 mod delay;
+mod delayed_linear;
 
 pub use delay::{Delay, DelayConfig, delay_weight, shift_in_time};
+pub use delayed_linear::DelayedLinear;
 
 use burn::nn::Linear;
 use burn::prelude::*;

@@ -127,6 +127,22 @@ pub enum LayerConfig {
     /// — "batch norm through time" with shared statistics (Ioffe & Szegedy 2015 applied to the
     /// folded sequence, as SpikingJelly's `layer.BatchNorm2d` in multi-step mode).
     BatchNorm,
+    /// Fully connected with a delay on every synapse, fixed or learnable
+    /// ([`crate::layers::DelayedLinear`]; Hammouamri et al. 2023): `{ type = "delayed_linear",
+    /// size = 256, max_delay = 25 }`, `learnable = false` for fixed whole delays drawn from
+    /// the seed. A multi-dimensional input is flattened first.
+    DelayedLinear {
+        /// Output features.
+        size: usize,
+        /// The largest delay `D`, in steps (at most 10⁴).
+        max_delay: usize,
+        /// Whether the delays are trained (default true).
+        #[serde(default = "yes")]
+        learnable: bool,
+        /// With a bias (default true).
+        #[serde(default = "yes")]
+        bias: bool,
+    },
     /// Per-feature axonal delays, fixed or learnable ([`crate::layers::Delay`]; Hammouamri
     /// et al. 2023): `{ type = "delay", max_delay = 10 }`, `learnable = false` for fixed ones.
     /// Flat features only (after `flatten` or a linear layer).
@@ -241,6 +257,18 @@ impl NetworkConfig {
             let output = match &layer {
                 LayerConfig::Linear { size, .. } => {
                     positive("size", *size)?;
+                    vec![*size]
+                }
+                LayerConfig::DelayedLinear {
+                    size, max_delay, ..
+                } => {
+                    positive("size", *size)?;
+                    if *max_delay > 10_000 {
+                        return Err(err(
+                            "max_delay",
+                            format!("expected at most 10000 steps, got {max_delay}"),
+                        ));
+                    }
                     vec![*size]
                 }
                 LayerConfig::Conv2d {
@@ -387,6 +415,9 @@ impl NetworkConfig {
         for layer in self.resolved_layers() {
             parts.push(match layer {
                 LayerConfig::Linear { size, .. } => size.to_string(),
+                LayerConfig::DelayedLinear {
+                    size, max_delay, ..
+                } => format!("{size}d{max_delay}"),
                 LayerConfig::Conv2d {
                     channels, kernel, ..
                 } => format!("c{channels}k{kernel}"),
@@ -419,6 +450,24 @@ impl NetworkConfig {
             let layer = match &planned.layer {
                 LayerConfig::Linear { size, bias } => {
                     Layer::Linear(seeded_linear(fan_in, *size, *bias, &mut rng, device))
+                }
+                LayerConfig::DelayedLinear {
+                    size,
+                    max_delay,
+                    learnable,
+                    bias,
+                } => {
+                    let linear = seeded_linear(fan_in, *size, *bias, &mut rng, device);
+                    let delays = crate::layers::DelayedLinear::random_delays(
+                        fan_in, *size, *max_delay, *learnable, &mut rng, device,
+                    );
+                    Layer::DelayedLinear(crate::layers::DelayedLinear::new(
+                        linear.weight,
+                        linear.bias,
+                        delays,
+                        *max_delay,
+                        *learnable,
+                    ))
                 }
                 LayerConfig::Conv2d {
                     channels,

@@ -61,6 +61,8 @@ pub enum Layer {
     BatchNorm(BatchNorm),
     /// Per-feature delays (mixes time steps).
     Delay(crate::layers::Delay),
+    /// Fully connected with per-synapse delays (mixes time steps).
+    DelayedLinear(crate::layers::DelayedLinear),
     /// Spiking neurons.
     Neuron(NeuronLayer),
 }
@@ -205,6 +207,7 @@ impl SpikingNetwork {
         for layer in &self.layers {
             match layer {
                 Layer::Linear(l) => return l.weight.val().sum().into_scalar::<f32>(),
+                Layer::DelayedLinear(l) => return l.weight.val().sum().into_scalar::<f32>(),
                 Layer::Conv2d(c) => return c.weight.val().sum().into_scalar::<f32>(),
                 _ => {}
             }
@@ -332,6 +335,20 @@ impl SpikingNetwork {
                     constant = false;
                     Features::Flat(delay.forward(sequence).reshape([steps * batch, f]))
                 }
+                Layer::DelayedLinear(linear) => {
+                    let flat = features.flat();
+                    let f = flat.dims()[1];
+                    // As for a delay: a constant input becomes a sequence.
+                    let sequence = if constant {
+                        flat.unsqueeze::<3>().expand([steps, batch, f])
+                    } else {
+                        flat.reshape([steps, batch, f])
+                    };
+                    constant = false;
+                    let y = linear.forward(sequence);
+                    let out = y.dims()[2];
+                    Features::Flat(y.reshape([steps * batch, out]))
+                }
                 Layer::Neuron(neuron) => {
                     let keep_membrane = i == last_neuron;
                     let template = features;
@@ -404,6 +421,9 @@ impl SpikingModel for SpikingNetwork {
                 Layer::Dropout(d) => format!("dropout({})", d.prob),
                 Layer::BatchNorm(_) => "batch_norm".into(),
                 Layer::Delay(d) => format!("delay({})", d.max_delay),
+                Layer::DelayedLinear(l) => {
+                    format!("delayed_linear({}, {})", l.weight.dims()[1], l.max_delay)
+                }
                 Layer::Neuron(_) => "neuron".into(),
             });
         }

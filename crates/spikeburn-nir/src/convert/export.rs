@@ -115,6 +115,12 @@ pub fn network_to_nir(
                     "spikeburn's NIR exporter does not write delays yet (export the weights and delays with --format safetensors)",
                 ));
             }
+            (LayerConfig::DelayedLinear { .. }, _) => {
+                return Err(unsupported(
+                    what,
+                    "NIR has no per-synapse delays (export the weights and delays with --format safetensors)",
+                ));
+            }
             (LayerConfig::Neuron { neuron }, Layer::Neuron(layer)) => {
                 let cfg = config.neuron_of(neuron);
                 if layer.amplitude.is_some() {
@@ -316,6 +322,14 @@ pub fn network_to_safetensors(
                 put("running_var", array(bn.running_var.value())?);
             }
             Layer::Delay(d) => put("delay", array(d.delay.val())?),
+            Layer::DelayedLinear(l) => {
+                // [out, in], as the weight of a linear layer.
+                put("weight", transpose(l.weight.val())?);
+                put("delay", transpose(l.delay.val())?);
+                if let Some(b) = &l.bias {
+                    put("bias", array(b.val())?);
+                }
+            }
             Layer::Neuron(nl) => {
                 let (lif, alpha) = match &nl.model {
                     NeuronModel::Lif(l) => (Some(l), None),

@@ -224,6 +224,7 @@ fn layer_kind(layer: &LayerConfig) -> &'static str {
         LayerConfig::Dropout { .. } => "dropout",
         LayerConfig::BatchNorm => "batch_norm",
         LayerConfig::Delay(_) => "delay",
+        LayerConfig::DelayedLinear { .. } => "delayed_linear",
         LayerConfig::Neuron { .. } => "neuron",
     }
 }
