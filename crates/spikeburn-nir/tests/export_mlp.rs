@@ -114,3 +114,61 @@ fn delays_export_to_safetensors_and_are_refused_by_nir() {
         "{text}"
     );
 }
+
+/// A per-synapse delayed layer exports its weights and delays as `[out, in]` (the layout of a
+/// linear layer's weight) to safetensors, and NIR, which has no per-synapse delay, refuses it.
+#[test]
+fn per_synapse_delays_export_to_safetensors_transposed_and_not_to_nir() {
+    use spikeburn_nir::convert::network_to_safetensors;
+    let device = Device::flex();
+    let config = NetworkConfig {
+        input: vec![3],
+        num_steps: 4,
+        layers: vec![
+            spikeburn_core::LayerConfig::DelayedLinear {
+                size: 2,
+                max_delay: 3,
+                learnable: true,
+                bias: true,
+            },
+            spikeburn_core::LayerConfig::Neuron {
+                neuron: Some(NeuronConfig {
+                    reset: Reset::Zero,
+                    ..NeuronConfig::default()
+                }),
+            },
+        ],
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    let net = config.init(5, &device);
+    let spikeburn_core::network::Layer::DelayedLinear(layer) = &net.layers[0] else {
+        panic!("the first layer is {:?}", net.layers[0]);
+    };
+    let read = |t: Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    // The module holds [in = 3, out = 2]; the file holds [out, in].
+    let (weight, delay) = (read(layer.weight.val()), read(layer.delay.val()));
+    let (tensors, _) = network_to_safetensors(&config, &net).expect("safetensors");
+    for (name, module) in [("layers.0.weight", &weight), ("layers.0.delay", &delay)] {
+        let exported = tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is exported"));
+        assert_eq!(exported.shape(), [2, 3], "{name}");
+        for out in 0..2 {
+            for input in 0..3 {
+                assert_eq!(
+                    exported.data()[out * 3 + input],
+                    module[input * 2 + out],
+                    "{name}"
+                );
+            }
+        }
+    }
+    assert!(tensors.get("layers.0.bias").is_some());
+    let err = network_to_nir(&config, &net, &ExportOptions::default()).expect_err("no NIR");
+    let text = err.to_string();
+    assert!(
+        text.contains("layers.0") && text.contains("per-synapse"),
+        "{text}"
+    );
+}
