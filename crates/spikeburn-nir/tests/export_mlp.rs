@@ -164,7 +164,7 @@ fn per_synapse_delays_export_to_safetensors_transposed_and_not_to_nir() {
             }
         }
     }
-    assert!(tensors.get("layers.0.bias").is_some());
+    assert!(tensors.contains_key("layers.0.bias"));
     let err = network_to_nir(&config, &net, &ExportOptions::default()).expect_err("no NIR");
     let text = err.to_string();
     assert!(
