@@ -22,6 +22,8 @@
 //! Former module paths (`spikeburn_core::lif`, `::neuron`, `::fused`, …) remain as hidden
 //! re-exports.
 
+#![warn(missing_docs)]
+
 pub mod encoding;
 pub mod error;
 pub mod kernels;

@@ -7,6 +7,8 @@
 //! Malformed input never panics: every failure is a typed error naming the file and the
 //! problem.
 
+#![warn(missing_docs)]
+
 pub mod batcher;
 pub mod dataset;
 pub mod events;

@@ -7,6 +7,8 @@
 //! the reproducibility record of every run ([`provenance`]), hyper-parameter sweeps
 //! ([`sweep`]), gradient diagnostics ([`diagnose`]), and figures ([`figures`], [`plot`]).
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
