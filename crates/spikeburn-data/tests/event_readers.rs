@@ -933,3 +933,24 @@ fn fuzz_seeds_are_valid_files() {
     let set = spikeburn_data::events::shd::parse(file, Path::new("shd.h5"), 20).expect("SHD seed");
     assert_eq!(set.samples.len(), 4);
 }
+
+/// Found by the `events` fuzz target (2026-12-07, input kept in `fuzz/regressions/events/`): a
+/// 9 KB SHD-format file whose `labels` dataset declares 318 GB of data (all fill value) made
+/// the reader allocate it and abort. The declared sizes are now checked against what the file
+/// can hold before any dataset is read.
+#[test]
+fn an_shd_dataset_declaring_more_than_the_file_holds_is_refused_before_reading() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/events/shd-labels-declare-318gb");
+    let bytes = std::fs::read(input).expect("regression input");
+    assert_eq!(bytes[0], 3, "the fuzz target's selector for the SHD reader");
+    let file = bytes[1..].to_vec();
+    let len = file.len();
+    let err = spikeburn_data::events::shd::parse(file, Path::new("bad.h5"), 20)
+        .expect_err("a dataspace larger than the file");
+    let text = err.to_string();
+    assert!(
+        text.contains("bad.h5") && text.contains("labels") && text.contains(&len.to_string()),
+        "{text}"
+    );
+}

@@ -127,6 +127,12 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, EventError> {
     Ok(bytes)
 }
 
+/// How much larger than the file its data may decode to (deflate expands at most 1032:1).
+const MAX_EXPANSION: u64 = 1032;
+
+/// The largest global-heap ID of a variable-length element (length, 8-byte address, index).
+const HEAP_ID_BYTES: u64 = 16;
+
 /// Parses the bytes of an SHD/SSC-format HDF5 file (see [`read_file`]); `path` names it in
 /// errors.
 pub fn parse(bytes: Vec<u8>, path: &Path, num_classes: usize) -> Result<EventSet, EventError> {
@@ -192,6 +198,32 @@ pub fn parse(bytes: Vec<u8>, path: &Path, num_classes: usize) -> Result<EventSet
         .filter(|k| !k.is_float())
         .ok_or_else(|| type_error(path, "labels", "integers", &label_type))?;
 
+    // Each dataset is read into one allocation of its declared size: refuse declarations the
+    // file could not hold even fully compressed (found by fuzzing: a 9 KB file whose `labels`
+    // declared 318 GB, all fill value, aborted on the allocation).
+    let mut budget = len.saturating_mul(MAX_EXPANSION);
+    for (name, ds, per_element) in [
+        ("spikes/times", &times_ds, HEAP_ID_BYTES),
+        ("spikes/units", &units_ds, HEAP_ID_BYTES),
+        ("labels", &labels_ds, label_kind.size() as u64),
+    ] {
+        let what = format!("dataset {name}");
+        let elements = ds
+            .shape()
+            .map_err(|e| h5(&what, e))?
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d));
+        match elements.and_then(|n| n.checked_mul(per_element)) {
+            Some(bytes) if bytes <= budget => budget -= bytes,
+            _ => {
+                return Err(EventError::malformed(
+                    path,
+                    what,
+                    format!("its dataspace declares more data than a file of {len} bytes can hold"),
+                ));
+            }
+        }
+    }
     let times_ids = heap.ids(&times_ds, "spikes/times")?;
     let units_ids = heap.ids(&units_ds, "spikes/units")?;
     let label_bytes = labels_ds.read_raw().map_err(|e| h5("dataset labels", e))?;
