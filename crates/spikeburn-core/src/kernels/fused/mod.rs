@@ -66,7 +66,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, DispatchDevice, backend_extension};
+use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::prelude::*;
 
 pub mod adaptive;
@@ -255,7 +255,7 @@ pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
     match device.clone().inner().as_dispatch() {
         _ if crate::kernels::host::cpu_backend(device) => true,
         #[cfg(feature = "cube")]
-        DispatchDevice::Cube(_) => !matches!(surrogate, Surrogate::Custom { .. }),
+        burn::backend::DispatchDevice::Cube(_) => !matches!(surrogate, Surrogate::Custom { .. }),
         #[allow(unreachable_patterns)]
         _ => {
             let _ = surrogate;
