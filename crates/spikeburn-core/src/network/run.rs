@@ -117,6 +117,19 @@ impl Features {
         }
     }
 
+    /// The flat features as a time-major sequence `[T, B, F]`, for a layer that mixes steps:
+    /// a `constant` (time-invariant, `B` rows) activation is repeated over the `steps` steps,
+    /// since it is constant no more once delayed.
+    fn sequence(&self, constant: bool, steps: usize, batch: usize) -> Tensor<3> {
+        let flat = self.flat();
+        let f = flat.dims()[1];
+        if constant {
+            flat.unsqueeze::<3>().expand([steps, batch, f])
+        } else {
+            flat.reshape([steps, batch, f])
+        }
+    }
+
     /// Same kind of features with new data of the same layout as `[rows, F]`.
     fn like(&self, flat: Tensor<2>) -> Features {
         match self {
@@ -324,30 +337,14 @@ impl SpikingNetwork {
                     }
                 },
                 Layer::Delay(delay) => {
-                    let flat = features.flat();
-                    let f = flat.dims()[1];
-                    // A constant input is constant no more once delayed: expand it first.
-                    let sequence = if constant {
-                        flat.unsqueeze::<3>().expand([steps, batch, f])
-                    } else {
-                        flat.reshape([steps, batch, f])
-                    };
+                    let y = delay.forward(features.sequence(constant, steps, batch));
                     constant = false;
-                    Features::Flat(delay.forward(sequence).reshape([steps * batch, f]))
+                    Features::Flat(y.flatten(0, 1))
                 }
                 Layer::DelayedLinear(linear) => {
-                    let flat = features.flat();
-                    let f = flat.dims()[1];
-                    // As for a delay: a constant input becomes a sequence.
-                    let sequence = if constant {
-                        flat.unsqueeze::<3>().expand([steps, batch, f])
-                    } else {
-                        flat.reshape([steps, batch, f])
-                    };
+                    let y = linear.forward(features.sequence(constant, steps, batch));
                     constant = false;
-                    let y = linear.forward(sequence);
-                    let out = y.dims()[2];
-                    Features::Flat(y.reshape([steps * batch, out]))
+                    Features::Flat(y.flatten(0, 1))
                 }
                 Layer::Neuron(neuron) => {
                     let keep_membrane = i == last_neuron;
