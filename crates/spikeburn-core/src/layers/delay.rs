@@ -72,15 +72,10 @@ impl DelayConfig {
 
     /// A layer of `features` delays on `device`, drawn from `rng` unless given.
     pub fn init(&self, features: usize, rng: &mut impl Rng, device: &Device) -> Delay {
-        let max = self.max_delay as f32;
-        let values = self.delays.clone().unwrap_or_else(|| {
-            (0..features)
-                .map(|_| {
-                    let d: f32 = rng.random_range(0.0..=max);
-                    if self.learnable { d } else { d.round() }
-                })
-                .collect()
-        });
+        let values = self
+            .delays
+            .clone()
+            .unwrap_or_else(|| draw_delays(features, self.max_delay, self.learnable, rng));
         let tensor = Tensor::from_data(TensorData::new(values, [features]), device);
         let delay = if self.learnable {
             Param::from_tensor(tensor)
@@ -92,6 +87,24 @@ impl DelayConfig {
             max_delay: self.max_delay,
         }
     }
+}
+
+/// `count` delays drawn uniformly from `[0, max_delay]` by `rng`, rounded to whole steps
+/// unless `learnable` (the initial delays of [`Delay`] and of
+/// [`DelayedLinear`](super::DelayedLinear)).
+pub(crate) fn draw_delays(
+    count: usize,
+    max_delay: usize,
+    learnable: bool,
+    rng: &mut impl Rng,
+) -> Vec<f32> {
+    let max = max_delay as f32;
+    (0..count)
+        .map(|_| {
+            let d: f32 = rng.random_range(0.0..=max);
+            if learnable { d } else { d.round() }
+        })
+        .collect()
 }
 
 /// A layer of per-feature delays (equations in the [module docs](self)).

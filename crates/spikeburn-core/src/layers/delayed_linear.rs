@@ -19,7 +19,7 @@
 //! (`learnable = false`) are whole numbers. [`crate::layers::Delay`] is the per-feature
 //! (axonal) version, with one delay per input instead of one per synapse.
 
-use super::delay::{delay_weight, shift_in_time};
+use super::delay::{delay_weight, draw_delays, shift_in_time};
 use burn::module::Param;
 use burn::prelude::*;
 use rand::Rng;
@@ -68,13 +68,7 @@ impl DelayedLinear {
         rng: &mut impl Rng,
         device: &Device,
     ) -> Tensor<2> {
-        let max = max_delay as f32;
-        let values: Vec<f32> = (0..inputs * outputs)
-            .map(|_| {
-                let d: f32 = rng.random_range(0.0..=max);
-                if learnable { d } else { d.round() }
-            })
-            .collect();
+        let values = draw_delays(inputs * outputs, max_delay, learnable, rng);
         Tensor::from_data(TensorData::new(values, [inputs, outputs]), device)
     }
 
