@@ -4,6 +4,7 @@
 
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};
+use spikeburn::data::Batch;
 use spikeburn::train::trainer::{optimizer, train_step};
 use spikeburn::train::{BackendKind, ExperimentConfig};
 use std::time::Duration;
@@ -38,8 +39,7 @@ fn bench_train_step(c: &mut Criterion) {
                     m,
                     &mut optim,
                     &config.training,
-                    images.clone(),
-                    targets.clone(),
+                    Batch::new(images.clone(), targets.clone()),
                 );
                 let _ = m.sync();
                 model = Some(m);

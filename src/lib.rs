@@ -68,9 +68,9 @@ pub mod prelude {
     pub use burn::nn::{Linear, LinearConfig};
     pub use burn::prelude::*;
     pub use spikeburn_core::{
-        Encoder, LayerConfig, Lif, LifConfig, LifOutput, LifState, ModelInput, NetworkConfig,
-        NeuronConfig, NeuronKind, NeuronLayer, Reset, SnnOutput, SpikingModel, SpikingNetwork,
-        Surrogate,
+        Encoder, LayerConfig, Lengths, Lif, LifConfig, LifOutput, LifState, ModelInput,
+        NetworkConfig, NeuronConfig, NeuronKind, NeuronLayer, Reset, SnnOutput, SpikingModel,
+        SpikingNetwork, Surrogate,
     };
     pub use spikeburn_data::{AugmentedImages, Batch, Dataset, DatasetKind, ImageDataset, Split};
     pub use spikeburn_train::{

@@ -7,6 +7,7 @@ use burn::tensor::Distribution;
 use clap::{Args, ValueEnum};
 use spikeburn_core::layers::linear_over_time;
 use spikeburn_core::{Kernel, LifConfig};
+use spikeburn_data::Batch;
 use spikeburn_train::config::PRESETS;
 use spikeburn_train::trainer::{self, optimizer};
 use spikeburn_train::{BackendKind, ExperimentConfig};
@@ -321,8 +322,7 @@ fn time_train_step(
                 m,
                 &mut optim,
                 &config.training,
-                input.clone(),
-                targets.clone(),
+                Batch::new(input.clone(), targets.clone()),
             );
             // Reading a weight, then syncing, waits for the step to finish on asynchronous
             // backends (wgpu) before the clock is read.

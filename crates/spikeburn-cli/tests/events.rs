@@ -133,6 +133,49 @@ fn shd_rsnn_learns_a_generated_shd_file_far_above_chance() {
     assert!(report.is_object(), "diagnostics.json");
 }
 
+/// The same data cut into 10 ms windows, each recording keeping its own number of frames
+/// (`data.events.variable_length`): batches are padded to their longest recording and the
+/// loss and read-outs read each recording's own frames only (each recording's length is the
+/// span of its events in 10 ms windows, counted from its first event).
+fn variable_length_recordings_train_padded_batches_far_above_chance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("shd");
+    std::fs::create_dir(&data).expect("mkdir");
+    write_shd_like(&data.join("shd_train.h5"), "1000", "3");
+    write_shd_like(&data.join("shd_test.h5"), "300", "4");
+    let out = dir.path().join("run");
+    let args = [
+        "train",
+        "--preset",
+        "shd-rsnn",
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--epochs",
+        "4",
+        "--set",
+        "data.events.steps=100",
+        "--set",
+        "data.events.frames={by=\"time_window\", window_us=10000}",
+        "--set",
+        "data.events.variable_length=true",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    let o = spikeburn(&args, &dir.path().join("cache"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("1000 recordings as up to 100 frames"),
+        "{said}"
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).expect("metrics");
+    let last: serde_json::Value =
+        serde_json::from_str(metrics.lines().last().expect("a line")).expect("json");
+    let acc = last["test_accuracy"].as_f64().expect("accuracy");
+    assert!(acc > 0.35, "test accuracy {acc} (chance 0.2)");
+}
+
 fn a_missing_data_folder_names_the_layout_and_the_source() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
@@ -170,6 +213,7 @@ fn a_missing_data_folder_names_the_layout_and_the_source() {
 fn main() -> std::process::ExitCode {
     harness::run(trials![
         a_missing_data_folder_names_the_layout_and_the_source;
-        needs H5PY => shd_rsnn_learns_a_generated_shd_file_far_above_chance
+        needs H5PY => shd_rsnn_learns_a_generated_shd_file_far_above_chance;
+        needs H5PY => variable_length_recordings_train_padded_batches_far_above_chance
     ])
 }

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod neurons;
+pub mod padding;
 mod registry;
 pub mod surrogate;
 
@@ -55,4 +56,5 @@ pub use model::{ModelInput, SnnOutput, SpikingModel};
 pub use network::{LayerConfig, NetworkConfig, SpikingMlp, SpikingNetwork};
 pub use neurons::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
 pub use neurons::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
+pub use padding::Lengths;
 pub use surrogate::Surrogate;

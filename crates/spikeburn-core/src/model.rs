@@ -49,6 +49,7 @@
 //! how they become a sequence — repeated, rate-coded, …) or a sequence `[T, B, F]` (event
 //! frames, binned spike trains; image-shaped frames flattened to `F = C·H·W`).
 
+use crate::padding::Lengths;
 use burn::module::Module;
 use burn::prelude::*;
 use std::ops::Range;
@@ -156,6 +157,11 @@ pub struct SnnOutput {
     /// reports its potential as `spikes`: read-outs by spike count then read the summed
     /// potential, and the first-spike read-out does not apply.
     pub spiking: bool,
+    /// The valid steps of each sample when the input was a batch of padded sequences of
+    /// different lengths (see [`crate::padding`]); `None`: every step of every sample. Set by
+    /// [`with_lengths`](Self::with_lengths), which the training loop calls with its batch's
+    /// lengths, so a model's `forward` leaves it `None`.
+    pub lengths: Option<Lengths>,
 }
 
 impl SnnOutput {
@@ -176,7 +182,25 @@ impl SnnOutput {
             spike_rates: layer_spikes.iter().map(|s| s.clone().mean()).collect(),
             layer_spikes,
             spiking: true,
+            lengths: None,
         }
+    }
+
+    /// The same output of a batch of padded sequences with `lengths` (see
+    /// [`crate::padding`]): the spike rates become the means over the valid steps
+    /// ([`crate::loss::mean_rate`]), and the losses and read-outs of the training loop read
+    /// only those steps. `None` leaves the output as it is.
+    #[must_use]
+    pub fn with_lengths(mut self, lengths: Option<Lengths>) -> Self {
+        if let Some(lengths) = lengths {
+            self.spike_rates = self
+                .layer_spikes
+                .iter()
+                .map(|s| crate::loss::mean_rate(s.clone(), Some(&lengths)))
+                .collect();
+            self.lengths = Some(lengths);
+        }
+        self
     }
 
     /// The same output, marked as that of a non-spiking read-out (see

@@ -672,32 +672,48 @@ fn new_losses_match_their_formulas() {
     let y = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &dev);
     // counts [2, 1]; targets [0.8·3, 0.2·3] = [2.4, 0.6]; mean of squares / T.
     let expect = ((2.0f32 - 2.4).powi(2) + (1.0f32 - 0.6).powi(2)) / 2.0 / 3.0;
-    assert!((mse_count(s.clone(), y.clone(), 0.8, 0.2).into_scalar::<f32>() - expect).abs() < 1e-6);
-    assert_eq!(values(first_spike_time(s.clone())), [1.0, 0.0]);
+    assert!(
+        (mse_count(s.clone(), y.clone(), 0.8, 0.2, None).into_scalar::<f32>() - expect).abs()
+            < 1e-6
+    );
+    assert_eq!(values(first_spike_time(s.clone(), None)), [1.0, 0.0]);
     let ce = |z: [f32; 2], k: usize| z.iter().map(|v| v.exp()).sum::<f32>().ln() - z[k];
     assert!(
-        (ce_temporal(s.clone(), y.clone()).into_scalar::<f32>() - ce([-1.0, 0.0], 0)).abs() < 1e-6
+        (ce_temporal(s.clone(), y.clone(), None).into_scalar::<f32>() - ce([-1.0, 0.0], 0)).abs()
+            < 1e-6
     );
-    assert_eq!(values(predict_by_first_spike(s.clone()).float()), [1.0]);
+    assert_eq!(
+        values(predict_by_first_spike(s.clone(), None).float()),
+        [1.0]
+    );
     // Membrane: max over time is [3, 2] → class 0.
     let u = Tensor::<3>::from_data(
         TensorData::new(vec![1.0f32, 2.0, 3.0, 0.0, 0.5, 1.0], [3, 1, 2]),
         &dev,
     );
     assert!(
-        (ce_max_membrane(u.clone(), y.clone()).into_scalar::<f32>() - ce([3.0, 2.0], 0)).abs()
+        (ce_max_membrane(u.clone(), y.clone(), None).into_scalar::<f32>() - ce([3.0, 2.0], 0))
+            .abs()
             < 1e-6
     );
-    assert_eq!(values(predict_by_max_membrane(u.clone()).float()), [0.0]);
+    assert_eq!(
+        values(predict_by_max_membrane(u.clone(), None).float()),
+        [0.0]
+    );
     let expect = [(1.0f32, 2.0f32), (3.0, 0.0), (0.5, 1.0)]
         .iter()
         .map(|(a, b)| ((a - 1.0).powi(2) + b.powi(2)) / 2.0)
         .sum::<f32>()
         / 3.0;
-    assert!((mse_membrane(u, y, 1.0, 0.0).into_scalar::<f32>() - expect).abs() < 1e-6);
+    assert!((mse_membrane(u, y, 1.0, 0.0, None).into_scalar::<f32>() - expect).abs() < 1e-6);
     // Per-neuron rates [2/3, 1/3]: L2 = mean of squares; target = (mean − r*)².
-    assert!((l2_rate(s.clone()).into_scalar::<f32>() - (4.0 / 9.0 + 1.0 / 9.0) / 2.0).abs() < 1e-6);
-    assert!((target_rate(s, 0.25).into_scalar::<f32>() - (0.5f32 - 0.25).powi(2)).abs() < 1e-6);
+    assert!(
+        (l2_rate(s.clone(), None).into_scalar::<f32>() - (4.0 / 9.0 + 1.0 / 9.0) / 2.0).abs()
+            < 1e-6
+    );
+    assert!(
+        (target_rate(s, 0.25, None).into_scalar::<f32>() - (0.5f32 - 0.25).powi(2)).abs() < 1e-6
+    );
 }
 
 /// A model's fused multi-step pass (`Kernel::Auto` on the CPU backends) equals the loop of its

@@ -395,20 +395,20 @@ fn losses_match_their_formulas() {
         lse - z[target]
     };
     let expected_sum = ce(&scores[..3], 1) + ce(&scores[3..], 1);
-    let got = ce_membrane(x.clone(), y.clone()).into_scalar::<f32>();
+    let got = ce_membrane(x.clone(), y.clone(), None).into_scalar::<f32>();
     assert!(
         (got - expected_sum).abs() < 1e-5,
         "ce_membrane {got} vs {expected_sum}"
     );
-    let got = ce_rate(x.clone(), y.clone()).into_scalar::<f32>();
+    let got = ce_rate(x.clone(), y.clone(), None).into_scalar::<f32>();
     assert!((got - expected_sum / 2.0).abs() < 1e-5, "ce_rate {got}");
     let counts = [0.0, 2.0, 3.5];
-    let got = ce_count(x.clone(), y.clone()).into_scalar::<f32>();
+    let got = ce_count(x.clone(), y.clone(), None).into_scalar::<f32>();
     assert!((got - ce(&counts, 1)).abs() < 1e-5, "ce_count {got}");
     // Σ_t: [0, 2, 3.5] → class 2; target 1 → accuracy 0.
-    assert_eq!(accuracy_by_spike_count(x.clone(), y.clone()), 0.0);
+    assert_eq!(accuracy_by_spike_count(x.clone(), y.clone(), None), 0.0);
     let y2 = Tensor::<1, Int>::from_data(TensorData::new(vec![2i64], [1]), &dev);
-    assert_eq!(accuracy_by_membrane(x, y2), 1.0);
+    assert_eq!(accuracy_by_membrane(x, y2, None), 1.0);
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn probe_gradients_are_the_input_current_gradients() {
     assert_eq!(values(plain.membrane), values(out.membrane.clone()));
     assert_eq!(values(plain.spikes), values(out.spikes.clone()));
 
-    let l = loss::ce_membrane(out.membrane.clone(), targets.clone());
+    let l = loss::ce_membrane(out.membrane.clone(), targets.clone(), None);
     let grads = l.backward();
     let g1 = probes[0].grad(&grads).expect("probe 1 gradient");
     let g2 = probes[1].grad(&grads).expect("probe 2 gradient");

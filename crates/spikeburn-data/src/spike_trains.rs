@@ -8,7 +8,7 @@
 
 use crate::traits::{Batch, Dataset};
 use burn::prelude::*;
-use spikeburn_core::ModelInput;
+use spikeburn_core::Lengths;
 
 /// Why a set of spike trains is inconsistent.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -37,6 +37,16 @@ pub enum SpikeTrainError {
         /// Number of classes.
         classes: usize,
     },
+    /// A sample's length is not in `1..=steps`.
+    #[error("sample {sample}: length {length} is not in 1..={steps}")]
+    BadLength {
+        /// The sample.
+        sample: usize,
+        /// Its length.
+        length: usize,
+        /// Steps of the grid.
+        steps: usize,
+    },
 }
 
 /// Labelled spike trains on a `steps × channels` grid (see the [module docs](self)).
@@ -50,6 +60,9 @@ pub struct SpikeTrains {
     /// Sample `i`'s events are `events[offsets[i]..offsets[i + 1]]`.
     offsets: Vec<usize>,
     labels: Vec<usize>,
+    /// Each sample's number of steps (`≤ steps`) for a set of sequences of different
+    /// lengths; `None`: every sample has `steps`.
+    lengths: Option<Vec<usize>>,
 }
 
 impl SpikeTrains {
@@ -62,6 +75,7 @@ impl SpikeTrains {
             events: Vec::new(),
             offsets: vec![0],
             labels: Vec::new(),
+            lengths: None,
         }
     }
 
@@ -75,7 +89,31 @@ impl SpikeTrains {
         events: impl IntoIterator<Item = (u32, u32)>,
         label: usize,
     ) -> Result<(), SpikeTrainError> {
+        self.push_with_length(events, label, self.steps)
+    }
+
+    /// Adds a sample of `length` steps (`1..=steps`; its events lie in the first `length`).
+    /// A set with samples shorter than `steps` is a set of sequences of different lengths:
+    /// its batches are padded to their longest sample and carry each sample's length
+    /// ([`Batch::lengths`]).
+    ///
+    /// # Errors
+    /// A length outside `1..=steps`, an event outside the sample's `length × channels` grid,
+    /// or a label outside `0..num_classes` (nothing is added).
+    pub fn push_with_length(
+        &mut self,
+        events: impl IntoIterator<Item = (u32, u32)>,
+        label: usize,
+        length: usize,
+    ) -> Result<(), SpikeTrainError> {
         let sample = self.labels.len();
+        if length == 0 || length > self.steps {
+            return Err(SpikeTrainError::BadLength {
+                sample,
+                length,
+                steps: self.steps,
+            });
+        }
         if label >= self.num_classes {
             return Err(SpikeTrainError::LabelOutOfRange {
                 sample,
@@ -85,13 +123,13 @@ impl SpikeTrains {
         }
         let start = self.events.len();
         for (step, channel) in events {
-            if step as usize >= self.steps || channel as usize >= self.channels {
+            if step as usize >= length || channel as usize >= self.channels {
                 self.events.truncate(start);
                 return Err(SpikeTrainError::OutsideGrid {
                     sample,
                     step,
                     channel,
-                    steps: self.steps,
+                    steps: length,
                     channels: self.channels,
                 });
             }
@@ -99,10 +137,28 @@ impl SpikeTrains {
         }
         self.offsets.push(self.events.len());
         self.labels.push(label);
+        if length < self.steps && self.lengths.is_none() {
+            self.lengths = Some(vec![self.steps; sample]);
+        }
+        if let Some(lengths) = &mut self.lengths {
+            lengths.push(length);
+        }
         Ok(())
     }
 
-    /// Time steps `T` of every sample.
+    /// Sample `i`'s number of steps.
+    pub fn length(&self, i: usize) -> usize {
+        self.lengths.as_ref().map_or(self.steps, |l| l[i])
+    }
+
+    /// Whether the samples are sequences of different lengths (some shorter than
+    /// [`steps`](Self::steps)).
+    pub fn has_lengths(&self) -> bool {
+        self.lengths.is_some()
+    }
+
+    /// Time steps `T` of every sample (the longest sample's, for sequences of different
+    /// lengths).
     pub fn steps(&self) -> usize {
         self.steps
     }
@@ -142,6 +198,26 @@ impl SpikeTrains {
             indices.iter().map(|&i| self.events(i)),
         )
     }
+
+    /// The batch of the samples `indices` as sequences padded to the longest of them:
+    /// `[max_b len_b, B, channels]` with their lengths (what [`Dataset::batch`] gives for a
+    /// set with lengths).
+    pub fn padded_batch(&self, indices: &[usize], device: &Device) -> Batch {
+        let lengths: Vec<usize> = indices.iter().map(|&i| self.length(i)).collect();
+        let steps = lengths.iter().copied().max().unwrap_or(1);
+        let values = dense_counts(
+            steps,
+            self.channels,
+            indices.iter().map(|&i| self.events(i)),
+        );
+        let labels = indices.iter().map(|&i| self.labels[i] as i64).collect();
+        let batch = sequence_batch(values, steps, self.channels, labels, device);
+        match Lengths::new(lengths) {
+            Ok(lengths) => batch.with_lengths(lengths),
+            // An empty batch has no lengths.
+            Err(_) => batch,
+        }
+    }
 }
 
 /// The dense time-major counts `[steps, B, channels]` (row-major) of B samples' events
@@ -172,13 +248,10 @@ pub(crate) fn sequence_batch(
     device: &Device,
 ) -> Batch {
     let b = labels.len();
-    Batch {
-        input: ModelInput::Sequence(Tensor::from_data(
-            TensorData::new(values, [steps, b, channels]),
-            device,
-        )),
-        targets: Tensor::from_data(TensorData::new(labels, [b]), device),
-    }
+    Batch::new(
+        Tensor::<3>::from_data(TensorData::new(values, [steps, b, channels]), device),
+        Tensor::from_data(TensorData::new(labels, [b]), device),
+    )
 }
 
 impl SpikeTrains {
@@ -208,6 +281,9 @@ impl SpikeTrains {
             w.write_all(&t.to_le_bytes())?;
             w.write_all(&c.to_le_bytes())?;
         }
+        for &l in self.lengths.iter().flatten() {
+            w.write_all(&(l as u32).to_le_bytes())?;
+        }
         Ok(())
     }
 
@@ -236,9 +312,11 @@ impl SpikeTrains {
             .and_then(|a| samples.checked_add(1)?.checked_mul(8)?.checked_add(a))
             .and_then(|a| events.checked_mul(8)?.checked_add(a))
             .ok_or("count too large")?;
-        if bytes.len() - 40 != need {
+        let with_lengths = need.checked_add(samples * 4).ok_or("count too large")?;
+        let has_lengths = samples > 0 && bytes.len() - 40 == with_lengths;
+        if bytes.len() - 40 != need && !has_lengths {
             return Err(format!(
-                "{} bytes after the header, the counts need {need}",
+                "{} bytes after the header, the counts need {need} (or {with_lengths} with lengths)",
                 bytes.len() - 40
             ));
         }
@@ -259,6 +337,14 @@ impl SpikeTrains {
                 )
             })
             .collect();
+        let lengths: Vec<usize> = if has_lengths {
+            take(samples * 4)?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+                .collect()
+        } else {
+            vec![steps; samples]
+        };
         let mut set = SpikeTrains::new(steps, channels, classes);
         for (i, &label) in labels.iter().enumerate() {
             let (a, b) = (offsets[i], offsets[i + 1]);
@@ -268,7 +354,7 @@ impl SpikeTrains {
                     pairs.len()
                 ));
             }
-            set.push(pairs[a..b].iter().copied(), label)
+            set.push_with_length(pairs[a..b].iter().copied(), label, lengths[i])
                 .map_err(|e| e.to_string())?;
         }
         Ok(set)
@@ -286,14 +372,18 @@ impl Dataset for SpikeTrains {
 
     fn describe(&self) -> String {
         format!(
-            "{} spike trains of {} steps x {} channels",
+            "{} spike trains of {}{} steps x {} channels",
             self.labels.len(),
+            if self.has_lengths() { "up to " } else { "" },
             self.steps,
             self.channels
         )
     }
 
     fn batch(&self, indices: &[usize], device: &Device) -> Batch {
+        if self.has_lengths() {
+            return self.padded_batch(indices, device);
+        }
         let labels = indices.iter().map(|&i| self.labels[i] as i64).collect();
         sequence_batch(
             self.dense(indices),
@@ -333,6 +423,73 @@ mod tests {
                 .try_to_vec::<i64>()
                 .unwrap(),
             [1]
+        );
+    }
+
+    #[test]
+    fn sequences_of_different_lengths_batch_padded_and_keep_their_lengths_on_disk() {
+        let mut set = SpikeTrains::new(4, 2, 2);
+        set.push([(0, 1), (3, 0)], 1).expect("valid");
+        assert!(!set.has_lengths());
+        set.push_with_length([(1, 0)], 0, 2).expect("valid");
+        assert!(matches!(
+            set.push_with_length([(2, 0)], 0, 2),
+            Err(SpikeTrainError::OutsideGrid {
+                step: 2,
+                steps: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            set.push_with_length([], 0, 0),
+            Err(SpikeTrainError::BadLength { length: 0, .. })
+        ));
+        assert!(matches!(
+            set.push_with_length([], 0, 5),
+            Err(SpikeTrainError::BadLength { length: 5, .. })
+        ));
+        assert_eq!((set.length(0), set.length(1)), (4, 2));
+        let device = Device::flex();
+        // Only the short sample: T = 2, not 4.
+        let batch = set.batch(&[1], &device);
+        assert_eq!(batch.input.steps(), Some(2));
+        assert_eq!(batch.lengths.map(|l| l.as_slice().to_vec()), Some(vec![2]));
+        let batch = set.batch(&[1, 0], &device);
+        assert_eq!(batch.input.steps(), Some(4));
+        assert_eq!(
+            batch.lengths.map(|l| l.as_slice().to_vec()),
+            Some(vec![2, 4])
+        );
+        // On disk: the 40-byte header, labels, offsets and events, then one u32 length per
+        // sample (written out here by hand).
+        let mut bytes = Vec::new();
+        set.write_to(&mut bytes).expect("write");
+        let mut expected = Vec::new();
+        for v in [4u64, 2, 2, 2, 3] {
+            expected.extend(v.to_le_bytes());
+        }
+        for v in [1u32, 0] {
+            expected.extend(v.to_le_bytes());
+        }
+        for v in [0u64, 2, 3] {
+            expected.extend(v.to_le_bytes());
+        }
+        for v in [0u32, 1, 3, 0, 1, 0] {
+            expected.extend(v.to_le_bytes());
+        }
+        for v in [4u32, 2] {
+            expected.extend(v.to_le_bytes());
+        }
+        assert_eq!(bytes, expected);
+        let back = SpikeTrains::from_bytes(&bytes).expect("read");
+        assert_eq!((back.length(0), back.length(1)), (4, 2));
+        // A length that does not hold its sample's events is refused.
+        let n = bytes.len();
+        bytes[n - 4..].copy_from_slice(&1u32.to_le_bytes());
+        assert!(
+            SpikeTrains::from_bytes(&bytes)
+                .unwrap_err()
+                .contains("sample 1")
         );
     }
 

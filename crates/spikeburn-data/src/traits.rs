@@ -9,7 +9,6 @@
 //!
 //! ```
 //! use burn::prelude::*;
-//! use spikeburn_core::ModelInput;
 //! use spikeburn_data::{Batch, Dataset};
 //!
 //! /// Two classes of constant sequences: class `k` is `k` at every step and input.
@@ -24,10 +23,10 @@
 //!             .flat_map(|_| labels.iter().flat_map(|&k| [k as f32; 4]))
 //!             .collect();
 //!         let b = indices.len();
-//!         Batch {
-//!             input: ModelInput::Sequence(Tensor::from_data(TensorData::new(values, [10, b, 4]), device)),
-//!             targets: Tensor::from_data(TensorData::new(labels, [b]), device),
-//!         }
+//!         Batch::new(
+//!             Tensor::<3>::from_data(TensorData::new(values, [10, b, 4]), device),
+//!             Tensor::from_data(TensorData::new(labels, [b]), device),
+//!         )
 //!     }
 //! }
 //!
@@ -40,15 +39,39 @@ use crate::batcher::{make_augmented_batch, make_batch, skip_augmentation};
 use crate::dataset::ImageDataset;
 use burn::prelude::*;
 use rand_chacha::ChaCha8Rng;
-use spikeburn_core::ModelInput;
+use spikeburn_core::{Lengths, ModelInput};
 
-/// A batch ready for a model: its input and the class of each sample.
+/// A batch ready for a model: its input, the class of each sample, and, for a batch of
+/// sequences of different lengths, the valid steps of each.
 #[derive(Clone, Debug)]
 pub struct Batch {
     /// Static samples `[B, F]` or a time-major sequence `[T, B, F]`.
     pub input: ModelInput,
     /// Class indices, `[B]`.
     pub targets: Tensor<1, Int>,
+    /// Each sample's number of valid steps when the sequences are right-padded to the
+    /// longest (see [`spikeburn_core::padding`]); `None`: every sample has all `T` steps.
+    /// The training loop hands them to the losses, read-outs and spike rates, so padding
+    /// never counts.
+    pub lengths: Option<Lengths>,
+}
+
+impl Batch {
+    /// A batch whose samples all have every step (no padding).
+    pub fn new(input: impl Into<ModelInput>, targets: Tensor<1, Int>) -> Self {
+        Batch {
+            input: input.into(),
+            targets,
+            lengths: None,
+        }
+    }
+
+    /// The same batch of padded sequences with each sample's valid steps.
+    #[must_use]
+    pub fn with_lengths(mut self, lengths: Lengths) -> Self {
+        self.lengths = Some(lengths);
+        self
+    }
 }
 
 /// A labelled data set the training loop can batch (see the [module docs](self)).
@@ -104,10 +127,7 @@ impl Dataset for ImageDataset {
 
     fn batch(&self, indices: &[usize], device: &Device) -> Batch {
         let b = make_batch(self, indices, device);
-        Batch {
-            input: ModelInput::Static(b.images),
-            targets: b.targets,
-        }
+        Batch::new(b.images, b.targets)
     }
 }
 
@@ -153,10 +173,7 @@ impl Dataset for AugmentedImages {
             rng,
             device,
         );
-        Batch {
-            input: ModelInput::Static(b.images),
-            targets: b.targets,
-        }
+        Batch::new(b.images, b.targets)
     }
 
     fn skip_batch(&self, indices: &[usize], rng: &mut ChaCha8Rng) {

@@ -167,12 +167,12 @@ pub fn evaluate<M: SpikingModel, D: Dataset + ?Sized>(
     for (i, indices) in order.chunks(batch_size.max(1)).enumerate() {
         let batch = data.batch(indices, device);
         let b = batch.targets.dims()[0];
-        let out = model.forward(batch.input);
+        let out = model.forward(batch.input).with_lengths(batch.lengths);
         loss_sum += scalar(compute_loss(training, &out, batch.targets.clone()));
         spiking &= out.spiking;
         if out.spiking {
             hits_first += correct(
-                predict_by_first_spike(out.spikes.clone()),
+                predict_by_first_spike(out.spikes.clone(), out.lengths.as_ref()),
                 batch.targets.clone(),
             );
         }
@@ -443,18 +443,11 @@ where
             data_seconds += data_started.elapsed().as_secs_f64();
             let b = batch.targets.dims()[0];
             let lr = t.lr_at(epoch * total + i, t.epochs * total);
+            let targets = batch.targets.clone();
             let (next, value, out) = if parallel.len() > 1 {
-                train_step_parallel(
-                    model,
-                    &mut optim,
-                    t,
-                    lr,
-                    batch.input,
-                    batch.targets.clone(),
-                    &parallel,
-                )
+                train_step_parallel(model, &mut optim, t, lr, batch, &parallel)
             } else {
-                train_step_at(model, &mut optim, t, lr, batch.input, batch.targets.clone())
+                train_step_at(model, &mut optim, t, lr, batch)
             };
             model = next;
             if !value.is_finite() {
@@ -466,7 +459,7 @@ where
                 });
             }
             loss_sum += f64::from(value);
-            hits += correct(predict(t, &out), batch.targets);
+            hits += correct(predict(t, &out), targets);
             let layers = out.spike_rates.len();
             if add_rates(&mut rates, out.spike_rates, b as f64).is_none() {
                 progress.end();

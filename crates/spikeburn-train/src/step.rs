@@ -11,7 +11,8 @@
 use crate::config::{LossKind, TrainingConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
-use spikeburn_core::{ModelInput, SnnOutput, SpikingModel, loss, metrics};
+use spikeburn_core::{SnnOutput, SpikingModel, loss, metrics};
+use spikeburn_data::Batch;
 
 /// The configured loss on a forward pass (without regularisers).
 pub fn compute_loss(
@@ -20,19 +21,21 @@ pub fn compute_loss(
     targets: Tensor<1, Int>,
 ) -> Tensor<1> {
     let (spikes, membrane) = (out.spikes.clone(), out.membrane.clone());
+    let lengths = out.lengths.as_ref();
     match training.loss {
-        LossKind::CeMembrane => loss::ce_membrane(membrane, targets),
-        LossKind::CeRate => loss::ce_rate(spikes, targets),
-        LossKind::CeCount => loss::ce_count(spikes, targets),
+        LossKind::CeMembrane => loss::ce_membrane(membrane, targets, lengths),
+        LossKind::CeRate => loss::ce_rate(spikes, targets, lengths),
+        LossKind::CeCount => loss::ce_count(spikes, targets, lengths),
         LossKind::MseCount => loss::mse_count(
             spikes,
             targets,
             training.correct_rate,
             training.incorrect_rate,
+            lengths,
         ),
-        LossKind::CeMaxMembrane => loss::ce_max_membrane(membrane, targets),
-        LossKind::MseMembrane => loss::mse_membrane(membrane, targets, 1.0, 0.0),
-        LossKind::CeTemporal => loss::ce_temporal(spikes, targets),
+        LossKind::CeMaxMembrane => loss::ce_max_membrane(membrane, targets, lengths),
+        LossKind::MseMembrane => loss::mse_membrane(membrane, targets, 1.0, 0.0, lengths),
+        LossKind::CeTemporal => loss::ce_temporal(spikes, targets, lengths),
     }
 }
 
@@ -40,8 +43,10 @@ pub fn compute_loss(
 /// over time for `ce_max_membrane`, of the largest summed membrane otherwise.
 pub fn predict_by_membrane(training: &TrainingConfig, out: &SnnOutput) -> Tensor<1, Int> {
     match training.loss {
-        LossKind::CeMaxMembrane => metrics::predict_by_max_membrane(out.membrane.clone()),
-        _ => metrics::predict_by_membrane(out.membrane.clone()),
+        LossKind::CeMaxMembrane => {
+            metrics::predict_by_max_membrane(out.membrane.clone(), out.lengths.as_ref())
+        }
+        _ => metrics::predict_by_membrane(out.membrane.clone(), out.lengths.as_ref()),
     }
 }
 
@@ -49,7 +54,7 @@ pub fn predict_by_membrane(training: &TrainingConfig, out: &SnnOutput) -> Tensor
 /// [`predict_by_membrane`] for a non-spiking one (whose "spikes" are its potential).
 pub fn predict(training: &TrainingConfig, out: &SnnOutput) -> Tensor<1, Int> {
     if out.spiking {
-        metrics::predict_by_spike_count(out.spikes.clone())
+        metrics::predict_by_spike_count(out.spikes.clone(), out.lengths.as_ref())
     } else {
         predict_by_membrane(training, out)
     }
@@ -60,16 +65,17 @@ pub fn predict(training: &TrainingConfig, out: &SnnOutput) -> Tensor<1, Int> {
 pub fn objective(training: &TrainingConfig, out: &SnnOutput, targets: Tensor<1, Int>) -> Tensor<1> {
     let mut total = compute_loss(training, out, targets);
     let hidden = out.layer_spikes.len().saturating_sub(1);
+    let lengths = out.lengths.as_ref();
     for (i, spikes) in out.layer_spikes.iter().enumerate() {
         if training.rate_l1 > 0.0 {
-            total = total + loss::l1_rate(spikes.clone()) * training.rate_l1;
+            total = total + loss::l1_rate(spikes.clone(), lengths) * training.rate_l1;
         }
         if training.rate_l2 > 0.0 {
-            total = total + loss::l2_rate(spikes.clone()) * training.rate_l2;
+            total = total + loss::l2_rate(spikes.clone(), lengths) * training.rate_l2;
         }
         if training.rate_target_weight > 0.0 && i < hidden {
             total = total
-                + loss::target_rate(spikes.clone(), training.rate_target)
+                + loss::target_rate(spikes.clone(), training.rate_target, lengths)
                     * training.rate_target_weight;
         }
     }
@@ -85,17 +91,17 @@ pub fn adam(training: &TrainingConfig) -> ModuleOptimizer {
         .init()
 }
 
-/// One training step on a batch: forward over all time steps, the configured loss, backward
-/// through time, an optimiser update at `training.lr`. Returns the updated model, the loss
-/// before the update, and the forward pass (for metrics).
+/// One training step on a batch: forward over all time steps, the configured loss (over each
+/// sample's valid steps when the batch carries [`Batch::lengths`]), backward through time, an
+/// optimiser update at `training.lr`. Returns the updated model, the loss before the update,
+/// and the forward pass (for metrics).
 pub fn train_step<M: SpikingModel>(
     model: M,
     optim: &mut ModuleOptimizer,
     training: &TrainingConfig,
-    input: impl Into<ModelInput>,
-    targets: Tensor<1, Int>,
+    batch: Batch,
 ) -> (M, f32, SnnOutput) {
-    train_step_at(model, optim, training, training.lr, input, targets)
+    train_step_at(model, optim, training, training.lr, batch)
 }
 
 /// [`train_step`] with the learning rate `lr` (the schedule's rate for this step).
@@ -104,11 +110,10 @@ pub fn train_step_at<M: SpikingModel>(
     optim: &mut ModuleOptimizer,
     training: &TrainingConfig,
     lr: f64,
-    input: impl Into<ModelInput>,
-    targets: Tensor<1, Int>,
+    batch: Batch,
 ) -> (M, f32, SnnOutput) {
-    let out = model.forward(input.into());
-    let loss = objective(training, &out, targets);
+    let out = model.forward(batch.input).with_lengths(batch.lengths);
+    let loss = objective(training, &out, batch.targets);
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(lr, model, grads), value, out)
@@ -128,11 +133,14 @@ pub fn train_step_parallel<M: SpikingModel>(
     optim: &mut ModuleOptimizer,
     training: &TrainingConfig,
     lr: f64,
-    input: impl Into<ModelInput>,
-    targets: Tensor<1, Int>,
+    batch: Batch,
     devices: &[Device],
 ) -> (M, f32, SnnOutput) {
-    let input = input.into();
+    let Batch {
+        input,
+        targets,
+        lengths,
+    } = batch;
     let batch = input.batch_size();
     let shards = devices.len().min(batch).max(1);
     let main = input.device();
@@ -145,7 +153,9 @@ pub fn train_step_parallel<M: SpikingModel>(
         let replica = model.clone().fork(device);
         let x = input.slice_batch(start..end).to_device(device);
         let y = targets.clone().slice(start..end).to_device(device);
-        let out = replica.forward(x);
+        let out = replica
+            .forward(x)
+            .with_lengths(lengths.as_ref().map(|l| l.slice(start..end)));
         let loss = objective(training, &out, y) * share;
         loss_total += loss.clone().into_scalar::<f32>();
         let shard_grads = GradientsParams::from_grads(loss.backward(), &replica);
@@ -185,6 +195,9 @@ pub fn train_step_parallel<M: SpikingModel>(
             })
             .collect(),
         spiking,
+        lengths: None,
     };
+    // With padding, the rates of the whole batch are its layers' means over the valid steps.
+    let out = out.with_lengths(lengths);
     (model, loss_total, out)
 }

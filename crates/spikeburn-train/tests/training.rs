@@ -2,6 +2,7 @@
 
 mod common;
 use common::small_mlp;
+use spikeburn_data::Batch;
 
 use burn::prelude::*;
 use spikeburn_train::trainer::{files, load_run_model};
@@ -120,8 +121,7 @@ fn data_parallel_training_equals_one_device() {
             &mut optim_one,
             &config.training,
             lr,
-            images.clone(),
-            targets.clone(),
+            Batch::new(images.clone(), targets.clone()),
         );
         one = next;
         let (next, loss_two, out) = train_step_parallel(
@@ -129,8 +129,7 @@ fn data_parallel_training_equals_one_device() {
             &mut optim_two,
             &config.training,
             lr,
-            images.clone(),
-            targets.clone(),
+            Batch::new(images.clone(), targets.clone()),
             &devices,
         );
         two = next;

@@ -8,6 +8,7 @@
 mod harness;
 #[path = "../../../tests/support/wgpu.rs"]
 mod support_wgpu;
+use spikeburn_data::Batch;
 use support_wgpu::{WGPU, wgpu};
 
 mod common;
@@ -76,8 +77,7 @@ fn training_steps_on_wgpu_equal_the_cpu() {
                 model,
                 &mut optim,
                 &config.training,
-                images.clone(),
-                targets.clone(),
+                Batch::new(images.clone(), targets.clone()),
             );
             model = next;
             losses.push(loss);
@@ -300,16 +300,14 @@ fn data_parallel_over_wgpu_and_flex_equals_one_device() {
         model.clone(),
         &mut optimizer(&config),
         &config.training,
-        images.clone(),
-        targets.clone(),
+        Batch::new(images.clone(), targets.clone()),
     );
     let (two, loss_two, _) = train_step_parallel(
         config.model.init(config.training.seed, &flex),
         &mut optimizer(&config),
         &config.training,
         config.training.lr,
-        images,
-        targets,
+        Batch::new(images, targets),
         &[flex.clone(), gpu.autodiff()],
     );
     assert!(

@@ -388,6 +388,7 @@ impl SpikingNetwork {
             spike_rates,
             layer_spikes,
             spiking,
+            lengths: None,
         };
         (output, probes)
     }

@@ -12,6 +12,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use spikeburn_core::Lengths;
 use std::path::{Path, PathBuf};
 
 /// How recordings become network input: deterministic transforms, the framing rule, the
@@ -32,6 +33,12 @@ pub struct EventsConfig {
     pub augment: Vec<EventTransform>,
     /// Whether unaugmented frames are cached on disk ([`FrameCache`]).
     pub cache: bool,
+    /// Whether each sample keeps its own number of frames (the rule's count for it, at most
+    /// `steps`) instead of all having `steps`: batches are then padded to their longest
+    /// sample and carry each sample's length, and the losses, read-outs and spike rates read
+    /// only each sample's own frames (see `spikeburn_core::padding`). Meant for the rules
+    /// whose number of frames follows the recording (`time_window`, `event_count`).
+    pub variable_length: bool,
 }
 
 impl Default for EventsConfig {
@@ -42,6 +49,7 @@ impl Default for EventsConfig {
             transforms: Vec::new(),
             augment: Vec::new(),
             cache: true,
+            variable_length: false,
         }
     }
 }
@@ -136,12 +144,29 @@ impl EventsConfig {
 
     /// A string that identifies the pipeline (the cache key's part from the config).
     fn key(&self) -> String {
-        format!(
+        let key = format!(
             "{:?}|{:?}|{:?}",
             self.frames,
             self.steps().ok(),
             self.transforms
-        )
+        );
+        // The key of fixed-length frames is the one earlier versions wrote.
+        if self.variable_length {
+            key + "|variable_length"
+        } else {
+            key
+        }
+    }
+
+    /// The number of frames of a sample with `events`: `steps`, or with
+    /// [`variable_length`](Self::variable_length) the rule's count for them, clamped to
+    /// `1..=steps`.
+    fn length(&self, events: &[Event], steps: usize) -> usize {
+        if self.variable_length {
+            self.frames.num_frames(events).clamp(1, steps)
+        } else {
+            steps
+        }
     }
 }
 
@@ -182,13 +207,18 @@ impl EventDataset {
                 &mut ChaCha8Rng::seed_from_u64(0),
             );
         });
-        let framed: Vec<Vec<(u32, u32)>> = events
+        let framed: Vec<(Vec<(u32, u32)>, usize)> = events
             .par_iter()
-            .map(|(e, _)| frame(&config.frames, e, sensor, steps))
+            .map(|(e, _)| {
+                let length = config.length(e, steps);
+                (frame(&config.frames, e, sensor, length), length)
+            })
             .collect();
         let mut frames = SpikeTrains::new(steps, sensor.size(), num_classes);
-        for (f, (_, label)) in framed.into_iter().zip(&events) {
-            frames.push(f, *label).map_err(|e| e.to_string())?;
+        for ((f, length), (_, label)) in framed.into_iter().zip(&events) {
+            frames
+                .push_with_length(f, *label, length)
+                .map_err(|e| e.to_string())?;
         }
         let events =
             (!config.augment.is_empty()).then(|| events.into_iter().map(|(e, _)| e).collect());
@@ -278,8 +308,13 @@ impl Dataset for EventDataset {
 
     fn describe(&self) -> String {
         format!(
-            "{} recordings as {} frames of {} ({} inputs)",
+            "{} recordings as {}{} frames of {} ({} inputs)",
             Dataset::len(&self.frames),
+            if self.config.variable_length {
+                "up to "
+            } else {
+                ""
+            },
             self.steps(),
             self.sensor,
             self.sensor.size()
@@ -297,23 +332,33 @@ impl Dataset for EventDataset {
             return self.batch(indices, device);
         };
         let seeds: Vec<u64> = indices.iter().map(|_| rng.next_u64()).collect();
-        let per_sample: Vec<Vec<(u32, u32)>> = indices
+        let per_sample: Vec<(Vec<(u32, u32)>, usize)> = indices
             .par_iter()
             .zip(seeds)
             .map(|(&i, seed)| {
                 let mut e = events[i].clone();
                 let mut sample_rng = ChaCha8Rng::seed_from_u64(seed);
                 apply_all(&self.config.augment, &mut e, self.sensor, &mut sample_rng);
-                frame(&self.config.frames, &e, self.sensor, self.steps())
+                let length = self.config.length(&e, self.steps());
+                (frame(&self.config.frames, &e, self.sensor, length), length)
             })
             .collect();
         let size = self.sensor.size();
-        let values = dense_counts(self.steps(), size, per_sample.iter().map(Vec::as_slice));
         let labels = indices
             .iter()
             .map(|&i| self.frames.label(i) as i64)
             .collect();
-        sequence_batch(values, self.steps(), size, labels, device)
+        if !self.config.variable_length {
+            let values = dense_counts(self.steps(), size, per_sample.iter().map(|s| &s.0[..]));
+            return sequence_batch(values, self.steps(), size, labels, device);
+        }
+        let steps = per_sample.iter().map(|s| s.1).max().unwrap_or(1);
+        let values = dense_counts(steps, size, per_sample.iter().map(|s| &s.0[..]));
+        let batch = sequence_batch(values, steps, size, labels, device);
+        match Lengths::new(per_sample.iter().map(|s| s.1).collect()) {
+            Ok(lengths) => batch.with_lengths(lengths),
+            Err(_) => batch,
+        }
     }
 
     fn skip_batch(&self, indices: &[usize], rng: &mut ChaCha8Rng) {

@@ -120,3 +120,88 @@ fn the_cache_round_trips_and_refuses_another_key() {
     std::fs::write(&path, &bytes[..bytes.len() - 3]).expect("write");
     assert_eq!(cache.load("key one"), None);
 }
+
+#[test]
+fn variable_length_frames_are_padded_per_batch_and_carry_the_lengths() {
+    // Time windows of 100 µs: sample lengths follow each recording's span.
+    let sensor = Sensor {
+        width: 2,
+        height: 1,
+        polarities: 1,
+    };
+    let at = |t: u64, x: u16| Event { t, x, y: 0, p: 0 };
+    let samples = vec![
+        // Spans 0..=250 µs: frames 0, 1, 2 → 3 steps.
+        EventSample {
+            events: vec![at(0, 0), at(120, 1), at(250, 1)],
+            label: 1,
+        },
+        // One event: 1 step.
+        EventSample {
+            events: vec![at(40, 1)],
+            label: 0,
+        },
+        // Spans 900 µs: 10 frames, cut to steps = 6.
+        EventSample {
+            events: vec![at(0, 1), at(450, 0), at(900, 0)],
+            label: 1,
+        },
+    ];
+    let source = EventSet {
+        sensor,
+        num_classes: 2,
+        samples,
+    };
+    let config = EventsConfig {
+        frames: ToFrame::TimeWindow { window_us: 100 },
+        steps: Some(6),
+        variable_length: true,
+        ..Default::default()
+    };
+    let data = EventDataset::new(source, &config).expect("valid");
+    let device = Device::flex();
+    let batch = data.batch(&[1, 0], &device);
+    assert_eq!(
+        batch.lengths.as_ref().map(|l| l.as_slice().to_vec()),
+        Some(vec![1, 3])
+    );
+    // [T = 3, B = 2, F = 2]: sample 1 (one event at x = 1, t = 0), then sample 0.
+    assert_eq!(
+        values(batch),
+        [
+            0.0, 1.0, 1.0, 0.0, // t = 0
+            0.0, 0.0, 0.0, 1.0, // t = 1: sample 1 padded
+            0.0, 0.0, 0.0, 1.0, // t = 2
+        ]
+    );
+    let batch = data.batch(&[2], &device);
+    assert_eq!(
+        batch.lengths.as_ref().map(|l| l.as_slice().to_vec()),
+        Some(vec![6])
+    );
+    // Event at 450 µs lands in frame 4; the one at 900 µs is past the 6 steps.
+    assert_eq!(
+        values(batch),
+        [0., 1., 0., 0., 0., 0., 0., 0., 1., 0., 0., 0.]
+    );
+    // Fixed length (the default): every batch has the 6 steps and no lengths.
+    let fixed = EventsConfig {
+        variable_length: false,
+        ..config
+    };
+    let data = EventDataset::new(
+        EventSet {
+            sensor,
+            num_classes: 2,
+            samples: vec![EventSample {
+                events: vec![at(40, 1)],
+                label: 0,
+            }],
+        },
+        &fixed,
+    )
+    .expect("valid");
+    let batch = data.batch(&[0], &device);
+    assert!(batch.lengths.is_none());
+    assert_eq!(batch.input.steps(), Some(6));
+}
