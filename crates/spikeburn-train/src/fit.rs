@@ -90,9 +90,10 @@ pub struct EpochRecord {
     pub train_seconds: f64,
     /// Wall time of the test evaluation, seconds.
     pub eval_seconds: f64,
-    /// Wall time spent building training batches (decoding, augmenting, framing, copying to
-    /// the device), seconds: part of `train_seconds`. Absent in runs from before it was
-    /// measured (read as 0).
+    /// Wall time training waited for its batches, seconds: part of `train_seconds`. A loader
+    /// thread builds each batch (decoding, augmenting, framing, copying to the device) while
+    /// the previous one trains, so this is the part of building that the step did not hide.
+    /// Absent in runs from before it was measured (read as 0).
     #[serde(default)]
     pub data_seconds: f64,
     /// The backend.
@@ -429,68 +430,88 @@ where
         // same samples.
         let mut augment = ChaCha8Rng::seed_from_u64(t.seed ^ AUGMENT_SEED);
         augment.set_stream(epoch as u64);
-        let batch_list = order
+        let batch_list: Vec<&[usize]> = order
             .chunks(t.batch_size.max(1))
-            .filter(|c| !drop_last || c.len() == t.batch_size);
-        for (i, indices) in batch_list.enumerate() {
-            if i < skip {
-                // Done before the checkpoint: only the augmentation stream moves on.
-                train_set.skip_batch(indices, &mut augment);
-                continue;
-            }
-            let data_started = Instant::now();
-            let batch = train_set.train_batch(indices, &mut augment, &autodiff);
-            data_seconds += data_started.elapsed().as_secs_f64();
-            let b = batch.targets.dims()[0];
-            let lr = t.lr_at(epoch * total + i, t.epochs * total);
-            let targets = batch.targets.clone();
-            let (next, value, out) = if parallel.len() > 1 {
-                train_step_parallel(model, &mut optim, t, lr, batch, &parallel)
-            } else {
-                train_step_at(model, &mut optim, t, lr, batch)
-            };
-            model = next;
-            if !value.is_finite() {
-                progress.end();
-                return Err(TrainError::NonFiniteLoss {
-                    epoch: epoch + 1,
-                    batch: i + 1,
-                    value,
-                });
-            }
-            loss_sum += f64::from(value);
-            hits += correct(predict(t, &out), targets);
-            let layers = out.spike_rates.len();
-            if add_rates(&mut rates, out.spike_rates, b as f64).is_none() {
-                progress.end();
-                return Err(bad_checkpoint(format!(
-                    "partial epoch has spike rates of {} neuron layers, the model has {layers}",
-                    rates.len()
-                )));
-            }
-            seen += b;
-            progress.update(
-                i + 1,
-                &format!(
-                    "loss {:.4} acc {:.2}%",
-                    loss_sum / (i + 1) as f64,
-                    100.0 * hits as f64 / seen as f64
-                ),
-            );
-            if i + 1 < total && t.checkpoint_due(i + 1, last_checkpoint.elapsed()) {
-                let partial = PartialEpoch {
-                    steps: i + 1,
-                    loss_sum,
-                    hits,
-                    seen,
-                    rates: rates.clone(),
-                    train_seconds: earlier_seconds + train_started.elapsed().as_secs_f64(),
+            .filter(|c| !drop_last || c.len() == t.batch_size)
+            .collect();
+        // A loader thread builds (decodes, augments, frames) the next batch while this one
+        // trains, in the order and from the stream an inline loop would use, so the batches
+        // are the same; `data_seconds` is the time training waited for a batch.
+        let epoch_result = std::thread::scope(|scope| -> Result<M, TrainError> {
+            let (sender, batches) = std::sync::mpsc::sync_channel(1);
+            let loader_device = autodiff.clone();
+            scope.spawn(move || {
+                for (i, indices) in batch_list.into_iter().enumerate() {
+                    if i < skip {
+                        // Done before the checkpoint: only the augmentation stream moves on.
+                        train_set.skip_batch(indices, &mut augment);
+                        continue;
+                    }
+                    let batch = train_set.train_batch(indices, &mut augment, &loader_device);
+                    if sender.send((i, batch)).is_err() {
+                        return; // training stopped early
+                    }
+                }
+            });
+            loop {
+                let waited = Instant::now();
+                let Ok((i, batch)) = batches.recv() else {
+                    break;
                 };
-                let info = CheckpointInfo::new(epoch, t.seed, &model, Some(partial));
-                checkpoint::save(run_dir, &model, &optim, info)?;
-                last_checkpoint = Instant::now();
+                data_seconds += waited.elapsed().as_secs_f64();
+                let b = batch.targets.dims()[0];
+                let lr = t.lr_at(epoch * total + i, t.epochs * total);
+                let targets = batch.targets.clone();
+                let (next, value, out) = if parallel.len() > 1 {
+                    train_step_parallel(model, &mut optim, t, lr, batch, &parallel)
+                } else {
+                    train_step_at(model, &mut optim, t, lr, batch)
+                };
+                model = next;
+                if !value.is_finite() {
+                    progress.end();
+                    return Err(TrainError::NonFiniteLoss {
+                        epoch: epoch + 1,
+                        batch: i + 1,
+                        value,
+                    });
+                }
+                loss_sum += f64::from(value);
+                hits += correct(predict(t, &out), targets);
+                let layers = out.spike_rates.len();
+                if add_rates(&mut rates, out.spike_rates, b as f64).is_none() {
+                    progress.end();
+                    return Err(bad_checkpoint(format!(
+                        "partial epoch has spike rates of {} neuron layers, the model has {layers}",
+                        rates.len()
+                    )));
+                }
+                seen += b;
+                progress.update(
+                    i + 1,
+                    &format!(
+                        "loss {:.4} acc {:.2}%",
+                        loss_sum / (i + 1) as f64,
+                        100.0 * hits as f64 / seen as f64
+                    ),
+                );
+                if i + 1 < total && t.checkpoint_due(i + 1, last_checkpoint.elapsed()) {
+                    let partial = PartialEpoch {
+                        steps: i + 1,
+                        loss_sum,
+                        hits,
+                        seen,
+                        rates: rates.clone(),
+                        train_seconds: earlier_seconds + train_started.elapsed().as_secs_f64(),
+                    };
+                    let info = CheckpointInfo::new(epoch, t.seed, &model, Some(partial));
+                    checkpoint::save(run_dir, &model, &optim, info)?;
+                    last_checkpoint = Instant::now();
+                }
             }
-        }
+            Ok(model)
+        });
+        model = epoch_result?;
         progress.end();
         let train_seconds = earlier_seconds + train_started.elapsed().as_secs_f64();
 
@@ -517,7 +538,7 @@ where
         save_epoch(run_dir, &model, &optim, &record, t.seed)?;
         last_checkpoint = Instant::now();
         progress.note(&format!(
-            "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}% (membrane {:.2}%), {:.1} ms/step, {:.1}s (batches {:.1}% of training)",
+            "epoch {}/{}: train loss {:.4}, train acc {:.2}%, test acc {:.2}% (membrane {:.2}%), {:.1} ms/step, {:.1}s (waiting for batches {:.1}% of training)",
             record.epoch,
             t.epochs,
             record.train_loss,
