@@ -21,41 +21,10 @@ use burn_cubecl::tensor::CubeTensor;
 use cubecl::calculate_cube_count_elemwise;
 use cubecl::prelude::*;
 
-/// The surrogate derivative `σ'(x)` for the built-in surrogate `kind` (the codes of
-/// [`ScanSettings`]' encoding) with parameters `a`, `b`; formulas as in
-/// [`crate::surrogate::Surrogate::derivative`].
-#[cube]
-fn surrogate_derivative(x: f32, kind: u32, a: f32, b: f32) -> f32 {
-    let mut d = 1.0f32;
-    if kind == 0u32 {
-        // atan: (α/2) / (1 + (π/2·α·x)²)
-        let z = 1.5707964f32 * a * x;
-        d = 0.5f32 * a / (1.0f32 + z * z);
-    } else if kind == 1u32 {
-        // fast sigmoid: 1 / (1 + k|x|)²
-        let e = 1.0f32 + a * x.abs();
-        d = 1.0f32 / (e * e);
-    } else if kind == 2u32 {
-        // sigmoid: k·s·(1 − s), s = 1 / (1 + e^(−kx))
-        let s = 1.0f32 / (1.0f32 + (0.0f32 - a * x).exp());
-        d = a * s * (1.0f32 - s);
-    } else if kind == 4u32 {
-        // triangular: α·max(1 − |x|, 0)
-        let m = 1.0f32 - x.abs();
-        d = 0.0f32;
-        if m > 0.0f32 {
-            d = a * m;
-        }
-    } else if kind == 5u32 {
-        // Gaussian: k/√(2π)·e^(−(kx)²/2)
-        let z = a * x;
-        d = a * 0.398_942_3f32 * (-0.5f32 * z * z).exp();
-    } else if kind == 6u32 {
-        // spike-rate escape: k·e^(−β|x − 1|)
-        d = b * (0.0f32 - a * (x - 1.0f32).abs()).exp();
-    }
-    d
-}
+/// The surrogate derivative `σ'(x)` of the built-in surrogate `kind` (the codes of
+/// [`ScanSettings`]' encoding) with parameters `a`, `b`: the one table of formulas
+/// ([`crate::surrogate::table`]) expanded for CubeCL.
+use crate::surrogate::table::cube::derivative as surrogate_derivative;
 
 /// The value for neuron `j` of a parameter shared by the layer (`[1]`) or per neuron (`[N]`).
 #[cube]

@@ -8,7 +8,6 @@
 
 use super::ScanSettings;
 use crate::kernels::host::from_host;
-use crate::surrogate::Surrogate;
 use burn::backend::Backend;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -133,41 +132,7 @@ pub(crate) fn wide_vectors() -> bool {
     }
 }
 
-/// A computation generic over the surrogate derivative `σ'` (see [`with_derivative`]).
-pub(crate) trait WithDerivative {
-    /// What the computation returns.
-    type Output;
-    /// Runs the computation with `sg = σ'`.
-    fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Self::Output;
-}
-
-/// Runs `work` with the derivative of `surrogate` as a concrete closure, one monomorphised
-/// copy per surrogate so that the derivative inlines into the kernels' inner loops. The
-/// formulas are [`Surrogate::derivative`]'s (the built-in ones written out here with their
-/// constants hoisted; tested equal).
-pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) -> W::Output {
-    match surrogate {
-        Surrogate::Atan { alpha } => {
-            let c = 0.5 * std::f32::consts::PI * alpha;
-            work.run(move |x| {
-                let z = c * x;
-                0.5 * alpha / (1.0 + z * z)
-            })
-        }
-        Surrogate::FastSigmoid { slope } => work.run(move |x| {
-            let d = 1.0 + slope * x.abs();
-            1.0 / (d * d)
-        }),
-        Surrogate::Triangular { alpha } => work.run(move |x| alpha * (1.0 - x.abs()).max(0.0)),
-        Surrogate::StraightThrough => work.run(|_| 1.0),
-        Surrogate::Custom { name, slope } => match name.function() {
-            // Looked up once, not per element.
-            Some(f) => work.run(move |x| f.derivative(x, slope)),
-            None => work.run(|_| 0.0),
-        },
-        s => work.run(move |x| s.derivative(x)),
-    }
-}
+pub(crate) use crate::surrogate::{WithDerivative, with_derivative};
 
 /// A fused CPU scan with `N` float inputs `[X, p1, …]` and one output.
 pub(crate) trait HostScan<const N: usize>: Send + Sync + std::fmt::Debug + 'static {

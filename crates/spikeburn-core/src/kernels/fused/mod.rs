@@ -110,16 +110,10 @@ impl ScanSettings {
             Reset::None => 2,
         };
         let (kind, params) = match self.surrogate {
-            Surrogate::Atan { alpha } => (0, [alpha, 0.0]),
-            Surrogate::FastSigmoid { slope } => (1, [slope, 0.0]),
             // The smooth reference never reaches a fused kernel (its forward is not a step);
-            // its derivative is the sigmoid's.
-            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => (2, [slope, 0.0]),
-            Surrogate::StraightThrough => (3, [0.0, 0.0]),
-            Surrogate::Triangular { alpha } => (4, [alpha, 0.0]),
-            Surrogate::Gaussian { slope } => (5, [slope, 0.0]),
-            Surrogate::SpikeRateEscape { beta, slope } => (6, [beta, slope]),
+            // its derivative is the sigmoid's (its table code).
             Surrogate::Custom { name, slope } => (7 | name.index() << 4, [slope, 0.0]),
+            s => s.builtin().unwrap_or((3, [0.0, 0.0])),
         };
         let code = reset
             | u32::from(self.detach_reset) << 2
@@ -140,17 +134,11 @@ impl ScanSettings {
             _ => Reset::None,
         };
         let surrogate = match (code >> 4) & 15 {
-            0 => Surrogate::Atan { alpha: a },
-            1 => Surrogate::FastSigmoid { slope: a },
-            2 => Surrogate::Sigmoid { slope: a },
-            4 => Surrogate::Triangular { alpha: a },
-            5 => Surrogate::Gaussian { slope: a },
-            6 => Surrogate::SpikeRateEscape { beta: a, slope: b },
             7 => match CustomSurrogate::from_index(code >> 8) {
                 Some(name) => Surrogate::Custom { name, slope: a },
                 None => Surrogate::StraightThrough,
             },
-            _ => Surrogate::StraightThrough,
+            kind => Surrogate::from_builtin(kind, [a, b]).unwrap_or(Surrogate::StraightThrough),
         };
         Self {
             reset,

@@ -20,8 +20,9 @@ use crate::registry::Registry;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::f32::consts::PI;
 use std::sync::Arc;
+
+pub(crate) mod table;
 
 /// The surrogate derivative used in place of `dH/dx` in the backward pass.
 ///
@@ -360,66 +361,68 @@ impl Surrogate {
         Ok(())
     }
 
-    /// The surrogate derivative `σ'(x)` at one point (the formula of the variant's docs).
+    /// The built-in surrogate's code in the [table](table) of formulas and its two
+    /// parameters `[a, b]` (the codes the fused kernels are handed); `None` for a custom one.
+    /// The smooth reference has the sigmoid's derivative.
+    pub(crate) fn builtin(&self) -> Option<(u32, [f32; 2])> {
+        Some(match *self {
+            Surrogate::Atan { alpha } => (0, [alpha, 0.0]),
+            Surrogate::FastSigmoid { slope } => (1, [slope, 0.0]),
+            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => (2, [slope, 0.0]),
+            Surrogate::StraightThrough => (3, [0.0, 0.0]),
+            Surrogate::Triangular { alpha } => (4, [alpha, 0.0]),
+            Surrogate::Gaussian { slope } => (5, [slope, 0.0]),
+            Surrogate::SpikeRateEscape { beta, slope } => (6, [beta, slope]),
+            Surrogate::Custom { .. } => return None,
+        })
+    }
+
+    /// The inverse of [`builtin`](Self::builtin) (the sigmoid for its shared code); `None`
+    /// for a code that is not in the table.
+    pub(crate) fn from_builtin(kind: u32, [a, b]: [f32; 2]) -> Option<Self> {
+        Some(match kind {
+            0 => Surrogate::Atan { alpha: a },
+            1 => Surrogate::FastSigmoid { slope: a },
+            2 => Surrogate::Sigmoid { slope: a },
+            3 => Surrogate::StraightThrough,
+            4 => Surrogate::Triangular { alpha: a },
+            5 => Surrogate::Gaussian { slope: a },
+            6 => Surrogate::SpikeRateEscape { beta: a, slope: b },
+            _ => return None,
+        })
+    }
+
+    /// The surrogate derivative `σ'(x)` at one point (the formula of the variant's docs,
+    /// evaluated from the [table](table) the kernels use).
     #[inline]
     pub fn derivative(&self, x: f32) -> f32 {
-        match *self {
-            Surrogate::Atan { alpha } => {
-                let z = 0.5 * PI * alpha * x;
-                0.5 * alpha / (1.0 + z * z)
+        match (self.builtin(), self) {
+            (Some((kind, [a, b])), _) => table::scalar::derivative(kind, x, a, b).unwrap_or(1.0),
+            (None, Surrogate::Custom { name, slope }) => {
+                name.function().map_or(0.0, |f| f.derivative(x, *slope))
             }
-            Surrogate::FastSigmoid { slope } => {
-                let d = 1.0 + slope * x.abs();
-                1.0 / (d * d)
-            }
-            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => {
-                let s = 1.0 / (1.0 + (-slope * x).exp());
-                slope * s * (1.0 - s)
-            }
-            Surrogate::Triangular { alpha } => alpha * (1.0 - x.abs()).max(0.0),
-            Surrogate::Gaussian { slope } => {
-                let z = slope * x;
-                slope * FRAC_1_SQRT_2PI * (-0.5 * z * z).exp()
-            }
-            Surrogate::StraightThrough => 1.0,
-            Surrogate::SpikeRateEscape { beta, slope } => slope * (-beta * (x - 1.0).abs()).exp(),
-            Surrogate::Custom { name, slope } => {
-                name.function().map_or(0.0, |f| f.derivative(x, slope))
-            }
+            (None, _) => 1.0,
         }
     }
 
     /// The surrogate derivative `σ'(x)` element-wise, as a tensor (no gradient flows through
-    /// it when `x` is detached).
+    /// it when `x` is detached); the same [table](table) of formulas as the kernels.
     pub fn derivative_tensor<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match *self {
-            Surrogate::Atan { alpha } => {
-                let z = x * (0.5 * PI * alpha);
-                (z.square() + 1.0).recip() * (0.5 * alpha)
+        match (self.builtin(), self) {
+            (Some((kind, [a, b])), _) => {
+                table::tensor::derivative(kind, x.clone(), a, b).unwrap_or_else(|| x.ones_like())
             }
-            Surrogate::FastSigmoid { slope } => (x.abs() * slope + 1.0).square().recip(),
-            Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => {
-                let s = sigmoid(x * slope);
-                (s.clone() * (s.neg() + 1.0)) * slope
-            }
-            Surrogate::Triangular { alpha } => (x.abs().neg() + 1.0).clamp_min(0.0) * alpha,
-            Surrogate::Gaussian { slope } => {
-                (x * slope).square().mul_scalar(-0.5).exp() * (slope * FRAC_1_SQRT_2PI)
-            }
-            Surrogate::StraightThrough => x.ones_like(),
-            Surrogate::SpikeRateEscape { beta, slope } => {
-                (x - 1.0).abs().mul_scalar(-beta).exp() * slope
-            }
-            Surrogate::Custom { name, slope } => {
+            (None, Surrogate::Custom { name, slope }) => {
                 let shape = x.shape();
                 let n = shape.num_elements();
                 let flat = x.reshape([n]);
                 let d = match name.function() {
-                    Some(f) => f.derivative_tensor(flat, slope),
+                    Some(f) => f.derivative_tensor(flat, *slope),
                     None => flat.zeros_like(),
                 };
                 d.reshape(shape)
             }
+            (None, _) => x.ones_like(),
         }
     }
 
@@ -441,5 +444,25 @@ impl Surrogate {
     }
 }
 
-/// `1/√(2π)`.
-const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+/// A computation generic over the surrogate derivative `σ'` (see [`with_derivative`]).
+pub(crate) trait WithDerivative {
+    /// What the computation returns.
+    type Output;
+    /// Runs the computation with `sg = σ'`.
+    fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Self::Output;
+}
+
+/// Runs `work` with the derivative of `surrogate` as a concrete closure, one monomorphised
+/// copy per surrogate so that the derivative inlines into the kernels' inner loops: the
+/// [table](table)'s formula for a built-in one, the registered function for a custom one
+/// (looked up once, not per element).
+pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) -> W::Output {
+    match (surrogate.builtin(), surrogate) {
+        (Some((kind, [a, b])), _) => table::with_builtin(kind, a, b, work),
+        (None, Surrogate::Custom { name, slope }) => match name.function() {
+            Some(f) => work.run(move |x| f.derivative(x, slope)),
+            None => work.run(|_| 0.0),
+        },
+        (None, _) => work.run(|_| 1.0),
+    }
+}
