@@ -227,12 +227,6 @@ fn padded_read_outs_equal_the_samples_alone_and_padding_would_change_them() {
             metrics::predict_by_first_spike(o.spikes.clone(), l)
         }),
     ];
-    let ints = |t: Tensor<1, Int>| {
-        t.into_data()
-            .convert::<i64>()
-            .try_into_vec::<i64>()
-            .unwrap()
-    };
     for (name, read) in read_outs {
         let got = ints(read(&out, Some(&lengths)));
         let alone: Vec<i64> = samples
@@ -299,4 +293,97 @@ fn full_lengths_change_nothing_bit_for_bit() {
         let b = scalar(f(&out, labels(&device), Some(&full)));
         assert_eq!(a.to_bits(), b.to_bits(), "{name}");
     }
+}
+
+fn ints(t: Tensor<1, Int>) -> Vec<i64> {
+    t.into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .unwrap()
+}
+
+/// Read-outs and accuracies on spikes written by hand, where the padded steps would change
+/// every prediction.
+#[test]
+fn read_outs_by_hand_ignore_the_padding_and_break_ties_as_documented() {
+    let device = Device::flex();
+    // [T = 3, B = 2, C = 2]. Sample 0 (length 1): class 0 fires at t = 0; the padding has
+    // class 1 firing twice. Sample 1 (length 3): both classes first fire at t = 0, class 1
+    // fires twice more (a first-spike tie that the count breaks).
+    let s = Tensor::<3>::from_data(
+        [
+            [[1.0, 0.0], [1.0, 1.0]],
+            [[0.0, 1.0], [0.0, 1.0]],
+            [[0.0, 1.0], [0.0, 1.0]],
+        ],
+        &device,
+    );
+    let lengths = Lengths::new(vec![1, 3]).unwrap();
+    assert_eq!(lengths.batch_size(), 2);
+    let l = Some(&lengths);
+    assert_eq!(ints(metrics::predict_by_spike_count(s.clone(), l)), [0, 1]);
+    assert_eq!(
+        ints(metrics::predict_by_spike_count(s.clone(), None)),
+        [1, 1]
+    );
+    assert_eq!(ints(metrics::predict_by_membrane(s.clone(), l)), [0, 1]);
+    assert_eq!(ints(metrics::predict_by_max_membrane(s.clone(), l)), [0, 0]);
+    assert_eq!(
+        ints(metrics::predict_by_max_membrane(s.clone(), None)),
+        [0, 0]
+    );
+    assert_eq!(ints(metrics::predict_by_first_spike(s.clone(), l)), [0, 1]);
+    // First-spike times: sample 0 class 1 never fires within its one step (t_f = 1).
+    let tf = loss::first_spike_time(s.clone(), l)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(tf, [0.0, 1.0, 0.0, 0.0]);
+    let tf = loss::first_spike_time(s.clone(), None)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert_eq!(tf, [0.0, 1.0, 0.0, 0.0]);
+    // Accuracies over the batch: targets [0, 0] → one of two right by count and first spike.
+    let y = Tensor::<1, Int>::from_data([0, 0], &device);
+    assert_eq!(
+        metrics::accuracy_by_spike_count(s.clone(), y.clone(), l),
+        0.5
+    );
+    assert_eq!(metrics::accuracy_by_membrane(s.clone(), y.clone(), l), 0.5);
+    assert_eq!(
+        metrics::accuracy_by_first_spike(s.clone(), y.clone(), l),
+        0.5
+    );
+    let y = Tensor::<1, Int>::from_data([1, 1], &device);
+    assert_eq!(
+        metrics::accuracy_by_spike_count(s.clone(), y.clone(), None),
+        1.0
+    );
+    assert_eq!(metrics::accuracy_by_first_spike(s, y, None), 0.5);
+}
+
+/// The L2 rate regulariser over the valid steps, by hand: per-neuron rates over the
+/// `Σ len = 4` valid (t, b) cells, then the mean of their squares.
+#[test]
+fn l2_rate_over_the_valid_steps_by_hand() {
+    let device = Device::flex();
+    let s = Tensor::<3>::from_data(
+        [
+            [[1.0, 0.0], [1.0, 1.0]],
+            [[0.0, 1.0], [0.0, 1.0]],
+            [[0.0, 1.0], [0.0, 1.0]],
+        ],
+        &device,
+    );
+    let lengths = Lengths::new(vec![1, 3]).unwrap();
+    // Valid cells: (t0, b0) [1, 0]; (t0, b1) [1, 1]; (t1, b1) [0, 1]; (t2, b1) [0, 1].
+    let (r0, r1) = (2.0f32 / 4.0, 3.0f32 / 4.0);
+    let want = (r0 * r0 + r1 * r1) / 2.0;
+    let got = scalar(loss::l2_rate(s.clone(), Some(&lengths)));
+    assert!((got - want).abs() < 1e-7, "{got} vs {want}");
+    let (r0, r1) = (2.0f32 / 6.0, 5.0f32 / 6.0);
+    let want = (r0 * r0 + r1 * r1) / 2.0;
+    let got = scalar(loss::l2_rate(s, None));
+    assert!((got - want).abs() < 1e-7, "{got} vs {want}");
 }
