@@ -24,6 +24,37 @@ fn spikeburn(args: &[&str], cache: &Path) -> Output {
         .expect("run spikeburn")
 }
 
+/// Trains `shd-rsnn` with `options` on a generated SHD-format set of `train` and `test`
+/// recordings (sample seeds 1 and 2 for train and test) in a new folder; returns the folder,
+/// what `train` printed, and the last test accuracy.
+fn train_shd(train: &str, test: &str, options: &[&str]) -> (tempfile::TempDir, String, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("shd");
+    std::fs::create_dir(&data).expect("mkdir");
+    write_shd_like(&data.join("shd_train.h5"), train, "1");
+    write_shd_like(&data.join("shd_test.h5"), test, "2");
+    let out = dir.path().join("run");
+    let mut args = vec![
+        "train",
+        "--preset",
+        "shd-rsnn",
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(options);
+    let o = spikeburn(&args, &dir.path().join("cache"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).expect("metrics");
+    let last: serde_json::Value =
+        serde_json::from_str(metrics.lines().last().expect("a line")).expect("json");
+    let acc = last["test_accuracy"].as_f64().expect("accuracy");
+    (dir, said, acc)
+}
+
 fn write_shd_like(path: &Path, samples: &str, seed: &str) {
     let o = Command::new(common::python())
         .arg(common::script("shd_like.py"))
@@ -39,38 +70,14 @@ fn write_shd_like(path: &Path, samples: &str, seed: &str) {
 /// published, six epochs (measured: 100 % test accuracy, 10 s on 2 cores; 50.3 % with
 /// all-to-all recurrence).
 fn shd_rsnn_learns_a_generated_shd_file_far_above_chance() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("shd");
-    std::fs::create_dir(&data).expect("mkdir");
-    write_shd_like(&data.join("shd_train.h5"), "1500", "1");
-    write_shd_like(&data.join("shd_test.h5"), "300", "2");
-    let out = dir.path().join("run");
-    let cache = dir.path().join("cache");
-    let args = [
-        "train",
-        "--preset",
-        "shd-rsnn",
-        "--data-dir",
-        data.to_str().expect("utf-8"),
-        "--epochs",
-        "6",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ];
-    let o = spikeburn(&args, &cache);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    let said = String::from_utf8_lossy(&o.stdout);
+    let (dir, said, acc) = train_shd("1500", "300", &["--epochs", "6"]);
     assert!(said.contains("1500 recordings as 100 frames"), "{said}");
     assert!(
         said.contains("batches") && said.contains("% of training"),
         "{said}"
     );
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).expect("metrics");
-    let last: serde_json::Value =
-        serde_json::from_str(metrics.lines().last().expect("a line")).expect("json");
-    let acc = last["test_accuracy"].as_f64().expect("accuracy");
     assert!(acc > 0.35, "test accuracy {acc} (chance 0.2)");
+    let (out, cache) = (dir.path().join("run"), dir.path().join("cache"));
     // The frames were cached: one file per split.
     let cached = std::fs::read_dir(cache.join("frames"))
         .expect("cache")
@@ -138,18 +145,7 @@ fn shd_rsnn_learns_a_generated_shd_file_far_above_chance() {
 /// loss and read-outs read each recording's own frames only (each recording's length is the
 /// span of its events in 10 ms windows, counted from its first event).
 fn variable_length_recordings_train_padded_batches_far_above_chance() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("shd");
-    std::fs::create_dir(&data).expect("mkdir");
-    write_shd_like(&data.join("shd_train.h5"), "1000", "3");
-    write_shd_like(&data.join("shd_test.h5"), "300", "4");
-    let out = dir.path().join("run");
-    let args = [
-        "train",
-        "--preset",
-        "shd-rsnn",
-        "--data-dir",
-        data.to_str().expect("utf-8"),
+    let options = [
         "--epochs",
         "4",
         "--set",
@@ -158,21 +154,12 @@ fn variable_length_recordings_train_padded_batches_far_above_chance() {
         "data.events.frames={by=\"time_window\", window_us=10000}",
         "--set",
         "data.events.variable_length=true",
-        "--out",
-        out.to_str().expect("utf-8"),
     ];
-    let o = spikeburn(&args, &dir.path().join("cache"));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    let said = String::from_utf8_lossy(&o.stdout);
+    let (_dir, said, acc) = train_shd("1000", "300", &options);
     assert!(
         said.contains("1000 recordings as up to 100 frames"),
         "{said}"
     );
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).expect("metrics");
-    let last: serde_json::Value =
-        serde_json::from_str(metrics.lines().last().expect("a line")).expect("json");
-    let acc = last["test_accuracy"].as_f64().expect("accuracy");
     assert!(acc > 0.35, "test accuracy {acc} (chance 0.2)");
 }
 

@@ -302,23 +302,28 @@ fn ints(t: Tensor<1, Int>) -> Vec<i64> {
         .unwrap()
 }
 
-/// Read-outs and accuracies on spikes written by hand, where the padded steps would change
-/// every prediction.
-#[test]
-fn read_outs_by_hand_ignore_the_padding_and_break_ties_as_documented() {
-    let device = Device::flex();
-    // [T = 3, B = 2, C = 2]. Sample 0 (length 1): class 0 fires at t = 0; the padding has
-    // class 1 firing twice. Sample 1 (length 3): both classes first fire at t = 0, class 1
-    // fires twice more (a first-spike tie that the count breaks).
+/// Spikes `[T = 3, B = 2, C = 2]` of lengths `[1, 3]`, written by hand. Sample 0 (length 1):
+/// class 0 fires at t = 0; the padding has class 1 firing twice. Sample 1 (length 3): both
+/// classes first fire at t = 0, class 1 fires twice more (a first-spike tie that the count
+/// breaks).
+fn hand_spikes(device: &Device) -> (Tensor<3>, Lengths) {
     let s = Tensor::<3>::from_data(
         [
             [[1.0, 0.0], [1.0, 1.0]],
             [[0.0, 1.0], [0.0, 1.0]],
             [[0.0, 1.0], [0.0, 1.0]],
         ],
-        &device,
+        device,
     );
-    let lengths = Lengths::new(vec![1, 3]).unwrap();
+    (s, Lengths::new(vec![1, 3]).unwrap())
+}
+
+/// Read-outs and accuracies on [`hand_spikes`], where the padded steps would change every
+/// prediction.
+#[test]
+fn read_outs_by_hand_ignore_the_padding_and_break_ties_as_documented() {
+    let device = Device::flex();
+    let (s, lengths) = hand_spikes(&device);
     assert_eq!(lengths.batch_size(), 2);
     let l = Some(&lengths);
     assert_eq!(ints(metrics::predict_by_spike_count(s.clone(), l)), [0, 1]);
@@ -368,15 +373,7 @@ fn read_outs_by_hand_ignore_the_padding_and_break_ties_as_documented() {
 #[test]
 fn l2_rate_over_the_valid_steps_by_hand() {
     let device = Device::flex();
-    let s = Tensor::<3>::from_data(
-        [
-            [[1.0, 0.0], [1.0, 1.0]],
-            [[0.0, 1.0], [0.0, 1.0]],
-            [[0.0, 1.0], [0.0, 1.0]],
-        ],
-        &device,
-    );
-    let lengths = Lengths::new(vec![1, 3]).unwrap();
+    let (s, lengths) = hand_spikes(&device);
     // Valid cells: (t0, b0) [1, 0]; (t0, b1) [1, 1]; (t1, b1) [0, 1]; (t2, b1) [0, 1].
     let (r0, r1) = (2.0f32 / 4.0, 3.0f32 / 4.0);
     let want = (r0 * r0 + r1 * r1) / 2.0;
