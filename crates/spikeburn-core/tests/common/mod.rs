@@ -204,3 +204,12 @@ pub const SURROGATES: [Surrogate; 7] = [
         slope: 1.0,
     },
 ];
+
+/// The CPU backends with autodiff, named.
+#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+pub fn devices() -> [(&'static str, Device); 2] {
+    [
+        ("flex", Device::flex().autodiff()),
+        ("ndarray", Device::ndarray().autodiff()),
+    ]
+}
