@@ -203,3 +203,45 @@ pub fn delta(sequence: Tensor<3>, threshold: f32) -> Tensor<3> {
     debug_assert_eq!(out.dims(), [steps, batch, 2 * features]);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_of_configuration_files_are_the_documented_ones() {
+        let rate: Encoder = serde_json::from_str(r#"{"kind":"rate"}"#).unwrap();
+        assert_eq!(rate, Encoder::Rate { gain: 1.0 });
+        let latency: Encoder = serde_json::from_str(r#"{"kind":"latency"}"#).unwrap();
+        assert_eq!(
+            latency,
+            Encoder::Latency {
+                scale: LatencyScale::Linear,
+                threshold: 0.01
+            }
+        );
+    }
+
+    #[test]
+    fn validation_accepts_exactly_the_documented_ranges() {
+        let rate = |gain| Encoder::Rate { gain }.validate();
+        assert!(rate(1.0).is_ok() && rate(1e-6).is_ok());
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let e = rate(bad).expect_err("refused");
+            assert_eq!(e.field, "gain", "{bad}");
+        }
+        let latency = |threshold| {
+            Encoder::Latency {
+                scale: LatencyScale::Log,
+                threshold,
+            }
+            .validate()
+        };
+        assert!(latency(0.0).is_ok() && latency(0.5).is_ok() && latency(0.999).is_ok());
+        for bad in [1.0, -0.1, f32::NAN] {
+            let e = latency(bad).expect_err("refused");
+            assert_eq!(e.field, "threshold", "{bad}");
+        }
+        assert!(Encoder::Direct.validate().is_ok());
+    }
+}
