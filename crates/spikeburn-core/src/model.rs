@@ -75,6 +75,25 @@ impl From<Tensor<3>> for ModelInput {
     }
 }
 
+/// Static images `[B, C, H, W]`, flattened to `[B, C·H·W]` (row-major, the layout a
+/// configured network's first convolution reshapes back).
+impl From<Tensor<4>> for ModelInput {
+    fn from(x: Tensor<4>) -> Self {
+        let [b, c, h, w] = x.dims();
+        ModelInput::Static(x.reshape([b, c * h * w]))
+    }
+}
+
+/// A time-major sequence of frames `[T, B, C, H, W]` (event frames), flattened to
+/// `[T, B, C·H·W]` (row-major, the layout a configured network's first convolution reshapes
+/// back).
+impl From<Tensor<5>> for ModelInput {
+    fn from(x: Tensor<5>) -> Self {
+        let [t, b, c, h, w] = x.dims();
+        ModelInput::Sequence(x.reshape([t, b, c * h * w]))
+    }
+}
+
 impl ModelInput {
     /// The number of samples `B`.
     pub fn batch_size(&self) -> usize {

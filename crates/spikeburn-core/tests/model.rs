@@ -60,3 +60,62 @@ fn a_sequence_bypasses_the_encoder_and_sets_the_length() {
         "the rate encoder drew nothing"
     );
 }
+
+/// Image-shaped input goes straight in: frames `[T, B, C, H, W]` and images `[B, C, H, W]` give
+/// what their row-major flattening `[T, B, C·H·W]` / `[B, C·H·W]` (built from the same values
+/// with the flat shape) gives a conv network.
+#[test]
+fn image_shaped_frames_and_images_equal_their_flattened_values() {
+    use spikeburn_core::LayerConfig;
+    let device = Device::flex();
+    let config = NetworkConfig {
+        input: vec![2, 6, 6],
+        num_steps: 4,
+        layers: vec![
+            LayerConfig::Conv2d {
+                channels: 3,
+                kernel: 3,
+                stride: 1,
+                padding: None,
+                bias: true,
+            },
+            LayerConfig::Neuron { neuron: None },
+            LayerConfig::Flatten,
+            LayerConfig::Linear {
+                size: 4,
+                bias: true,
+            },
+            LayerConfig::Neuron { neuron: None },
+        ],
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    let net = config.init(7, &device);
+    let uniform = burn::tensor::Distribution::Uniform(0.0, 2.0);
+    let frames = Tensor::<5>::random([4, 3, 2, 6, 6], uniform, &device);
+    let flat = Tensor::<3>::from_data(
+        TensorData::new(
+            frames.clone().into_data().try_to_vec::<f32>().unwrap(),
+            [4, 3, 72],
+        ),
+        &device,
+    );
+    let a = SpikingModel::forward(&net, ModelInput::from(frames));
+    let b = SpikingModel::forward(&net, ModelInput::Sequence(flat));
+    assert!(close(&a.membrane, &b.membrane, 0.0) && close(&a.spikes, &b.spikes, 0.0));
+    let images = Tensor::<4>::random([3, 2, 6, 6], uniform, &device);
+    let flat = Tensor::<2>::from_data(
+        TensorData::new(
+            images.clone().into_data().try_to_vec::<f32>().unwrap(),
+            [3, 72],
+        ),
+        &device,
+    );
+    let a = SpikingModel::forward(&net, ModelInput::from(images));
+    let b = SpikingModel::forward(&net, ModelInput::Static(flat));
+    assert!(close(&a.membrane, &b.membrane, 0.0) && close(&a.spikes, &b.spikes, 0.0));
+    assert!(
+        a.membrane.abs().sum().into_scalar::<f32>() > 0.0,
+        "the output membrane moves"
+    );
+}
