@@ -244,4 +244,33 @@ mod tests {
         }
         assert!(Encoder::Direct.validate().is_ok());
     }
+
+    /// The step of each feature's spike in a latency code `[T, 1, F]`, `None` for silence.
+    fn spike_steps(code: Tensor<3>) -> Vec<Option<usize>> {
+        let [steps, _, features] = code.dims();
+        let v = code.into_data().try_to_vec::<f32>().unwrap();
+        (0..features)
+            .map(|f| (0..steps).find(|&t| v[t * features + f] == 1.0))
+            .collect()
+    }
+
+    #[test]
+    fn latency_codes_by_hand() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_data([[0.02f32, 0.015, 0.0125, 0.01, 1.0]], &device);
+        // Log: t = ln(x / (x − θ)), θ = 0.01: ln 2, ln 3, ln 5; none at x = θ; ln(100/99) for
+        // x = 1. Scaled so that the largest, ln 5, is T − 1 = 10: 10·ln 2/ln 5 = 4.31 → 4,
+        // 10·ln 3/ln 5 = 6.83 → 7, and 10·ln(100/99)/ln 5 = 0.06 → 0.
+        let log = latency(x.clone(), 11, LatencyScale::Log, 0.01);
+        assert_eq!(
+            spike_steps(log),
+            [Some(4), Some(7), Some(10), None, Some(0)]
+        );
+        // Linear: t = (1 − x)·(T − 1) = 9.8, 9.85, 9.875 → 10; none at x = θ; 0 for x = 1.
+        let linear = latency(x, 11, LatencyScale::Linear, 0.01);
+        assert_eq!(
+            spike_steps(linear),
+            [Some(10), Some(10), Some(10), None, Some(0)]
+        );
+    }
 }
