@@ -466,3 +466,56 @@ pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) 
         (None, _) => work.run(|_| 1.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration that names only the kind gets the documented defaults (the anchors'
+    /// own): atan α = 2, fast sigmoid and sigmoid slope 25, triangular α = 0.3, Gaussian slope
+    /// 2, spike-rate escape β = 1 and slope 25, a custom one slope 1.
+    #[test]
+    fn a_kind_alone_gets_the_documented_defaults() {
+        let parse = |json: &str| serde_json::from_str::<Surrogate>(json).expect(json);
+        assert_eq!(parse(r#"{"kind":"atan"}"#), Surrogate::Atan { alpha: 2.0 });
+        assert_eq!(
+            parse(r#"{"kind":"fast_sigmoid"}"#),
+            Surrogate::FastSigmoid { slope: 25.0 }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"sigmoid"}"#),
+            Surrogate::Sigmoid { slope: 25.0 }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"triangular"}"#),
+            Surrogate::Triangular { alpha: 0.3 }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"gaussian"}"#),
+            Surrogate::Gaussian { slope: 2.0 }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"spike_rate_escape"}"#),
+            Surrogate::SpikeRateEscape {
+                beta: 1.0,
+                slope: 25.0
+            }
+        );
+        assert_eq!(
+            parse(r#"{"kind":"smooth_sigmoid"}"#),
+            Surrogate::SmoothSigmoid { slope: 25.0 }
+        );
+        let handle = register("surrogate_default_test", |_: f32, k: f32| k);
+        let Surrogate::Custom { name, .. } = handle else {
+            unreachable!()
+        };
+        assert_eq!(
+            parse(r#"{"kind":"custom","name":"surrogate_default_test"}"#),
+            Surrogate::Custom { name, slope: 1.0 }
+        );
+        // The defaults are the built-ins' list.
+        for s in Surrogate::builtins() {
+            assert_eq!(parse(&format!(r#"{{"kind":"{}"}}"#, s.name())), s);
+        }
+    }
+}
