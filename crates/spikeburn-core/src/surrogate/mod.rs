@@ -518,4 +518,40 @@ mod tests {
             assert_eq!(parse(&format!(r#"{{"kind":"{}"}}"#, s.name())), s);
         }
     }
+
+    /// Two registered surrogates keep their own names (in files) and indices (in the fused
+    /// kernels' settings), and evaluate their own functions.
+    #[test]
+    fn registered_surrogates_keep_their_names_and_indices() {
+        let a = register("surrogate_index_test_a", |_: f32, _: f32| 2.0);
+        let b = register("surrogate_index_test_b", |_: f32, k: f32| 3.0 * k);
+        let (Surrogate::Custom { name: na, .. }, Surrogate::Custom { name: nb, .. }) = (a, b)
+        else {
+            unreachable!()
+        };
+        assert_ne!(na.index(), nb.index());
+        assert_eq!(nb.name(), "surrogate_index_test_b");
+        assert_eq!(CustomSurrogate::from_index(nb.index()), Some(nb));
+        assert_eq!(CustomSurrogate::from_index(u32::MAX), None);
+        let json = serde_json::to_string(&b.with_slope(2.0)).unwrap();
+        assert!(
+            json.contains(r#""name":"surrogate_index_test_b""#),
+            "{json}"
+        );
+        let back: Surrogate = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.derivative(0.3), 6.0);
+        assert_eq!(a.derivative(0.3), 2.0);
+        // Through the fused kernels' encoding.
+        let settings = crate::kernels::fused::ScanSettings {
+            reset: crate::lif::Reset::Subtract,
+            detach_reset: false,
+            surrogate: b.with_slope(2.0),
+            output_membrane: false,
+            constant_steps: 0,
+            refractory: 0,
+        };
+        let (code, params) = settings.encode();
+        let decoded = crate::kernels::fused::ScanSettings::decode(code, params, [0, 0]);
+        assert_eq!(decoded.surrogate, b.with_slope(2.0));
+    }
 }
