@@ -554,4 +554,74 @@ mod tests {
         let decoded = crate::kernels::fused::ScanSettings::decode(code, params, [0, 0]);
         assert_eq!(decoded.surrogate, b.with_slope(2.0));
     }
+
+    /// The constructors build their variant, `with_slope` sets each shape's steepness
+    /// parameter, and the names are those of configuration files.
+    #[test]
+    fn constructors_slopes_and_names() {
+        let cases = [
+            (Surrogate::atan(3.0), Surrogate::Atan { alpha: 3.0 }, "atan"),
+            (
+                Surrogate::fast_sigmoid(3.0),
+                Surrogate::FastSigmoid { slope: 3.0 },
+                "fast_sigmoid",
+            ),
+            (
+                Surrogate::sigmoid(3.0),
+                Surrogate::Sigmoid { slope: 3.0 },
+                "sigmoid",
+            ),
+            (
+                Surrogate::triangular(3.0),
+                Surrogate::Triangular { alpha: 3.0 },
+                "triangular",
+            ),
+            (
+                Surrogate::gaussian(3.0),
+                Surrogate::Gaussian { slope: 3.0 },
+                "gaussian",
+            ),
+            (
+                Surrogate::spike_rate_escape(0.5, 3.0),
+                Surrogate::SpikeRateEscape {
+                    beta: 0.5,
+                    slope: 3.0,
+                },
+                "spike_rate_escape",
+            ),
+            (
+                Surrogate::smooth_sigmoid(3.0),
+                Surrogate::SmoothSigmoid { slope: 3.0 },
+                "smooth_sigmoid",
+            ),
+        ];
+        for (built, expected, name) in cases {
+            assert_eq!(built, expected);
+            assert_eq!(built.name(), name);
+            assert_eq!(built.is_smooth(), name == "smooth_sigmoid");
+            // From another steepness back to 3 (β of the escape surrogate stays).
+            let other = match built {
+                Surrogate::SpikeRateEscape { beta, .. } => {
+                    Surrogate::SpikeRateEscape { beta, slope: 9.0 }
+                }
+                s => s.with_slope(9.0),
+            };
+            assert_ne!(other, built);
+            assert_eq!(other.with_slope(3.0), built);
+        }
+        assert_eq!(
+            Surrogate::StraightThrough.with_slope(3.0),
+            Surrogate::StraightThrough
+        );
+        assert_eq!(Surrogate::StraightThrough.name(), "straight_through");
+        // Parameters must be finite and > 0.
+        assert!(Surrogate::atan(1e-3).validate().is_ok());
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            assert!(Surrogate::atan(bad).validate().is_err(), "{bad}");
+            assert!(
+                Surrogate::spike_rate_escape(1.0, bad).validate().is_err(),
+                "{bad}"
+            );
+        }
+    }
 }
