@@ -203,20 +203,29 @@ impl SpikeTrains {
     /// `[max_b len_b, B, channels]` with their lengths (what [`Dataset::batch`] gives for a
     /// set with lengths).
     pub fn padded_batch(&self, indices: &[usize], device: &Device) -> Batch {
-        let lengths: Vec<usize> = indices.iter().map(|&i| self.length(i)).collect();
-        let steps = lengths.iter().copied().max().unwrap_or(1);
-        let values = dense_counts(
-            steps,
-            self.channels,
-            indices.iter().map(|&i| self.events(i)),
-        );
+        let samples = indices.iter().map(|&i| (self.events(i), self.length(i)));
         let labels = indices.iter().map(|&i| self.labels[i] as i64).collect();
-        let batch = sequence_batch(values, steps, self.channels, labels, device);
-        match Lengths::new(lengths) {
-            Ok(lengths) => batch.with_lengths(lengths),
-            // An empty batch has no lengths.
-            Err(_) => batch,
-        }
+        padded_sequence_batch(samples, self.channels, labels, device)
+    }
+}
+
+/// The batch of B samples' events `(step, channel)` with their lengths (each event before its
+/// sample's length), padded to the longest: `[max_b len_b, B, channels]` counts carrying the
+/// lengths, and the class labels.
+pub(crate) fn padded_sequence_batch<'a>(
+    samples: impl ExactSizeIterator<Item = (&'a [(u32, u32)], usize)> + Clone,
+    channels: usize,
+    labels: Vec<i64>,
+    device: &Device,
+) -> Batch {
+    let lengths: Vec<usize> = samples.clone().map(|(_, l)| l).collect();
+    let steps = lengths.iter().copied().max().unwrap_or(1);
+    let values = dense_counts(steps, channels, samples.map(|(e, _)| e));
+    let batch = sequence_batch(values, steps, channels, labels, device);
+    match Lengths::new(lengths) {
+        Ok(lengths) => batch.with_lengths(lengths),
+        // An empty batch has no lengths.
+        Err(_) => batch,
     }
 }
 

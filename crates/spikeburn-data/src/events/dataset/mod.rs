@@ -5,14 +5,13 @@
 
 use super::transforms::{EventTransform, ToFrame, apply_all};
 use super::{Event, EventError, EventSet, Sensor};
-use crate::spike_trains::{SpikeTrains, dense_counts, sequence_batch};
+use crate::spike_trains::{SpikeTrains, dense_counts, padded_sequence_batch, sequence_batch};
 use crate::traits::{Batch, Dataset};
 use burn::prelude::*;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use spikeburn_core::Lengths;
 use std::path::{Path, PathBuf};
 
 /// How recordings become network input: deterministic transforms, the framing rule, the
@@ -352,13 +351,8 @@ impl Dataset for EventDataset {
             let values = dense_counts(self.steps(), size, per_sample.iter().map(|s| &s.0[..]));
             return sequence_batch(values, self.steps(), size, labels, device);
         }
-        let steps = per_sample.iter().map(|s| s.1).max().unwrap_or(1);
-        let values = dense_counts(steps, size, per_sample.iter().map(|s| &s.0[..]));
-        let batch = sequence_batch(values, steps, size, labels, device);
-        match Lengths::new(per_sample.iter().map(|s| s.1).collect()) {
-            Ok(lengths) => batch.with_lengths(lengths),
-            Err(_) => batch,
-        }
+        let samples = per_sample.iter().map(|(e, l)| (&e[..], *l));
+        padded_sequence_batch(samples, size, labels, device)
     }
 
     fn skip_batch(&self, indices: &[usize], rng: &mut ChaCha8Rng) {
