@@ -153,9 +153,10 @@ pub fn train_step_parallel<M: SpikingModel>(
         let replica = model.clone().fork(device);
         let x = input.slice_batch(start..end).to_device(device);
         let y = targets.clone().slice(start..end).to_device(device);
-        let out = replica
-            .forward(x)
-            .with_lengths(lengths.as_ref().map(|l| l.slice(start..end)));
+        // The losses read the shard's lengths; its rates are not recomputed, since with
+        // padding the gathered output's rates are (below).
+        let mut out = replica.forward(x);
+        out.lengths = lengths.as_ref().map(|l| l.slice(start..end));
         let loss = objective(training, &out, y) * share;
         loss_total += loss.clone().into_scalar::<f32>();
         let shard_grads = GradientsParams::from_grads(loss.backward(), &replica);
@@ -177,14 +178,21 @@ pub fn train_step_parallel<M: SpikingModel>(
     let out = SnnOutput {
         spikes: gather(outs.iter().map(|(o, _)| o.spikes.clone()).collect()),
         membrane: gather(outs.iter().map(|(o, _)| o.membrane.clone()).collect()),
-        spike_rates: (0..layers)
-            .map(|l| {
-                outs.iter()
-                    .map(|(o, share)| o.spike_rates[l].clone().detach().to_device(&main) * *share)
-                    .reduce(|a, b| a + b)
-                    .unwrap_or_else(|| Tensor::zeros([1], &main))
-            })
-            .collect(),
+        // Without padding, the share-weighted mean of the shards' rates; with it,
+        // `with_lengths` below takes the means over the valid steps instead.
+        spike_rates: match lengths {
+            Some(_) => Vec::new(),
+            None => (0..layers)
+                .map(|l| {
+                    outs.iter()
+                        .map(|(o, share)| {
+                            o.spike_rates[l].clone().detach().to_device(&main) * *share
+                        })
+                        .reduce(|a, b| a + b)
+                        .unwrap_or_else(|| Tensor::zeros([1], &main))
+                })
+                .collect(),
+        },
         layer_spikes: (0..layers)
             .map(|l| {
                 gather(
@@ -197,7 +205,6 @@ pub fn train_step_parallel<M: SpikingModel>(
         spiking,
         lengths: None,
     };
-    // With padding, the rates of the whole batch are its layers' means over the valid steps.
     let out = out.with_lengths(lengths);
     (model, loss_total, out)
 }
