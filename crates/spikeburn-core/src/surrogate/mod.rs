@@ -362,10 +362,10 @@ impl Surrogate {
     }
 
     /// The built-in surrogate's code in the [table](table) of formulas and its two
-    /// parameters `[a, b]` (the codes the fused kernels are handed); `None` for a custom one.
-    /// The smooth reference has the sigmoid's derivative.
-    pub(crate) fn builtin(&self) -> Option<(u32, [f32; 2])> {
-        Some(match *self {
+    /// parameters `[a, b]` (the codes the fused kernels are handed), or a custom one's handle
+    /// and slope. The smooth reference has the sigmoid's derivative.
+    pub(crate) fn builtin(&self) -> Result<(u32, [f32; 2]), (CustomSurrogate, f32)> {
+        Ok(match *self {
             Surrogate::Atan { alpha } => (0, [alpha, 0.0]),
             Surrogate::FastSigmoid { slope } => (1, [slope, 0.0]),
             Surrogate::Sigmoid { slope } | Surrogate::SmoothSigmoid { slope } => (2, [slope, 0.0]),
@@ -373,7 +373,7 @@ impl Surrogate {
             Surrogate::Triangular { alpha } => (4, [alpha, 0.0]),
             Surrogate::Gaussian { slope } => (5, [slope, 0.0]),
             Surrogate::SpikeRateEscape { beta, slope } => (6, [beta, slope]),
-            Surrogate::Custom { .. } => return None,
+            Surrogate::Custom { name, slope } => return Err((name, slope)),
         })
     }
 
@@ -396,33 +396,27 @@ impl Surrogate {
     /// evaluated from the [table](table) the kernels use).
     #[inline]
     pub fn derivative(&self, x: f32) -> f32 {
-        match (self.builtin(), self) {
-            (Some((kind, [a, b])), _) => table::scalar::derivative(kind, x, a, b).unwrap_or(1.0),
-            (None, Surrogate::Custom { name, slope }) => {
-                name.function().map_or(0.0, |f| f.derivative(x, *slope))
-            }
-            (None, _) => 1.0,
+        match self.builtin() {
+            Ok((kind, [a, b])) => table::scalar::derivative(kind, x, a, b),
+            Err((name, slope)) => name.function().map_or(0.0, |f| f.derivative(x, slope)),
         }
     }
 
     /// The surrogate derivative `σ'(x)` element-wise, as a tensor (no gradient flows through
     /// it when `x` is detached); the same [table](table) of formulas as the kernels.
     pub fn derivative_tensor<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match (self.builtin(), self) {
-            (Some((kind, [a, b])), _) => {
-                table::tensor::derivative(kind, x.clone(), a, b).unwrap_or_else(|| x.ones_like())
-            }
-            (None, Surrogate::Custom { name, slope }) => {
+        match self.builtin() {
+            Ok((kind, [a, b])) => table::tensor::derivative(kind, x, a, b),
+            Err((name, slope)) => {
                 let shape = x.shape();
                 let n = shape.num_elements();
                 let flat = x.reshape([n]);
                 let d = match name.function() {
-                    Some(f) => f.derivative_tensor(flat, *slope),
+                    Some(f) => f.derivative_tensor(flat, slope),
                     None => flat.zeros_like(),
                 };
                 d.reshape(shape)
             }
-            (None, _) => x.ones_like(),
         }
     }
 
@@ -457,13 +451,12 @@ pub(crate) trait WithDerivative {
 /// [table](table)'s formula for a built-in one, the registered function for a custom one
 /// (looked up once, not per element).
 pub(crate) fn with_derivative<W: WithDerivative>(surrogate: Surrogate, work: W) -> W::Output {
-    match (surrogate.builtin(), surrogate) {
-        (Some((kind, [a, b])), _) => table::with_builtin(kind, a, b, work),
-        (None, Surrogate::Custom { name, slope }) => match name.function() {
+    match surrogate.builtin() {
+        Ok((kind, [a, b])) => table::with_builtin(kind, a, b, work),
+        Err((name, slope)) => match name.function() {
             Some(f) => work.run(move |x| f.derivative(x, slope)),
             None => work.run(|_| 0.0),
         },
-        (None, _) => work.run(|_| 1.0),
     }
 }
 

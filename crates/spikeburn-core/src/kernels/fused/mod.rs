@@ -109,11 +109,11 @@ impl ScanSettings {
             Reset::Zero => 1,
             Reset::None => 2,
         };
-        let (kind, params) = match self.surrogate {
-            // The smooth reference never reaches a fused kernel (its forward is not a step);
-            // its derivative is the sigmoid's (its table code).
-            Surrogate::Custom { name, slope } => (7 | name.index() << 4, [slope, 0.0]),
-            s => s.builtin().unwrap_or((3, [0.0, 0.0])),
+        // The smooth reference never reaches a fused kernel (its forward is not a step); its
+        // derivative is the sigmoid's (its table code).
+        let (kind, params) = match self.surrogate.builtin() {
+            Ok(entry) => entry,
+            Err((name, slope)) => (7 | name.index() << 4, [slope, 0.0]),
         };
         let code = reset
             | u32::from(self.detach_reset) << 2
