@@ -3,7 +3,10 @@
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use spikeburn_data::{ImageDataset, make_augmented_batch, make_batch, make_shifted_batch};
+use spikeburn_data::{
+    ImageDataset, batches, make_augmented_batch, make_batch, make_shifted_batch, num_batches,
+    skip_augmentation,
+};
 
 fn dataset() -> ImageDataset {
     // Four 6×5 images with distinct pixel values (1..=255).
@@ -117,4 +120,65 @@ fn flipped_batches_mirror_some_images_and_leave_the_rest() {
         values(make_augmented_batch(&data, &indices, 2, false, &mut a, &dev).images),
         values(make_shifted_batch(&data, &indices, 2, &mut b, &dev).images)
     );
+}
+
+/// `skip_augmentation` leaves the generator where building the augmented batch leaves it: the
+/// next draw of both is the same, and differs from a generator that skipped one image fewer.
+#[test]
+fn skipping_the_augmentation_of_a_batch_reaches_the_same_stream_position() {
+    use rand::Rng;
+    let data = dataset();
+    let dev = Device::flex();
+    let indices = [1, 2, 3];
+    for (max_shift, flip) in [(2, false), (1, true), (0, true)] {
+        let mut built = ChaCha8Rng::seed_from_u64(3);
+        make_augmented_batch(&data, &indices, max_shift, flip, &mut built, &dev);
+        let mut skipped = ChaCha8Rng::seed_from_u64(3);
+        skip_augmentation(indices.len(), max_shift, flip, &mut skipped);
+        let mut short = ChaCha8Rng::seed_from_u64(3);
+        skip_augmentation(indices.len() - 1, max_shift, flip, &mut short);
+        let next = built.random::<u64>();
+        assert_eq!(
+            next,
+            skipped.random::<u64>(),
+            "shift {max_shift}, flip {flip}"
+        );
+        assert_ne!(
+            next,
+            short.random::<u64>(),
+            "shift {max_shift}, flip {flip}"
+        );
+    }
+}
+
+/// Ten samples in batches of three, counted by hand: three full batches and a last one of
+/// one sample, which `drop_last` leaves out.
+#[test]
+fn batches_and_their_count_follow_drop_last() {
+    assert_eq!(num_batches(10, 3, true), 3);
+    assert_eq!(num_batches(10, 3, false), 4);
+    assert_eq!(num_batches(9, 3, true), 3);
+    assert_eq!(num_batches(9, 3, false), 3);
+    assert_eq!(num_batches(2, 3, true), 0);
+    assert_eq!(num_batches(2, 3, false), 1);
+    assert_eq!(num_batches(7, 1, true), 7);
+
+    let data = dataset();
+    let dev = Device::flex();
+    let order = [3, 1, 0, 2, 3];
+    let labels = |drop_last| -> Vec<Vec<i64>> {
+        batches(&data, &order, 2, drop_last, &dev)
+            .map(|b| {
+                b.targets
+                    .into_data()
+                    .convert::<i64>()
+                    .try_into_vec::<i64>()
+                    .expect("i64")
+            })
+            .collect()
+    };
+    assert_eq!(labels(true), vec![vec![3, 1], vec![0, 2]]);
+    assert_eq!(labels(false), vec![vec![3, 1], vec![0, 2], vec![3]]);
+    assert_eq!(labels(true).len(), num_batches(order.len(), 2, true));
+    assert_eq!(labels(false).len(), num_batches(order.len(), 2, false));
 }

@@ -83,9 +83,54 @@ fn each_malformed_case_has_its_own_error() {
     check("wrong-rank", idx(&[2, 2], &[0; 4]), Some(3), |e| {
         matches!(e, IdxError::BadRank { found: 2, .. })
     });
+    // A rank-3 header is 4 + 3 × 4 = 16 bytes; this one ends after 6.
     check("short-header", vec![0, 0, 8, 3, 0, 0], None, |e| {
-        matches!(e, IdxError::TruncatedHeader { .. })
+        matches!(
+            e,
+            IdxError::TruncatedHeader {
+                expected: 16,
+                found: 6,
+                ..
+            }
+        )
     });
+    check(
+        "short-rank-2-header",
+        vec![0, 0, 8, 2, 0, 0, 0, 5, 0],
+        None,
+        |e| {
+            matches!(
+                e,
+                IdxError::TruncatedHeader {
+                    expected: 12,
+                    found: 9,
+                    ..
+                }
+            )
+        },
+    );
+    check("short-magic", vec![0, 0], None, |e| {
+        matches!(
+            e,
+            IdxError::TruncatedHeader {
+                expected: 4,
+                found: 2,
+                ..
+            }
+        )
+    });
+    // Any one wrong byte of the three fixed magic bytes is refused.
+    for (name, magic) in [
+        ("magic-0", [1, 0, 8]),
+        ("magic-1", [0, 1, 8]),
+        ("magic-2", [0, 0, 9]),
+    ] {
+        let mut bytes = idx(&[1], &[0]);
+        bytes[..3].copy_from_slice(&magic);
+        check(name, bytes, None, |e| {
+            matches!(e, IdxError::BadMagic { .. })
+        });
+    }
     check("zero-dim", idx(&[3, 0, 2], &[]), None, |e| {
         matches!(e, IdxError::ZeroDimension { axis: 1, .. })
     });
