@@ -23,8 +23,8 @@ use burn::prelude::*;
 use spikeburn::core::custom::{NeuronFunction, NeuronParams, register_neuron};
 use spikeburn::core::surrogate::{self, Surrogate};
 use spikeburn::core::{NeuronConfig, NeuronKind};
-use spikeburn::train::diagnose::{DiagnoseOptions, diagnose};
-use spikeburn::train::sweep::{AxisSpec, Grid, SweepOptions, run_sweep};
+use spikeburn::research::diagnose::{DiagnoseOptions, diagnose};
+use spikeburn::research::sweep::{AxisSpec, Grid, SweepOptions, run_sweep};
 use spikeburn::train::{Console, ExperimentConfig, Silent, trainer};
 use std::path::PathBuf;
 

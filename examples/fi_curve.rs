@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use spikeburn::core::lif::Reset;
 use spikeburn::core::refractory::fi_rate;
 use spikeburn::core::{NeuronConfig, NeuronKind};
-use spikeburn::train::figures::{Chart, Figure, ImageFormat, Point, Series, XScale};
+use spikeburn::figures::{Chart, Figure, ImageFormat, Point, Series, XScale};
 use std::path::PathBuf;
 
 fn main() {

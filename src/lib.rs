@@ -8,8 +8,12 @@
 //! - [`data`] (`spikeburn-data`): the [`Dataset`] trait, IDX reader, MNIST / Fashion-MNIST,
 //!   batching;
 //! - [`train`] (`spikeburn-train`): the training loop [`fit`] (BPTT, checkpoints, resume,
-//!   metrics, progress), training from a configuration, sweeps, diagnostics, figures;
-//! - [`nir`] (`spikeburn-nir`): NIR graphs and safetensors, import and export.
+//!   metrics, progress) and training from a configuration;
+//! - [`nir`] (`spikeburn-nir`): NIR graphs and safetensors, import and export;
+//! - [`research`] (`spikeburn-research`): hyper-parameter sweeps, gradient diagnostics, plots
+//!   of run folders;
+//! - [`figures`] (`spikeburn-figures`): line charts as SVG and PNG (no burn);
+//! - [`io`] (`spikeburn-io`): crash-safe file output (atomic replace, flushed to disk).
 //!
 //! A network written in code, trained by the project's loop (the full program is
 //! `examples/tutorial5.rs`):
@@ -52,7 +56,10 @@
 
 pub use spikeburn_core as core;
 pub use spikeburn_data as data;
+pub use spikeburn_figures as figures;
+pub use spikeburn_io as io;
 pub use spikeburn_nir as nir;
+pub use spikeburn_research as research;
 pub use spikeburn_train as train;
 
 #[doc(no_inline)]

@@ -12,7 +12,7 @@ gradient is the exact (autodiff) gradient of the same network with the spike rep
 sigmoid(k·x) in the forward pass too; central finite differences along the normalised
 reference gradient and --directions random directions validate it. Surrogates registered by
 another program (spikeburn_core::surrogate::register) are not known to this binary; run
-spikeburn_train::diagnose::diagnose from that program instead.")]
+spikeburn_research::diagnose::diagnose from that program instead.")]
 pub(crate) struct DiagnoseArgs {
     /// Run directory written by `spikeburn train` (config.toml + model.bpk).
     #[arg(long, value_name = "DIR")]
@@ -37,11 +37,11 @@ pub(crate) struct DiagnoseArgs {
     out: Option<PathBuf>,
     /// Figure formats, comma-separated.
     #[arg(long, value_name = "LIST", default_value = "svg,png", value_delimiter = ',', value_parser = parse_format)]
-    format: Vec<spikeburn_train::figures::ImageFormat>,
+    format: Vec<spikeburn_figures::ImageFormat>,
 }
 
 pub(crate) fn diagnose(a: DiagnoseArgs) -> Result<()> {
-    use spikeburn_train::diagnose::{DiagnoseOptions, diagnose};
+    use spikeburn_research::diagnose::{DiagnoseOptions, diagnose};
     let out = a.out.clone().unwrap_or_else(|| a.model.join("diagnostics"));
     let options = DiagnoseOptions {
         samples: a.samples,

@@ -1,9 +1,9 @@
-//! `spikeburn plot`: figures of runs over the library's [`spikeburn_train::plot`].
+//! `spikeburn plot`: figures of runs over the library's [`spikeburn_research::plot`].
 
 use crate::sweep::{parse_format, print_files};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use spikeburn_train::figures::ImageFormat;
+use spikeburn_figures::ImageFormat;
 use std::path::PathBuf;
 
 /// Arguments of `spikeburn plot`.
@@ -64,14 +64,14 @@ pub fn plot(args: PlotArgs) -> Result<()> {
                 [one] => one.join("curves"),
                 _ => PathBuf::from("curves"),
             });
-            let files = spikeburn_train::plot::plot_curves(&a.run, &stem, &a.format)?;
+            let files = spikeburn_research::plot::plot_curves(&a.run, &stem, &a.format)?;
             print_files(&files);
             Ok(())
         }
         PlotCommand::Raster(a) => {
             let stem = a.out.clone().unwrap_or_else(|| a.model.join("activity"));
             let files =
-                spikeburn_train::plot::plot_activity(&a.model, &a.samples, &stem, &a.format)?;
+                spikeburn_research::plot::plot_activity(&a.model, &a.samples, &stem, &a.format)?;
             print_files(&files);
             Ok(())
         }

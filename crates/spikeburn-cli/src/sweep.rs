@@ -1,12 +1,12 @@
-//! `spikeburn sweep`: research tooling over the library's [`spikeburn_train::sweep`].
+//! `spikeburn sweep`: research tooling over the library's [`spikeburn_research::sweep`].
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use spikeburn_train::config::PRESETS;
-use spikeburn_train::figures::ImageFormat;
-use spikeburn_train::sweep::{
+use spikeburn_figures::ImageFormat;
+use spikeburn_research::sweep::{
     AxisSpec, Grid, Metric, Shard, SweepOptions, run_sweep, write_reports,
 };
+use spikeburn_train::config::PRESETS;
 use spikeburn_train::{Console, ExperimentConfig};
 use std::path::PathBuf;
 
@@ -169,7 +169,7 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
     let diverged = outcome
         .results
         .iter()
-        .filter(|r| r.status != spikeburn_train::sweep::RunStatus::Ok)
+        .filter(|r| r.status != spikeburn_research::sweep::RunStatus::Ok)
         .count();
     println!(
         "sweep done: {} runs ({} trained now, {} already finished{}); runs in {}",

@@ -190,10 +190,10 @@ pub(crate) fn with_settings(config: ExperimentConfig, set: &[String]) -> Result<
     }
     let settings = set
         .iter()
-        .map(|s| s.parse::<spikeburn_train::sweep::AxisSpec>())
+        .map(|s| s.parse::<spikeburn_research::sweep::AxisSpec>())
         .collect::<Result<Vec<_>, _>>()
         .context("--set")?;
-    Ok(spikeburn_train::sweep::Grid::new(&config, &settings, &[], 1)?.base)
+    Ok(spikeburn_research::sweep::Grid::new(&config, &settings, &[], 1)?.base)
 }
 
 pub(crate) fn report_trained(outcome: &trainer::TrainOutcome) {

@@ -8,9 +8,12 @@ use spikeburn_data::{DatasetKind, IdxArray, ImageDataset, Split};
 /// (width, height, polarities). From the data sets' papers: SHD 20 spoken digits and SSC 35
 /// commands on 700 cochlea channels, N-MNIST 34 × 34 with two polarities, DVS128 Gesture 11
 /// classes on 128 × 128.
+/// A kind, its name, classes, whether it is events, whether it is images, and its sensor.
+type KindRow = (DatasetKind, &'static str, usize, bool, bool, (u16, u16, u8));
+
 #[test]
 fn every_kind_has_its_published_classes_sensor_and_name() {
-    let table: [(DatasetKind, &str, usize, bool, bool, (u16, u16, u8)); 7] = [
+    let table: [KindRow; 7] = [
         (DatasetKind::Mnist, "mnist", 10, false, true, (28, 28, 1)),
         (
             DatasetKind::FashionMnist,

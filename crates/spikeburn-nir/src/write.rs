@@ -8,7 +8,6 @@
 //! `metadata/` groups only when non-empty. Numeric arrays are gzip-compressed in one chunk, as
 //! `nir.write` does, unless [`WriteOptions::gzip_level`] is `None`.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use hdf5_pure::{FileBuilder, GroupBuilder};
@@ -215,31 +214,16 @@ fn write_meta_entries(group: &mut GroupBuilder, metadata: &Metadata) {
     }
 }
 
-/// Writes `bytes` to `path` atomically: into a temporary file in the same directory, flushed
-/// to disk, then renamed over `path`. On failure `path` is untouched and the temporary file is
-/// removed.
+/// Writes `bytes` to `path` atomically through [`spikeburn_io::write_bytes_atomically`]: into
+/// a temporary file in the same directory, flushed to disk, renamed over `path`, and the
+/// directory flushed. On failure `path` is untouched and the temporary file is removed.
+///
+/// # Errors
+/// [`NirError::Io`] naming the file and the step that failed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |action: &'static str| {
-        move |source: std::io::Error| NirError::Io {
-            file: path.to_path_buf(),
-            action,
-            source,
-        }
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".spikeburn-tmp-")
-        .tempfile_in(dir)
-        .map_err(io("creating a temporary file beside"))?;
-    tmp.write_all(bytes)
-        .map_err(io("writing the temporary file for"))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io("flushing the temporary file for"))?;
-    tmp.persist(path)
-        .map_err(|e| io("renaming the temporary file to")(e.error))?;
-    Ok(())
+    spikeburn_io::write_bytes_atomically(path, bytes).map_err(|e| NirError::Io {
+        file: e.path,
+        action: e.action,
+        source: e.source,
+    })
 }

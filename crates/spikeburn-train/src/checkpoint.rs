@@ -15,7 +15,7 @@
 //! A checkpoint is written to `.checkpoint-N.tmp/`, its files and the folder are flushed to
 //! the disk (`fsync`), it is renamed to `checkpoint-N/` and the run folder flushed, and only
 //! then is it made current by atomically replacing `checkpoint.json` (flushed the same way,
-//! [`crate::fsutil::write_atomically`]); every other checkpoint folder is removed last. A
+//! [`spikeburn_io::write_atomically`]); every other checkpoint folder is removed last. A
 //! crash or power loss at any point leaves the previous checkpoint valid, and a failed write
 //! (disk full, I/O error) leaves it current and ends with the error.
 //!
@@ -28,10 +28,11 @@
 //! the streams restarted.
 
 use crate::error::TrainError;
-use crate::fsutil::{io_error, sync_dir, sync_file, write_bytes_atomically};
+use crate::error::io_error;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
+use spikeburn_io::{sync_dir, sync_file, write_bytes_atomically};
 use std::path::{Path, PathBuf};
 
 /// Name of the file that points at the current checkpoint.

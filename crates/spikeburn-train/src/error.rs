@@ -86,3 +86,20 @@ impl TrainError {
         }
     }
 }
+
+impl From<spikeburn_io::IoError> for TrainError {
+    fn from(e: spikeburn_io::IoError) -> Self {
+        TrainError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+/// A closure that wraps a [`std::io::Error`] on `path` as [`TrainError::Io`], for `map_err`.
+pub fn io_error(path: &std::path::Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -22,7 +22,7 @@
 use crate::checkpoint::{self, CheckpointInfo, PartialEpoch};
 use crate::config::TrainingConfig;
 use crate::error::TrainError;
-use crate::fsutil::{io_error, write_atomically, write_bytes_atomically};
+use crate::error::io_error;
 use crate::progress::Progress;
 use crate::step::{
     adam, compute_loss, predict, predict_by_membrane, train_step_at, train_step_parallel,
@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use spikeburn_core::SpikingModel;
 use spikeburn_core::metrics::{correct, predict_by_first_spike};
 use spikeburn_data::{Dataset, epoch_order, num_batches};
+use spikeburn_io::{write_atomically, write_bytes_atomically};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

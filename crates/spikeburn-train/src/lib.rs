@@ -4,27 +4,23 @@
 //! configuration ([`config`]), the backend choice ([`backend`]), the training and evaluation
 //! loop ([`trainer`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
 //! reporting ([`progress`]), and allocator tuning for training programs ([`runtime`]);
-//! the reproducibility record of every run ([`provenance`]), hyper-parameter sweeps
-//! ([`sweep`]), gradient diagnostics ([`diagnose`]), and figures ([`figures`], [`plot`]).
+//! the reproducibility record of every run ([`provenance`]), and setting configuration fields
+//! by name ([`settings`]). Sweeps, diagnostics and plots are in spikeburn-research; figures
+//! in spikeburn-figures.
 
 #![warn(missing_docs)]
 
 pub mod backend;
 pub mod checkpoint;
 pub mod config;
-pub mod diagnose;
 pub mod error;
-pub mod figures;
 pub mod fit;
-pub mod fsutil;
 pub mod interchange;
-pub mod plot;
 pub mod progress;
 pub mod provenance;
 pub mod runtime;
 pub mod settings;
 pub mod step;
-pub mod sweep;
 pub mod trainer;
 
 pub use backend::{BackendKind, DeviceSpec};

@@ -9,8 +9,8 @@
 
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
-use crate::fsutil::write_bytes_atomically;
 use serde::{Deserialize, Serialize};
+use spikeburn_io::write_bytes_atomically;
 use std::path::Path;
 
 /// File name of the record inside a run directory.
@@ -66,13 +66,16 @@ impl RunInfo {
     /// Writes the record to `run_dir/run.json` (atomically).
     pub fn write(&self, run_dir: &Path) -> Result<(), TrainError> {
         let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
-        write_bytes_atomically(&run_dir.join(RUN_INFO), text.as_bytes())
+        Ok(write_bytes_atomically(
+            &run_dir.join(RUN_INFO),
+            text.as_bytes(),
+        )?)
     }
 
     /// Reads `run_dir/run.json`.
     pub fn read(run_dir: &Path) -> Result<Self, TrainError> {
         let path = run_dir.join(RUN_INFO);
-        let text = std::fs::read_to_string(&path).map_err(crate::fsutil::io_error(&path))?;
+        let text = std::fs::read_to_string(&path).map_err(crate::error::io_error(&path))?;
         serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
             path,
             message: e.to_string(),

@@ -17,7 +17,35 @@
 //! slope = 5 }`.
 
 use crate::config::ExperimentConfig;
-use crate::sweep::SweepError;
+
+/// Why a setting or a sweep axis was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    /// An axis or setting is not `KEY=VALUES`.
+    #[error("{spec:?}: {message}")]
+    BadSpec {
+        /// The text as given.
+        spec: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key matches no configuration field.
+    #[error("unknown key {key:?} (no configuration field ends with it; {hint})")]
+    UnknownKey {
+        /// The key as given.
+        key: String,
+        /// Similar keys, or all of them.
+        hint: String,
+    },
+    /// A key matches several configuration fields.
+    #[error("ambiguous key {key:?}: it could be {candidates}; write more of the path")]
+    AmbiguousKey {
+        /// The key as given.
+        key: String,
+        /// The full paths it matches.
+        candidates: String,
+    },
+}
 
 /// An axis or setting as written: `KEY=V1,V2,…`.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,10 +57,10 @@ pub struct AxisSpec {
 }
 
 impl std::str::FromStr for AxisSpec {
-    type Err = SweepError;
+    type Err = SettingError;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let bad = |message: &str| SweepError::BadSpec {
+        let bad = |message: &str| SettingError::BadSpec {
             spec: spec.to_string(),
             message: message.to_string(),
         };
@@ -124,7 +152,7 @@ fn join_paths<'a>(paths: impl IntoIterator<Item = &'a Vec<String>>) -> String {
 
 /// Resolves `key` (a dotted path or a unique suffix of one) against `tree`; see the module
 /// documentation for the rules.
-pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SweepError> {
+pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SettingError> {
     let segs: Vec<String> = key.split('.').map(|s| s.trim().to_string()).collect();
     let mut paths = Vec::new();
     tree_paths(tree, &mut Vec::new(), &mut paths);
@@ -140,7 +168,7 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SweepEr
         [one] => return Ok((*one).clone()),
         [] => {}
         many => {
-            return Err(SweepError::AmbiguousKey {
+            return Err(SettingError::AmbiguousKey {
                 key: key.to_string(),
                 candidates: join_paths(many.iter().copied()),
             });
@@ -162,7 +190,7 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SweepEr
             }
             [] => {}
             many => {
-                return Err(SweepError::AmbiguousKey {
+                return Err(SettingError::AmbiguousKey {
                     key: key.to_string(),
                     candidates: join_paths(many.iter().copied()),
                 });
@@ -188,7 +216,7 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SweepEr
     } else {
         format!("did you mean {}?", join_paths(similar))
     };
-    Err(SweepError::UnknownKey {
+    Err(SettingError::UnknownKey {
         key: key.to_string(),
         hint,
     })
@@ -196,7 +224,7 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, SweepEr
 
 /// Sets `path` in `tree` to `value`. A string on a tagged table (one with a `kind` key)
 /// replaces the table by `{ kind = value }`.
-pub(crate) fn set_path(
+pub fn set_path(
     tree: &mut toml::Value,
     path: &[String],
     value: &toml::Value,
@@ -272,7 +300,7 @@ fn field_at(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> 
 }
 
 /// Parses and validates a configuration tree.
-pub(crate) fn config_from_tree(tree: &toml::Value) -> Result<ExperimentConfig, String> {
+pub fn config_from_tree(tree: &toml::Value) -> Result<ExperimentConfig, String> {
     let text = toml::to_string(tree).map_err(|e| e.to_string())?;
     let config: ExperimentConfig = toml::from_str(&text).map_err(|e| {
         let message = e.message().trim().to_string();

@@ -9,13 +9,14 @@
 use crate::checkpoint;
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
-use crate::fsutil::{io_error, write_bytes_atomically};
+use crate::error::io_error;
 use crate::progress::Progress;
 use crate::provenance::RunInfo;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use spikeburn_core::{InvalidParameter, SpikingNetwork};
 use spikeburn_data::{AugmentedImages, Dataset, DatasetKind, ImageDataset, SpikeTrains, Split};
+use spikeburn_io::write_bytes_atomically;
 use std::path::Path;
 
 pub use crate::fit::{EpochRecord, Evaluation, FitOutcome, evaluate, files};

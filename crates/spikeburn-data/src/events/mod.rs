@@ -249,6 +249,15 @@ impl EventError {
     }
 }
 
+impl From<spikeburn_io::IoError> for EventError {
+    fn from(e: spikeburn_io::IoError) -> Self {
+        EventError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// Reads `split` of the event data set `kind` from `dir` (its reader's layout: see each
 /// module).
 ///

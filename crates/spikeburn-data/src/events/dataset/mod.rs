@@ -445,23 +445,15 @@ impl FrameCache {
         use std::io::Write;
         std::fs::create_dir_all(&self.dir).map_err(|e| EventError::io(&self.dir, e))?;
         let path = self.file(key);
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| EventError::io(&self.dir, e))?;
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        let write = (|| {
-            w.write_all(CACHE_MAGIC)?;
-            w.write_all(&(key.len() as u64).to_le_bytes())?;
-            w.write_all(key.as_bytes())?;
-            frames.write_to(&mut w)?;
-            w.flush()
-        })();
-        drop(w);
-        write.map_err(|e| EventError::io(tmp.path(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| EventError::io(tmp.path(), e))?;
-        tmp.persist(&path)
-            .map_err(|e| EventError::io(&path, e.error))?;
+        spikeburn_io::write_with(&path, |w| {
+            let mut fill = || -> std::io::Result<()> {
+                w.write_all(CACHE_MAGIC)?;
+                w.write_all(&(key.len() as u64).to_le_bytes())?;
+                w.write_all(key.as_bytes())?;
+                frames.write_to(w)
+            };
+            fill().map_err(|e| EventError::io(&path, e))
+        })?;
         Ok(path)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! # Grid axes
 //!
-//! An axis is `KEY=V1,V2,…`, keys and values as [`crate::settings`] describes. Axes are applied
+//! An axis is `KEY=V1,V2,…`, keys and values as [`spikeburn_train::settings`] describes. Axes are applied
 //! from the shortest path to the longest, so a table is replaced before its fields are set,
 //! whatever the order on the command line.
 //!
@@ -32,7 +32,7 @@
 //! # Resuming
 //!
 //! A run is finished when its `result.json` exists; a restarted sweep skips it. A run that was
-//! interrupted continues from its last end-of-epoch checkpoint ([`crate::resume`], exact). A
+//! interrupted continues from its last end-of-epoch checkpoint ([`spikeburn_train::resume`], exact). A
 //! run whose loss became NaN or infinite is recorded as `diverged` and is finished too. A run
 //! directory whose `config.toml` differs from the cell's configuration stops the sweep before
 //! anything runs (choose another output directory, or remove that run).
@@ -55,16 +55,17 @@
 //! tables and figures come from [`write_reports`] (`--report-only`) once every shard has
 //! finished, and are those of one process training the whole grid (tested with four shards).
 
-use crate::config::ExperimentConfig;
-use crate::error::TrainError;
-use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
-use crate::fsutil::{io_error, write_bytes_atomically};
-use crate::progress::{Progress, Silent, format_duration};
-use crate::provenance;
-pub use crate::settings::{AxisSpec, parse_value, resolve_key};
-use crate::settings::{config_from_tree, set_path};
-use crate::trainer::{self, EpochRecord, files};
 use serde::{Deserialize, Serialize};
+use spikeburn_figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
+use spikeburn_io::write_bytes_atomically;
+use spikeburn_train::config::ExperimentConfig;
+use spikeburn_train::error::TrainError;
+use spikeburn_train::error::io_error;
+use spikeburn_train::progress::{Progress, Silent, format_duration};
+use spikeburn_train::provenance;
+pub use spikeburn_train::settings::{AxisSpec, SettingError, parse_value, resolve_key};
+use spikeburn_train::settings::{config_from_tree, set_path};
+use spikeburn_train::trainer::{self, EpochRecord, files};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -87,30 +88,9 @@ pub mod sweep_files {
 /// Why a sweep could not be set up or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    /// An axis or setting is not `KEY=VALUES`.
-    #[error("{spec:?}: {message}")]
-    BadSpec {
-        /// The text as given.
-        spec: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A key matches no configuration field.
-    #[error("unknown key {key:?} (no configuration field ends with it; {hint})")]
-    UnknownKey {
-        /// The key as given.
-        key: String,
-        /// Similar keys, or all of them.
-        hint: String,
-    },
-    /// A key matches several configuration fields.
-    #[error("ambiguous key {key:?}: it could be {candidates}; write more of the path")]
-    AmbiguousKey {
-        /// The key as given.
-        key: String,
-        /// The full paths it matches.
-        candidates: String,
-    },
+    /// A setting or axis is malformed, or its key matches no field or several.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     /// Two axes or settings address the same field, or an axis addresses the seed.
     #[error("{key}: {message}")]
     BadAxis {
@@ -150,6 +130,12 @@ pub enum SweepError {
     /// A figure could not be drawn or written.
     #[error(transparent)]
     Figure(#[from] FigureError),
+}
+
+impl From<spikeburn_io::IoError> for SweepError {
+    fn from(e: spikeburn_io::IoError) -> Self {
+        SweepError::Train(e.into())
+    }
 }
 
 /// A resolved grid axis.
@@ -265,10 +251,11 @@ impl Grid {
         let mut set_paths: Vec<Vec<String>> = Vec::new();
         for s in settings {
             let [value] = s.values.as_slice() else {
-                return Err(SweepError::BadSpec {
+                return Err(SettingError::BadSpec {
                     spec: format!("{}={}", s.key, s.values.join(",")),
                     message: "--set takes one value (use --grid for several)".into(),
-                });
+                }
+                .into());
             };
             let path = resolve_key(&tree, &s.key)?;
             if set_paths.contains(&path) {
@@ -311,10 +298,11 @@ impl Grid {
             });
         }
         if seeds == 0 {
-            return Err(SweepError::BadSpec {
+            return Err(SettingError::BadSpec {
                 spec: "--seeds 0".into(),
                 message: "expected a number > 0".into(),
-            });
+            }
+            .into());
         }
         let seeds: Vec<u64> = (0..seeds as u64)
             .map(|i| base.training.seed.wrapping_add(i))

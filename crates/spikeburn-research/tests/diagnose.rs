@@ -2,12 +2,13 @@
 //! figures are written, the smooth reference gradient agrees with finite differences, and a
 //! registered custom surrogate is compared like the built-in ones.
 
+#[path = "../../spikeburn-train/tests/common/mod.rs"]
 mod common;
 use common::{shipped_mnist, small_mlp};
 
 use burn::prelude::*;
 use spikeburn_core::surrogate;
-use spikeburn_train::diagnose::{
+use spikeburn_research::diagnose::{
     DiagnoseOptions, Diagnostics, diagnose, finite_difference_checks, reference_network,
 };
 use spikeburn_train::trainer::compute_loss;

@@ -145,7 +145,7 @@ pub fn diagnose(
         reference: reference_report,
         agreement,
     };
-    std::fs::create_dir_all(out).map_err(crate::fsutil::io_error(out))?;
+    std::fs::create_dir_all(out).map_err(spikeburn_train::error::io_error(out))?;
     let json = out.join(DIAGNOSTICS);
     let text = serde_json::to_string_pretty(&diagnostics).unwrap_or_default() + "\n";
     write_bytes_atomically(&json, text.as_bytes())?;

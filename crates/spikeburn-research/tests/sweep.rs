@@ -1,16 +1,17 @@
 //! Sweeps end to end on tiny runs of the shipped MNIST: tables, figures, provenance,
 //! resuming, determinism, and errors that name the axis.
 
+#[path = "../../spikeburn-train/tests/common/mod.rs"]
 mod common;
 use common::{shipped_mnist, small_mlp};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
-use spikeburn_train::figures::ImageFormat;
-use spikeburn_train::provenance::RunInfo;
-use spikeburn_train::sweep::{
+use spikeburn_figures::ImageFormat;
+use spikeburn_research::sweep::{
     AxisSpec, Grid, RunResult, Shard, SweepError, SweepOptions, run_sweep, write_reports,
 };
+use spikeburn_train::provenance::RunInfo;
 use spikeburn_train::trainer::{EpochRecord, files, load_run_model, read_metrics};
 use spikeburn_train::{ExperimentConfig, LrSchedule, Silent, TrainError, checkpoint};
 use std::path::Path;
@@ -373,7 +374,7 @@ fn training_curves_are_plotted_from_a_run() {
         run.join("run.json").is_file(),
         "plain training writes run.json"
     );
-    let files = spikeburn_train::plot::plot_curves(
+    let files = spikeburn_research::plot::plot_curves(
         std::slice::from_ref(&run),
         &run.join("curves"),
         &ImageFormat::ALL,
@@ -384,7 +385,7 @@ fn training_curves_are_plotted_from_a_run() {
     assert!(svg.contains("loss") && svg.contains("accuracy"));
     assert!(std::fs::read(run.join("curves.png")).expect("png").len() > 1000);
     // A directory without metrics is a typed error naming the file.
-    let err = spikeburn_train::plot::plot_curves(
+    let err = spikeburn_research::plot::plot_curves(
         &[dir.path().join("nothing")],
         &dir.path().join("c"),
         &ImageFormat::ALL,
@@ -393,7 +394,7 @@ fn training_curves_are_plotted_from_a_run() {
     assert!(
         matches!(
             err,
-            spikeburn_train::plot::PlotError::Run(TrainError::MissingRunFile { .. })
+            spikeburn_research::plot::PlotError::Run(TrainError::MissingRunFile { .. })
         ),
         "{err}"
     );

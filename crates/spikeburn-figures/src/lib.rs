@@ -1,4 +1,8 @@
-//! Line charts written as SVG and PNG: the figures of `spikeburn sweep` and `spikeburn plot`.
+//! # spikeburn-figures
+//!
+//! Line charts written as SVG and PNG: the figures of `spikeburn sweep`, `spikeburn diagnose`
+//! and `spikeburn plot`. This crate does not depend on burn: a figure is data (points,
+//! labels, colours), so plotting compiles apart from the tensor library.
 //!
 //! A [`Figure`] is one or more [`Chart`] panels side by side; a chart holds [`Series`] of
 //! points with optional error bars, on a linear, logarithmic or categorical x axis.
@@ -11,22 +15,24 @@
 //! Latin-1 and Greek, 45 kB; licence in `assets/fonts/LICENSE-DejaVu.txt`), so PNG output does
 //! not depend on the fonts installed; SVG files name the font family and leave text rendering
 //! to the viewer. PNG files are encoded here (RGB, 8 bits per channel, zlib through `flate2`).
-//! Every file is written to a temporary name and renamed.
+//! Every file is written through [`spikeburn_io::write_bytes_atomically`] (a temporary name,
+//! flushed, renamed, the folder flushed).
 
-use crate::error::TrainError;
-use crate::fsutil::write_bytes_atomically;
+#![warn(missing_docs)]
+
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use plotters_backend::text_anchor::{HPos, Pos, VPos};
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingBackend, DrawingErrorKind,
     FontFamily, FontTransform,
 };
+use spikeburn_io::write_bytes_atomically;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The font used to measure and draw text (a Latin-1 + Greek subset of DejaVu Sans).
-static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-subset.ttf");
 
 /// The font family named in SVG files.
 const SVG_FONT_FAMILY: &str = "DejaVu Sans, Verdana, Arial, sans-serif";
@@ -52,7 +58,7 @@ pub enum FigureError {
     },
     /// The file could not be written.
     #[error(transparent)]
-    Write(#[from] TrainError),
+    Write(#[from] spikeburn_io::IoError),
 }
 
 /// An image file format.

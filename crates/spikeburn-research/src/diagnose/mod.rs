@@ -42,11 +42,6 @@
 //! Dropout draws a new mask at every pass, so a network with dropout compares gradients of
 //! different masks; diagnose a network without it for exact comparisons.
 
-use crate::config::ExperimentConfig;
-use crate::error::TrainError;
-use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
-use crate::fsutil::write_bytes_atomically;
-use crate::trainer::{compute_loss, load_run_config, load_run_model, load_test_set};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 use burn::tensor::Gradients;
@@ -56,6 +51,11 @@ use serde::{Deserialize, Serialize};
 use spikeburn_core::ModelInput;
 use spikeburn_core::surrogate::CustomSurrogate;
 use spikeburn_core::{LayerConfig, NetworkConfig, SpikingNetwork, Surrogate};
+use spikeburn_figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
+use spikeburn_io::write_bytes_atomically;
+use spikeburn_train::config::ExperimentConfig;
+use spikeburn_train::error::TrainError;
+use spikeburn_train::trainer::{compute_loss, load_run_config, load_run_model, load_test_set};
 use std::path::{Path, PathBuf};
 
 /// File name of the report inside the output directory.
@@ -114,6 +114,12 @@ pub enum DiagnoseError {
     /// An option is out of range.
     #[error("{0}")]
     Options(String),
+}
+
+impl From<spikeburn_io::IoError> for DiagnoseError {
+    fn from(e: spikeburn_io::IoError) -> Self {
+        DiagnoseError::Run(e.into())
+    }
 }
 
 /// Firing statistics of one neuron layer.

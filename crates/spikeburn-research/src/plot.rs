@@ -2,9 +2,9 @@
 //! [`plot_curves`]), and the spike raster of every neuron layer beside the output layer's
 //! membrane traces for a test sample (`spikeburn plot raster`, [`plot_activity`]).
 
-use crate::TrainError;
-use crate::figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
-use crate::trainer::{EpochRecord, read_metrics};
+use spikeburn_figures::{Chart, Figure, FigureError, ImageFormat, Point, Series, XScale};
+use spikeburn_train::TrainError;
+use spikeburn_train::trainer::{EpochRecord, read_metrics};
 use std::path::{Path, PathBuf};
 
 /// Why a plot could not be made.
@@ -75,7 +75,7 @@ pub fn curves_figure(runs: &[PathBuf]) -> Result<Figure, PlotError> {
         let records = read_metrics(dir)?;
         if records.is_empty() {
             return Err(PlotError::Empty {
-                path: dir.join(crate::trainer::files::METRICS),
+                path: dir.join(spikeburn_train::trainer::files::METRICS),
             });
         }
         loaded.push((run_label(dir), records));
@@ -177,10 +177,10 @@ const RASTER_NEURONS: usize = 200;
 /// panel has one line per class.
 pub fn activity_figure(run_dir: &Path, sample: usize) -> Result<Figure, PlotError> {
     use burn::prelude::*;
-    let config = crate::trainer::load_run_config(run_dir)?;
+    let config = spikeburn_train::trainer::load_run_config(run_dir)?;
     let device = Device::flex();
-    let model = crate::trainer::load_run_model(run_dir, &config, &device)?;
-    let test = crate::trainer::load_test_set(&config)?;
+    let model = spikeburn_train::trainer::load_run_model(run_dir, &config, &device)?;
+    let test = spikeburn_train::trainer::load_test_set(&config)?;
     if sample >= test.len() {
         return Err(PlotError::Sample {
             sample,
