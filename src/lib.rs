@@ -7,7 +7,7 @@
 //!   trait of the code-first API and the networks configuration files describe;
 //! - [`data`] (`spikeburn-data`): the [`Dataset`] trait, IDX reader, MNIST / Fashion-MNIST,
 //!   batching;
-//! - [`train`] (`spikeburn-train`): the training loop [`fit`] (BPTT, checkpoints, resume,
+//! - [`train`] (`spikeburn-train`): the training loop [`fit()`] (BPTT, checkpoints, resume,
 //!   metrics, progress) and training from a configuration;
 //! - [`nir`] (`spikeburn-nir`): NIR graphs and safetensors, import and export;
 //! - [`research`] (`spikeburn-research`): hyper-parameter sweeps, gradient diagnostics, plots

@@ -19,7 +19,8 @@ pub(crate) struct TrainArgs {
     /// extend it; other options are refused).
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
-    /// Output directory [default: runs/<preset or config name>, numbered if taken].
+    /// Output directory [default: runs/NAME, NAME the preset's or the config file's, numbered
+    /// if taken].
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     out: Option<PathBuf>,
     #[command(flatten)]

@@ -1,9 +1,9 @@
 //! Training from a configuration: what `spikeburn train` and `spikeburn train --resume` run.
 //! [`train`] builds the network an [`ExperimentConfig`] describes, loads its data set and runs
-//! the project's training loop ([`crate::fit`]) into a run folder that also holds the
+//! the project's training loop ([`crate::fit()`]) into a run folder that also holds the
 //! configuration (`config.toml`) and the reproducibility record; [`resume`] continues it.
 //!
-//! The loop itself, its metrics and its steps live in [`crate::fit`] and [`crate::step`]
+//! The loop itself, its metrics and its steps live in [`crate::fit`](mod@crate::fit) and [`crate::step`]
 //! (re-exported here under their former paths).
 
 use crate::checkpoint;
@@ -54,7 +54,7 @@ pub fn load_split(config: &ExperimentConfig, split: Split) -> Result<ImageDatase
 /// A data set of any kind (what [`load_data`] returns).
 pub type BoxedDataset = Box<dyn Dataset>;
 
-/// The training and test sets of the configured data set, ready for [`crate::fit`]: images
+/// The training and test sets of the configured data set, ready for [`crate::fit()`]: images
 /// (cut to `limit_train` / `limit_test`, the training images with the configured shift and
 /// flip augmentation) or a generated Randman task (cut the same way).
 ///

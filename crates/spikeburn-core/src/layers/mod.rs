@@ -4,8 +4,8 @@
 //! the batch: `[T, B, N] → [T·B, N]`, one GEMM for the whole sequence, then unfolded again.
 //! A [`Delay`] and a [`DelayedLinear`] mix steps, so they take the sequence itself.
 
-mod delay;
-mod delayed_linear;
+pub mod delay;
+pub mod delayed_linear;
 
 pub use delay::{Delay, DelayConfig, delay_weight, shift_in_time};
 pub use delayed_linear::DelayedLinear;

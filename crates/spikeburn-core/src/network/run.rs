@@ -67,7 +67,7 @@ pub enum Layer {
     Neuron(NeuronLayer),
 }
 
-/// A feed-forward spiking network (see the [module docs](self)).
+/// A feed-forward spiking network (see the [module docs](super)).
 #[derive(Module, Debug)]
 pub struct SpikingNetwork {
     /// The layers, input to output.
@@ -160,7 +160,7 @@ impl SpikingNetwork {
         streams
     }
 
-    /// The positions of the network's random streams (see [`set_stream_positions`]
+    /// The positions of the network's random streams (see [`Self::set_stream_positions`]
     /// (Self::set_stream_positions)): what a checkpoint stores so that a resumed run draws
     /// the same rate-coded inputs, dropout masks and stochastic spikes as an uninterrupted one.
     pub fn stream_positions(&self) -> Vec<u64> {

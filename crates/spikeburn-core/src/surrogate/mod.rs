@@ -393,7 +393,7 @@ impl Surrogate {
     }
 
     /// The surrogate derivative `σ'(x)` at one point (the formula of the variant's docs,
-    /// evaluated from the [table](table) the kernels use).
+    /// evaluated from the table in `surrogate/table.rs` that the kernels use).
     #[inline]
     pub fn derivative(&self, x: f32) -> f32 {
         match self.builtin() {
@@ -403,7 +403,7 @@ impl Surrogate {
     }
 
     /// The surrogate derivative `σ'(x)` element-wise, as a tensor (no gradient flows through
-    /// it when `x` is detached); the same [table](table) of formulas as the kernels.
+    /// it when `x` is detached); the same table of formulas (`surrogate/table.rs`) as the kernels.
     pub fn derivative_tensor<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self.builtin() {
             Ok((kind, [a, b])) => table::tensor::derivative(kind, x, a, b),

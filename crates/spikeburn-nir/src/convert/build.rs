@@ -51,7 +51,7 @@ impl RecurrentWeights {
     }
 }
 
-/// An NIR graph converted to spikeburn terms (see the [module docs](self)).
+/// An NIR graph converted to spikeburn terms (see the [module docs](crate::convert)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportedNetwork {
     /// The network description.

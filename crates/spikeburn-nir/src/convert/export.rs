@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// The NIR graph of a network (see the [module docs](self)), and the warnings of an
+/// The NIR graph of a network (see the [module docs](crate::convert)), and the warnings of an
 /// approximate export.
 pub fn network_to_nir(
     config: &NetworkConfig,
@@ -292,7 +292,7 @@ pub(super) fn with_node<T>(r: crate::Result<T>, what: &str) -> Result<T, Convert
 pub type NamedTensors = BTreeMap<String, Array>;
 
 /// The network's weights as named tensors in PyTorch layout, and the metadata (layout in the
-/// [module docs](self)).
+/// [module docs](crate::convert)).
 pub fn network_to_safetensors(
     config: &NetworkConfig,
     net: &SpikingNetwork,

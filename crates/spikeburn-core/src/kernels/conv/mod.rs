@@ -15,7 +15,7 @@
 //!
 //! where `col2im` adds each patch entry back to the input position it was read from (the
 //! adjoint of im2col). The GEMMs run single-threaded inside rayon tasks over samples
-//! ([`cpu`]); the patches are rebuilt in the backward pass rather than kept, so the pass saves
+//! (`kernels/conv/cpu.rs`); the patches are rebuilt in the backward pass rather than kept, so the pass saves
 //! only `X` and `W`.
 //!
 //! The operation covers square strides, symmetric zero padding, no dilation and no groups

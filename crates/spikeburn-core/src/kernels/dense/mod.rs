@@ -16,12 +16,12 @@
 //! ```
 //!
 //! each as one `cblas_sgemm` per row block of the output, in parallel on rayon's pool
-//! ([`blas`]); transposes are CBLAS flags, never copies. The bias is added by burn
+//! (`kernels/dense/blas.rs`); transposes are CBLAS flags, never copies. The bias is added by burn
 //! (`Y + b`, `∂L/∂b = Σ_rows G`).
 //!
 //! When `X` is sparse (spikes, spike counts, event frames: at most [`SPARSE_BELOW`] of its
 //! values non-zero, counted at each call), `Y` and `∂L/∂W` are computed from its non-zeros
-//! instead ([`sparse`]: cost ∝ non-zeros × N), and only the non-zeros are kept for the
+//! instead (`kernels/dense/sparse.rs`: cost ∝ non-zeros × N), and only the non-zeros are kept for the
 //! backward pass; [`set_sparse_input`] forces either path (benchmarks, tests).
 //!
 //! The operation exists when the crate is built with the `openblas` feature (the default)

@@ -44,7 +44,7 @@
 //!
 //! Equality with the step loop of [`crate::adaptive::AdaptiveLif`] (burn's autodiff) is tested
 //! in values and in every gradient, for every reset, detach flag and several surrogates.
-//! burn-wgpu runs the step loop ([`supported`]).
+//! burn-wgpu runs the step loop ([`super::supported`]).
 
 #![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
 

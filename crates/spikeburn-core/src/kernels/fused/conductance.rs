@@ -72,7 +72,7 @@ pub trait ConductanceScanBackend: Backend {
 /// operation: `alpha`, `beta` (both clamped to `[0, 1]`) and `threshold` are `[1]` or `[N]`,
 /// `reversal` is `[E_e, E_i]`. Returns spikes or, with `settings.output_membrane`, the
 /// membrane, `[T, B, N]`; gradients flow to the input, `alpha`, `beta` and `threshold`. Only
-/// where [`supported`] holds: elsewhere this panics (callers check first).
+/// where [`super::supported`] holds: elsewhere this panics (callers check first).
 pub fn conductance_scan(
     input: Tensor<3>,
     alpha: Tensor<1>,
