@@ -50,34 +50,27 @@
 
 use super::ScanSettings;
 use super::host_op::{
-    self, HostScan, WithDerivative, add_step_sums, parameter_gradient, row_blocks, rows_per_block,
-    scan_blocks, sum_blocks, with_derivative,
+    HostScan, WithDerivative, add_step_sums, host_scan_extension, parameter_gradient, row_blocks,
+    rows_per_block, scan_blocks, sum_blocks, with_derivative,
 };
 use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
-use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-/// The backend operation behind [`adaptive_scan`]: burn-flex, burn-ndarray and autodiff over
-/// them.
-#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-#[backend_extension(Flex, NdArray, Autodiff)]
-pub trait AdaptiveScanBackend: Backend {
-    /// Runs an adaptive LIF layer over time from rest (see [`adaptive_scan`]); `settings` and
-    /// `surrogate_params` are [`ScanSettings`] in encoded form.
-    fn adaptive_scan(
-        input: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        decay: FloatTensor<Self>,
-        strength: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self>;
+host_scan_extension! {
+    /// The backend operation behind [`adaptive_scan`]: burn-flex, burn-ndarray and autodiff over
+    /// them.
+    pub trait AdaptiveScanBackend {
+        /// Runs an adaptive LIF layer over time from rest (see [`adaptive_scan`]); `settings` and
+        /// `surrogate_params` are [`ScanSettings`] in encoded form.
+        fn adaptive_scan(input, beta, threshold, decay, strength);
+    }
+    /// The CPU backends the fused adaptive scan runs on (the autodiff wrapper's inner backend).
+    pub trait AdaptiveKernels;
+    op AdaptiveOp, 5;
 }
 
 /// Runs an adaptive LIF layer over `input` `[T, B, N]` from rest as one fused operation:
@@ -416,50 +409,5 @@ impl HostScan<5> for AdaptiveOp {
             Some(reduce(rho, &d[3])),
             Some(reduce(gamma, &d[4])),
         ]
-    }
-}
-
-macro_rules! impl_adaptive_backend {
-    ($backend:ty) => {
-        impl AdaptiveScanBackend for $backend {
-            fn adaptive_scan(
-                input: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                threshold: FloatTensor<Self>,
-                decay: FloatTensor<Self>,
-                strength: FloatTensor<Self>,
-                settings: u32,
-                surrogate_params: [f32; 2],
-            ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                host_op::untracked::<AdaptiveOp, Self, 5>(
-                    [input, beta, threshold, decay, strength],
-                    settings,
-                )
-            }
-        }
-
-        impl AdaptiveKernels for $backend {}
-    };
-}
-
-/// The CPU backends the fused adaptive scan runs on (the autodiff wrapper's inner backend).
-pub trait AdaptiveKernels: Backend {}
-
-impl_adaptive_backend!(burn::backend::Flex);
-impl_adaptive_backend!(burn::backend::NdArray);
-
-impl<B: AdaptiveKernels, C: CheckpointStrategy> AdaptiveScanBackend for Autodiff<B, C> {
-    fn adaptive_scan(
-        input: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        decay: FloatTensor<Self>,
-        strength: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        host_op::tracked::<AdaptiveOp, B, C, 5>([input, beta, threshold, decay, strength], settings)
     }
 }

@@ -37,32 +37,27 @@
 
 use super::ScanSettings;
 use super::host_op::{
-    self, HostScan, WithDerivative, add_step_sums, parameter_gradient, row_blocks, rows_per_block,
-    scan_blocks, sum_blocks, with_derivative,
+    HostScan, WithDerivative, add_step_sums, host_scan_extension, parameter_gradient, row_blocks,
+    rows_per_block, scan_blocks, sum_blocks, with_derivative,
 };
 use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
-use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-/// The backend operation behind [`alpha_scan`]: burn-flex, burn-ndarray and autodiff over them.
-#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-#[backend_extension(Flex, NdArray, Autodiff)]
-pub trait AlphaScanBackend: Backend {
-    /// Runs an alpha layer over time from rest (see [`alpha_scan`]); `settings` and
-    /// `surrogate_params` are [`ScanSettings`] in encoded form.
-    fn alpha_scan(
-        input: FloatTensor<Self>,
-        alpha: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self>;
+host_scan_extension! {
+    /// The backend operation behind [`alpha_scan`]: burn-flex, burn-ndarray and autodiff over
+    /// them.
+    pub trait AlphaScanBackend {
+        /// Runs an alpha layer over time from rest (see [`alpha_scan`]); `settings` and
+        /// `surrogate_params` are [`ScanSettings`] in encoded form.
+        fn alpha_scan(input, alpha, beta, threshold);
+    }
+    /// The CPU backends the fused alpha scan runs on (the autodiff wrapper's inner backend).
+    pub trait AlphaKernels;
+    op AlphaOp, 4;
 }
 
 /// Runs an alpha layer over `input` `[T, B, N]` from rest as one fused operation: `alpha`,
@@ -390,45 +385,5 @@ impl HostScan<4> for AlphaOp {
             Some(reduce(&gb, &d[2])),
             Some(reduce(&gt, &d[3])),
         ]
-    }
-}
-
-/// The CPU backends the fused alpha scan runs on (the autodiff wrapper's inner backend).
-pub trait AlphaKernels: Backend {}
-
-macro_rules! impl_alpha_backend {
-    ($backend:ty) => {
-        impl AlphaScanBackend for $backend {
-            fn alpha_scan(
-                input: FloatTensor<Self>,
-                alpha: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                threshold: FloatTensor<Self>,
-                settings: u32,
-                surrogate_params: [f32; 2],
-            ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                host_op::untracked::<AlphaOp, Self, 4>([input, alpha, beta, threshold], settings)
-            }
-        }
-
-        impl AlphaKernels for $backend {}
-    };
-}
-
-impl_alpha_backend!(burn::backend::Flex);
-impl_alpha_backend!(burn::backend::NdArray);
-
-impl<B: AlphaKernels, C: CheckpointStrategy> AlphaScanBackend for Autodiff<B, C> {
-    fn alpha_scan(
-        input: FloatTensor<Self>,
-        alpha: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        host_op::tracked::<AlphaOp, B, C, 4>([input, alpha, beta, threshold], settings)
     }
 }

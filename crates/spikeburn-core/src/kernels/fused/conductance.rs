@@ -35,37 +35,29 @@
 
 use super::ScanSettings;
 use super::host_op::{
-    self, HostScan, WithDerivative, add_step_sums, parameter_gradient, row_blocks, rows_per_block,
-    scan_blocks, sum_blocks, with_derivative,
+    HostScan, WithDerivative, add_step_sums, host_scan_extension, parameter_gradient, row_blocks,
+    rows_per_block, scan_blocks, sum_blocks, with_derivative,
 };
 use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
-use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-/// The backend operation behind [`conductance_scan`]: burn-flex, burn-ndarray and autodiff
-/// over them.
-#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-#[backend_extension(Flex, NdArray, Autodiff)]
-pub trait ConductanceScanBackend: Backend {
-    /// Runs a conductance-based LIF layer over time from rest (see [`conductance_scan`]);
-    /// `reversal` holds `[E_e]` and `[E_i]` (constants); `settings` and `surrogate_params` are
-    /// [`ScanSettings`] in encoded form.
-    #[allow(clippy::too_many_arguments)]
-    fn conductance_scan(
-        input: FloatTensor<Self>,
-        alpha: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        reversal_exc: FloatTensor<Self>,
-        reversal_inh: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self>;
+host_scan_extension! {
+    /// The backend operation behind [`conductance_scan`]: burn-flex, burn-ndarray and autodiff
+    /// over them.
+    pub trait ConductanceScanBackend {
+        /// Runs a conductance-based LIF layer over time from rest (see [`conductance_scan`]);
+        /// `reversal` holds `[E_e]` and `[E_i]` (constants); `settings` and `surrogate_params` are
+        /// [`ScanSettings`] in encoded form.
+        fn conductance_scan(input, alpha, beta, threshold, reversal_exc, reversal_inh);
+    }
+    /// The CPU backends the fused conductance scan runs on (the autodiff wrapper's inner
+    /// backend).
+    pub trait ConductanceKernels;
+    op ConductanceOp, 6;
 }
 
 /// Runs a conductance-based LIF layer over `input` `[T, B, N]` from rest as one fused
@@ -373,52 +365,5 @@ impl HostScan<6> for ConductanceOp {
             None,
             None,
         ]
-    }
-}
-
-/// The CPU backends the fused conductance scan runs on (the autodiff wrapper's inner
-/// backend).
-pub trait ConductanceKernels: Backend {}
-
-macro_rules! impl_conductance_backend {
-    ($backend:ty) => {
-        impl ConductanceScanBackend for $backend {
-            fn conductance_scan(
-                input: FloatTensor<Self>,
-                alpha: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                threshold: FloatTensor<Self>,
-                reversal_exc: FloatTensor<Self>,
-                reversal_inh: FloatTensor<Self>,
-                settings: u32,
-                surrogate_params: [f32; 2],
-            ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                let tensors = [input, alpha, beta, threshold, reversal_exc, reversal_inh];
-                host_op::untracked::<ConductanceOp, Self, 6>(tensors, settings)
-            }
-        }
-
-        impl ConductanceKernels for $backend {}
-    };
-}
-
-impl_conductance_backend!(burn::backend::Flex);
-impl_conductance_backend!(burn::backend::NdArray);
-
-impl<B: ConductanceKernels, C: CheckpointStrategy> ConductanceScanBackend for Autodiff<B, C> {
-    fn conductance_scan(
-        input: FloatTensor<Self>,
-        alpha: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        reversal_exc: FloatTensor<Self>,
-        reversal_inh: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        let tensors = [input, alpha, beta, threshold, reversal_exc, reversal_inh];
-        host_op::tracked::<ConductanceOp, B, C, 6>(tensors, settings)
     }
 }

@@ -203,3 +203,91 @@ pub(crate) fn tracked<K: HostScan<N>, B: Backend, C: CheckpointStrategy, const N
         OpsKind::UnTracked(prep) => prep.finish(untracked::<K, B, N>(inner, settings)),
     }
 }
+
+/// Declares a fused CPU scan with several float inputs as a burn backend extension, from the
+/// [`HostScan`] `$op` that computes it:
+///
+/// - the backend trait `$trait` with its one operation `$method(inputs…, settings,
+///   surrogate_params)` (settings in [`ScanSettings`]' encoded form), dispatched by burn to
+///   burn-flex, burn-ndarray and autodiff over them;
+/// - its implementations on burn-flex and burn-ndarray, which run `$op` on host buffers
+///   ([`untracked`]), and the marker trait `$kernels` of those backends;
+/// - its implementation on `Autodiff<B, C>` for every `B: $kernels`, which records `$op` with
+///   its hand-written backward pass ([`tracked`]).
+///
+/// The typed entry point (`Tensor`s in, `Tensor` out) stays in the model's file, next to the
+/// scan's equations.
+macro_rules! host_scan_extension {
+    (
+        $(#[$trait_doc:meta])*
+        pub trait $trait:ident {
+            $(#[$method_doc:meta])*
+            fn $method:ident($($input:ident),+ $(,)?);
+        }
+        $(#[$kernels_doc:meta])*
+        pub trait $kernels:ident;
+        op $op:ident, $n:literal;
+    ) => {
+        $(#[$trait_doc])*
+        #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+        #[burn::backend::backend_extension(Flex, NdArray, Autodiff)]
+        pub trait $trait: burn::backend::Backend {
+            $(#[$method_doc])*
+            #[allow(clippy::too_many_arguments)]
+            fn $method(
+                $($input: burn::backend::tensor::FloatTensor<Self>,)+
+                settings: u32,
+                surrogate_params: [f32; 2],
+            ) -> burn::backend::tensor::FloatTensor<Self>;
+        }
+
+        $(#[$kernels_doc])*
+        pub trait $kernels: burn::backend::Backend {}
+
+        $crate::kernels::fused::host_op::host_scan_extension!(
+            @untracked burn::backend::Flex, $trait, $kernels, $method, $op, $n, $($input),+
+        );
+        $crate::kernels::fused::host_op::host_scan_extension!(
+            @untracked burn::backend::NdArray, $trait, $kernels, $method, $op, $n, $($input),+
+        );
+
+        impl<B: $kernels, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy>
+            $trait for burn::backend::autodiff::Autodiff<B, C>
+        {
+            fn $method(
+                $($input: burn::backend::tensor::FloatTensor<Self>,)+
+                settings: u32,
+                surrogate_params: [f32; 2],
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                let settings = $crate::kernels::fused::ScanSettings::decode(
+                    settings,
+                    surrogate_params,
+                    [0, 0],
+                );
+                $crate::kernels::fused::host_op::tracked::<$op, B, C, $n>([$($input),+], settings)
+            }
+        }
+    };
+    (@untracked $backend:ty, $trait:ident, $kernels:ident, $method:ident, $op:ident, $n:literal,
+        $($input:ident),+) => {
+        #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+        impl $trait for $backend {
+            fn $method(
+                $($input: burn::backend::tensor::FloatTensor<Self>,)+
+                settings: u32,
+                surrogate_params: [f32; 2],
+            ) -> burn::backend::tensor::FloatTensor<Self> {
+                let settings = $crate::kernels::fused::ScanSettings::decode(
+                    settings,
+                    surrogate_params,
+                    [0, 0],
+                );
+                $crate::kernels::fused::host_op::untracked::<$op, Self, $n>([$($input),+], settings)
+            }
+        }
+
+        #[allow(deprecated)]
+        impl $kernels for $backend {}
+    };
+}
+pub(crate) use host_scan_extension;

@@ -32,35 +32,28 @@
 
 use super::ScanSettings;
 use super::host_op::{
-    self, HostScan, WithDerivative, parameter_gradient, row_blocks, rows_per_block, scan_blocks,
-    sum_blocks, with_derivative,
+    HostScan, WithDerivative, host_scan_extension, parameter_gradient, row_blocks, rows_per_block,
+    scan_blocks, sum_blocks, with_derivative,
 };
 use crate::kernels::host::{Host, from_host};
 use crate::kernels::matmul::matmul;
 use crate::lif::Reset;
-use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-/// The backend operation behind [`recurrent_scan`]: burn-flex, burn-ndarray and autodiff over
-/// them.
-#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-#[backend_extension(Flex, NdArray, Autodiff)]
-pub trait RecurrentScanBackend: Backend {
-    /// Runs an all-to-all recurrent LIF layer over time from rest (see [`recurrent_scan`]);
-    /// `settings` and `surrogate_params` are [`ScanSettings`] in encoded form.
-    fn recurrent_scan(
-        input: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self>;
+host_scan_extension! {
+    /// The backend operation behind [`recurrent_scan`]: burn-flex, burn-ndarray and autodiff over
+    /// them.
+    pub trait RecurrentScanBackend {
+        /// Runs an all-to-all recurrent LIF layer over time from rest (see [`recurrent_scan`]);
+        /// `settings` and `surrogate_params` are [`ScanSettings`] in encoded form.
+        fn recurrent_scan(input, beta, threshold, weight, bias);
+    }
+    /// The CPU backends the fused recurrent scan runs on (the autodiff wrapper's inner backend).
+    pub trait RecurrentKernels;
+    op RecurrentOp, 5;
 }
 
 /// Runs an all-to-all recurrent LIF layer over `input` `[T, B, N]` from rest as one fused
@@ -442,50 +435,5 @@ impl HostScan<5> for RecurrentOp {
             Some(from_host::<B>(g.weight, &d[3], &device)),
             Some(from_host::<B>(g.bias, &d[4], &device)),
         ]
-    }
-}
-
-/// The CPU backends the fused recurrent scan runs on (the autodiff wrapper's inner backend).
-pub trait RecurrentKernels: Backend {}
-
-macro_rules! impl_recurrent_backend {
-    ($backend:ty) => {
-        impl RecurrentScanBackend for $backend {
-            fn recurrent_scan(
-                input: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                threshold: FloatTensor<Self>,
-                weight: FloatTensor<Self>,
-                bias: FloatTensor<Self>,
-                settings: u32,
-                surrogate_params: [f32; 2],
-            ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                host_op::untracked::<RecurrentOp, Self, 5>(
-                    [input, beta, threshold, weight, bias],
-                    settings,
-                )
-            }
-        }
-
-        impl RecurrentKernels for $backend {}
-    };
-}
-
-impl_recurrent_backend!(burn::backend::Flex);
-impl_recurrent_backend!(burn::backend::NdArray);
-
-impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentScanBackend for Autodiff<B, C> {
-    fn recurrent_scan(
-        input: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        host_op::tracked::<RecurrentOp, B, C, 5>([input, beta, threshold, weight, bias], settings)
     }
 }

@@ -28,34 +28,28 @@
 
 use super::ScanSettings;
 use super::host_op::{
-    self, HostScan, add_step_sums, parameter_gradient, row_blocks, rows_per_block, scan_blocks,
-    sum_blocks,
+    HostScan, add_step_sums, host_scan_extension, parameter_gradient, row_blocks, rows_per_block,
+    scan_blocks, sum_blocks,
 };
 use crate::kernels::host::{Host, from_host};
 use crate::lif::Reset;
-use burn::backend::autodiff::Autodiff;
-use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::prelude::*;
 use rayon::prelude::*;
 
-/// The backend operation behind [`stochastic_scan`]: burn-flex, burn-ndarray and autodiff
-/// over them.
-#[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-#[backend_extension(Flex, NdArray, Autodiff)]
-pub trait StochasticScanBackend: Backend {
-    /// Runs a stochastic LIF layer over time from rest on the noise `noise` (a constant,
-    /// `[T, B, N]`; see [`stochastic_scan`]); `settings` and `surrogate_params` are
-    /// [`ScanSettings`] in encoded form, the temperature `τ_n` as the first parameter.
-    fn stochastic_scan(
-        input: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        noise: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self>;
+host_scan_extension! {
+    /// The backend operation behind [`stochastic_scan`]: burn-flex, burn-ndarray and autodiff
+    /// over them.
+    pub trait StochasticScanBackend {
+        /// Runs a stochastic LIF layer over time from rest on the noise `noise` (a constant,
+        /// `[T, B, N]`; see [`stochastic_scan`]); `settings` and `surrogate_params` are
+        /// [`ScanSettings`] in encoded form, the temperature `τ_n` as the first parameter.
+        fn stochastic_scan(input, beta, threshold, noise);
+    }
+    /// The CPU backends the fused stochastic scan runs on (the autodiff wrapper's inner backend).
+    pub trait StochasticKernels;
+    op StochasticOp, 4;
 }
 
 /// Runs a stochastic LIF layer over `input` `[T, B, N]` from rest as one fused operation, on
@@ -340,48 +334,5 @@ impl HostScan<4> for StochasticOp {
             Some(parameter_gradient::<B>(&gt, &d[2], &device)),
             None,
         ]
-    }
-}
-
-/// The CPU backends the fused stochastic scan runs on (the autodiff wrapper's inner backend).
-pub trait StochasticKernels: Backend {}
-
-macro_rules! impl_stochastic_backend {
-    ($backend:ty) => {
-        impl StochasticScanBackend for $backend {
-            fn stochastic_scan(
-                input: FloatTensor<Self>,
-                beta: FloatTensor<Self>,
-                threshold: FloatTensor<Self>,
-                noise: FloatTensor<Self>,
-                settings: u32,
-                surrogate_params: [f32; 2],
-            ) -> FloatTensor<Self> {
-                let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-                host_op::untracked::<StochasticOp, Self, 4>(
-                    [input, beta, threshold, noise],
-                    settings,
-                )
-            }
-        }
-
-        impl StochasticKernels for $backend {}
-    };
-}
-
-impl_stochastic_backend!(burn::backend::Flex);
-impl_stochastic_backend!(burn::backend::NdArray);
-
-impl<B: StochasticKernels, C: CheckpointStrategy> StochasticScanBackend for Autodiff<B, C> {
-    fn stochastic_scan(
-        input: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        threshold: FloatTensor<Self>,
-        noise: FloatTensor<Self>,
-        settings: u32,
-        surrogate_params: [f32; 2],
-    ) -> FloatTensor<Self> {
-        let settings = ScanSettings::decode(settings, surrogate_params, [0, 0]);
-        host_op::tracked::<StochasticOp, B, C, 4>([input, beta, threshold, noise], settings)
     }
 }
