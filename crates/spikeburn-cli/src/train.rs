@@ -191,10 +191,12 @@ pub(crate) fn with_settings(config: ExperimentConfig, set: &[String]) -> Result<
     }
     let settings = set
         .iter()
-        .map(|s| s.parse::<spikeburn_research::sweep::AxisSpec>())
+        .map(|s| s.parse::<spikeburn_train::settings::AxisSpec>())
         .collect::<Result<Vec<_>, _>>()
         .context("--set")?;
-    Ok(spikeburn_research::sweep::Grid::new(&config, &settings, &[], 1)?.base)
+    Ok(spikeburn_train::settings::apply_settings(
+        &config, &settings,
+    )?)
 }
 
 pub(crate) fn report_trained(outcome: &trainer::TrainOutcome) {

@@ -45,6 +45,77 @@ pub enum SettingError {
         /// The full paths it matches.
         candidates: String,
     },
+    /// Two settings address the same field.
+    #[error("{key}: set twice")]
+    Repeated {
+        /// The full path.
+        key: String,
+    },
+    /// The configuration with this setting does not parse or is out of range.
+    #[error("{setting}: {message}")]
+    Invalid {
+        /// The setting as given (`--set KEY=VALUE`).
+        setting: String,
+        /// The field and the problem.
+        message: String,
+    },
+}
+
+/// Applies `settings` (one value each) to the configuration tree `tree`, in order: each key
+/// is resolved ([`resolve_key`]), its value set ([`set_path`], parsed by [`parse_value`]) and
+/// the whole configuration checked again, so an error names the setting that broke it.
+/// Returns the full paths set, in order.
+///
+/// # Errors
+/// A setting with several values, a key that matches no field or several, a field set twice,
+/// or a value the configuration refuses.
+pub fn apply_to_tree(
+    tree: &mut toml::Value,
+    settings: &[AxisSpec],
+) -> Result<Vec<Vec<String>>, SettingError> {
+    let mut paths: Vec<Vec<String>> = Vec::new();
+    for s in settings {
+        let [value] = s.values.as_slice() else {
+            return Err(SettingError::BadSpec {
+                spec: format!("{}={}", s.key, s.values.join(",")),
+                message: "--set takes one value (use --grid for several)".into(),
+            });
+        };
+        let path = resolve_key(tree, &s.key)?;
+        if paths.contains(&path) {
+            return Err(SettingError::Repeated {
+                key: path.join("."),
+            });
+        }
+        set_path(tree, &path, &parse_value(value))
+            .and_then(|()| config_from_tree(tree).map(drop))
+            .map_err(|message| SettingError::Invalid {
+                setting: format!("--set {}={value}", s.key),
+                message,
+            })?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// `config` with `settings` applied, as `spikeburn train --set KEY=VALUE` does (see
+/// [`apply_to_tree`] and the [module docs](self) for keys and values).
+///
+/// # Errors
+/// As [`apply_to_tree`].
+pub fn apply_settings(
+    config: &ExperimentConfig,
+    settings: &[AxisSpec],
+) -> Result<ExperimentConfig, SettingError> {
+    let mut tree = toml::Value::try_from(config).map_err(|e| SettingError::Invalid {
+        setting: "the base configuration".into(),
+        message: e.to_string(),
+    })?;
+    apply_to_tree(&mut tree, settings)?;
+    config_from_tree(&tree).map_err(|message| SettingError::Invalid {
+        setting: "the base configuration".into(),
+        message,
+    })
 }
 
 /// An axis or setting as written: `KEY=V1,V2,…`.
@@ -375,6 +446,38 @@ mod tests {
         assert_eq!(
             c.model.neuron.surrogate,
             spikeburn_core::Surrogate::fast_sigmoid(5.0)
+        );
+    }
+
+    /// `train --set`: the settings give the configuration that setting the fields by hand
+    /// gives; a field set twice, a second value and a refused value are errors naming them.
+    #[test]
+    fn applied_settings_equal_fields_set_by_hand() {
+        let spec = |s: &str| s.parse::<AxisSpec>().expect("spec");
+        let base = ExperimentConfig::default();
+        let set = apply_settings(&base, &[spec("lr=0.01"), spec("hidden=[64, 32]")])
+            .expect("valid settings");
+        let mut by_hand = base.clone();
+        by_hand.training.lr = 0.01;
+        by_hand.model.hidden = vec![64, 32];
+        assert_eq!(set, by_hand);
+        assert_eq!(apply_settings(&base, &[]).expect("none"), base);
+
+        let err =
+            apply_settings(&base, &[spec("lr=0.01"), spec("training.lr=0.02")]).expect_err("twice");
+        assert!(
+            matches!(&err, SettingError::Repeated { key } if key == "training.lr"),
+            "{err}"
+        );
+        let err = apply_settings(&base, &[spec("lr=0.01,0.02")]).expect_err("two values");
+        assert!(matches!(err, SettingError::BadSpec { .. }), "{err}");
+        let err = apply_settings(&base, &[spec("lr=-1")]).expect_err("negative rate");
+        let text = err.to_string();
+        assert!(
+            matches!(err, SettingError::Invalid { .. })
+                && text.contains("--set lr=-1")
+                && text.contains("training.lr"),
+            "{text}"
         );
     }
 }

@@ -64,7 +64,7 @@ use spikeburn_train::error::io_error;
 use spikeburn_train::progress::{Progress, Silent, format_duration};
 use spikeburn_train::provenance;
 pub use spikeburn_train::settings::{AxisSpec, SettingError, parse_value, resolve_key};
-use spikeburn_train::settings::{config_from_tree, set_path};
+use spikeburn_train::settings::{apply_to_tree, config_from_tree, set_path};
 use spikeburn_train::trainer::{self, EpochRecord, files};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -248,28 +248,7 @@ impl Grid {
             message: e.to_string(),
         })?;
         let seed_path = ["training".to_string(), "seed".to_string()];
-        let mut set_paths: Vec<Vec<String>> = Vec::new();
-        for s in settings {
-            let [value] = s.values.as_slice() else {
-                return Err(SettingError::BadSpec {
-                    spec: format!("{}={}", s.key, s.values.join(",")),
-                    message: "--set takes one value (use --grid for several)".into(),
-                }
-                .into());
-            };
-            let path = resolve_key(&tree, &s.key)?;
-            if set_paths.contains(&path) {
-                return Err(SweepError::BadAxis {
-                    key: path.join("."),
-                    message: "set twice".into(),
-                });
-            }
-            let cell = format!("--set {}={value}", s.key);
-            set_path(&mut tree, &path, &parse_value(value))
-                .and_then(|()| config_from_tree(&tree).map(drop))
-                .map_err(|message| SweepError::BadCell { cell, message })?;
-            set_paths.push(path);
-        }
+        let set_paths = apply_to_tree(&mut tree, settings)?;
         let base = config_from_tree(&tree).map_err(|message| SweepError::BadCell {
             cell: "base configuration".into(),
             message,
