@@ -410,8 +410,65 @@ fn we_read_python_safetensors() {
     }
 }
 
+/// The dataset budget is shared by all the datasets of a file: h5py declares two float64
+/// metadata arrays, unwritten (fill value, no storage), each 0.6 × the file's length × 1032
+/// elements, so each alone fits what the file could hold compressed and the two together do
+/// not. The file with one of them reads; with both, the second is refused by name.
+fn the_dataset_budget_counts_all_datasets_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let code = r#"
+import h5py, os, sys
+def write(path, names, n):
+    f = h5py.File(path, "w")
+    f.create_dataset("version", data="1.0.8", dtype=h5py.string_dtype())
+    g = f.create_group("node")
+    g.create_dataset("type", data="NIRGraph", dtype=h5py.string_dtype())
+    g.create_dataset("edges", shape=(0, 2), dtype=h5py.string_dtype())
+    g.create_group("nodes")
+    m = g.create_group("metadata")
+    for name in names:
+        m.create_dataset(name, shape=(n,), dtype="f8")
+    f.close()
+    return os.path.getsize(path)
+one, two = sys.argv[1], sys.argv[2]
+n = int(0.6 * write(two, ["a", "b"], 1) * 1032)
+write(one, ["a"], n)
+write(two, ["a", "b"], n)
+print(n)
+"#;
+    let (one, two) = (dir.path().join("one.nir"), dir.path().join("two.nir"));
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(code)
+        .arg(&one)
+        .arg(&two)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("n");
+    let file = read_nir(&one).expect("one declared array within the budget reads");
+    match file.graph.metadata.get("a") {
+        Some(MetaValue::Floats { data, .. }) => assert_eq!(data.len() as u64, n),
+        other => panic!("metadata a: {other:?}"),
+    }
+    let e = read_nir(&two).expect_err("two arrays exceed the budget together");
+    let text = e.to_string();
+    assert!(
+        text.contains("node/metadata/b") && text.contains("more than the file can hold"),
+        "{text}"
+    );
+}
+
 fn main() -> std::process::ExitCode {
     harness::run(trials![;
         needs INTEROP => python_nir_reads_our_graph, python_nir_reads_our_recurrent_graph, we_read_python_mlp, we_read_python_cuba, we_read_python_conv, we_read_python_recurrent, python_safetensors_reads_ours, we_read_python_safetensors,
+            the_dataset_budget_counts_all_datasets_together,
     ])
 }

@@ -581,3 +581,69 @@ fn a_chunk_span_larger_than_the_file_ends_in_a_typed_error() {
     assert!(matches!(&e, NirError::Hdf5 { .. }), "{e}");
     assert_names_file(&e);
 }
+
+/// Metadata maps nested `depth` deep under the graph's metadata, the innermost holding a float.
+fn nested_metadata_graph(depth: usize) -> Vec<u8> {
+    let mut value = spikeburn_nir::MetaValue::Float(1.0);
+    for _ in 0..depth {
+        let mut map = spikeburn_nir::Metadata::new();
+        map.insert("m".into(), value);
+        value = spikeburn_nir::MetaValue::Map(map);
+    }
+    let mut g = small_graph();
+    g.metadata.insert("m".into(), value);
+    nir_to_bytes(&g, &WriteOptions::default()).expect("encode")
+}
+
+/// HDF5 links can make a group contain itself, so the reader stops at 64 levels of groups
+/// (counted as the `/` in an object's path). The graph's metadata group is `node/metadata`
+/// (one `/`) and each nested map adds one level: 63 maps reach 64 `/`, the most allowed; 64
+/// maps are refused, naming the nesting.
+#[test]
+fn groups_nested_deeper_than_64_levels_are_refused() {
+    read(nested_metadata_graph(63)).expect("64 levels are allowed");
+    let e = read(nested_metadata_graph(64)).unwrap_err();
+    assert!(
+        matches!(&e, NirError::Hdf5 { detail, .. } if detail.contains("nested more than 64 levels")),
+        "{e}"
+    );
+    assert_names_file(&e);
+}
+
+/// A file cut short after its superblock, for superblock versions 0 and 1, built byte by byte
+/// from the HDF5 specification (section II.A): signature, version, the version and size
+/// bytes, the group K values and flags (and, in version 1, the indexed-storage K and two
+/// reserved bytes), then the base, free-space and end-of-file addresses (8 bytes each). The
+/// end of file says 4096 bytes; the file has 128.
+fn superblock_only(version: u8) -> Vec<u8> {
+    let mut b = b"\x89HDF\r\n\x1a\n".to_vec();
+    b.extend([version, 0, 0, 0, 0, 8, 8, 0]); // versions, offset and length sizes
+    b.extend([4, 0, 16, 0]); // group leaf K = 4, internal K = 16
+    b.extend([0, 0, 0, 0]); // consistency flags
+    if version == 1 {
+        b.extend([32, 0, 0, 0]); // indexed-storage K = 32, reserved
+    }
+    b.extend(0u64.to_le_bytes()); // base address
+    b.extend(u64::MAX.to_le_bytes()); // free-space address: undefined
+    b.extend(4096u64.to_le_bytes()); // end-of-file address
+    b.resize(128, 0);
+    b
+}
+
+#[test]
+fn version_0_and_1_superblocks_are_checked_for_truncation() {
+    for version in [0u8, 1] {
+        let e = read(superblock_only(version)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                NirError::Truncated {
+                    expected: 4096,
+                    actual: 128,
+                    ..
+                }
+            ),
+            "superblock version {version}: {e}"
+        );
+    }
+}
