@@ -29,6 +29,26 @@ pub fn python() -> PathBuf {
     venv().join("bin/python")
 }
 
+/// Runs `python` (the venv's, [`python`]) with `args` (a script or `-c CODE`, then its
+/// arguments) and returns what it printed; a failure panics with its standard error (a test's
+/// set-up step failed).
+pub fn run_python<S: AsRef<std::ffi::OsStr>>(
+    python: &Path,
+    args: impl IntoIterator<Item = S>,
+) -> Vec<u8> {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    let out = Command::new(python)
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        out.status.success(),
+        "python {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Whether the venv's Python imports `modules`: `Err` says why not (the harness's probe).
 pub fn imports(modules: &[&str]) -> Result<(), String> {
     let python = python();

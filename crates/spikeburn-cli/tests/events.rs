@@ -56,14 +56,15 @@ fn train_shd(train: &str, test: &str, options: &[&str]) -> (tempfile::TempDir, S
 }
 
 fn write_shd_like(path: &Path, samples: &str, seed: &str) {
-    let o = Command::new(common::python())
-        .arg(common::script("shd_like.py"))
-        .arg(path)
-        .args(["--samples", samples, "--classes", "5", "--seed", seed])
-        .args(["--active", "100", "--spikes-per-unit", "2"])
-        .output()
-        .expect("run shd_like.py");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = common::script("shd_like.py");
+    let mut argv = vec![script.as_os_str(), path.as_os_str()];
+    argv.extend(
+        ["--samples", samples, "--classes", "5", "--seed", seed]
+            .into_iter()
+            .chain(["--active", "100", "--spikes-per-unit", "2"])
+            .map(std::ffi::OsStr::new),
+    );
+    common::run_python(&common::python(), argv);
 }
 
 /// Five classes of spike-time templates over 700 channels (chance: 20 %); `shd-rsnn` as

@@ -8,7 +8,6 @@ use spikeburn_data::events::shd::{self, Corpus};
 use spikeburn_data::events::{EventError, EventsConfig, Sensor, ToFrame};
 use spikeburn_data::{Dataset, DatasetKind, EventDataset, Split};
 use std::path::Path;
-use std::process::Command;
 
 #[path = "../../../tests/support/venv.rs"]
 mod common;
@@ -22,19 +21,11 @@ use common::H5PY;
 
 /// Runs the writer; returns its JSON dump (`--dump`).
 fn write(out: &Path, args: &[&str]) -> Json {
-    let o = Command::new(common::python())
-        .arg(common::script("shd_like.py"))
-        .arg(out)
-        .args(args)
-        .arg("--dump")
-        .output()
-        .expect("run shd_like.py");
-    assert!(
-        o.status.success(),
-        "shd_like.py failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("JSON")
+    let script = common::script("shd_like.py");
+    let mut argv = vec![script.as_os_str(), out.as_os_str()];
+    argv.extend(args.iter().map(std::ffi::OsStr::new));
+    argv.push("--dump".as_ref());
+    serde_json::from_slice(&common::run_python(&common::python(), argv)).expect("JSON")
 }
 
 fn decodes_every_event_of_an_h5py_file_with_float16_times() {

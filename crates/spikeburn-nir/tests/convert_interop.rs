@@ -13,7 +13,6 @@ use networks::{
     assert_same_spikes, dense_config, output_spikes, scale_weights, without_recurrence,
 };
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use burn::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -51,15 +50,7 @@ fn python() -> PathBuf {
 }
 
 fn run_py(python: &Path, args: &[&Path]) {
-    let out = Command::new(python)
-        .args(args)
-        .output()
-        .expect("run the venv's python");
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_python(python, args);
 }
 
 /// Runs `nir_sim.py COMMAND FILE INPUT DIR/out.json --OPTION VALUE`; returns the `out.json` path.

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value as Json;
 use spikeburn_nir::{
@@ -38,17 +37,12 @@ fn python() -> PathBuf {
 }
 
 fn run_py(python: &Path, args: &[&str]) -> Json {
-    let out = Command::new(python)
-        .arg(script())
-        .args(args)
-        .output()
-        .expect("run nir_check.py");
-    assert!(
-        out.status.success(),
-        "nir_check.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let script = script();
+    let stdout = common::run_python(
+        python,
+        std::iter::once(script.as_os_str()).chain(args.iter().map(|a| a.as_ref())),
     );
-    serde_json::from_slice(&out.stdout).expect("nir_check.py prints JSON")
+    serde_json::from_slice(&stdout).expect("nir_check.py prints JSON")
 }
 
 /// Python's `{"shape": [...], "data": [...]}` as (shape, f64 values).
@@ -437,22 +431,16 @@ write(two, ["a", "b"], n)
 print(n)
 "#;
     let (one, two) = (dir.path().join("one.nir"), dir.path().join("two.nir"));
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(code)
-        .arg(&one)
-        .arg(&two)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = common::run_python(
+        &python(),
+        [
+            std::ffi::OsStr::new("-c"),
+            code.as_ref(),
+            one.as_os_str(),
+            two.as_os_str(),
+        ],
     );
-    let n: u64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("n");
+    let n: u64 = String::from_utf8_lossy(&stdout).trim().parse().expect("n");
     let file = read_nir(&one).expect("one declared array within the budget reads");
     match file.graph.metadata.get("a") {
         Some(MetaValue::Floats { data, .. }) => assert_eq!(data.len() as u64, n),

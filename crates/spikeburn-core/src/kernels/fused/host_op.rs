@@ -245,33 +245,28 @@ macro_rules! host_scan_extension {
         pub trait $kernels: burn::backend::Backend {}
 
         $crate::kernels::fused::host_op::host_scan_extension!(
-            @untracked burn::backend::Flex, $trait, $kernels, $method, $op, $n, $($input),+
+            @impl [] burn::backend::Flex, $trait, $method,
+            $crate::kernels::fused::host_op::untracked::<$op, Self, $n>, $($input),+
         );
+        #[allow(deprecated)]
+        impl $kernels for burn::backend::Flex {}
         $crate::kernels::fused::host_op::host_scan_extension!(
-            @untracked burn::backend::NdArray, $trait, $kernels, $method, $op, $n, $($input),+
+            @impl [] burn::backend::NdArray, $trait, $method,
+            $crate::kernels::fused::host_op::untracked::<$op, Self, $n>, $($input),+
         );
-
-        impl<B: $kernels, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy>
-            $trait for burn::backend::autodiff::Autodiff<B, C>
-        {
-            fn $method(
-                $($input: burn::backend::tensor::FloatTensor<Self>,)+
-                settings: u32,
-                surrogate_params: [f32; 2],
-            ) -> burn::backend::tensor::FloatTensor<Self> {
-                let settings = $crate::kernels::fused::ScanSettings::decode(
-                    settings,
-                    surrogate_params,
-                    [0, 0],
-                );
-                $crate::kernels::fused::host_op::tracked::<$op, B, C, $n>([$($input),+], settings)
-            }
-        }
+        #[allow(deprecated)]
+        impl $kernels for burn::backend::NdArray {}
+        $crate::kernels::fused::host_op::host_scan_extension!(
+            @impl [B: $kernels, C: burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy]
+            burn::backend::autodiff::Autodiff<B, C>, $trait, $method,
+            $crate::kernels::fused::host_op::tracked::<$op, B, C, $n>, $($input),+
+        );
     };
-    (@untracked $backend:ty, $trait:ident, $kernels:ident, $method:ident, $op:ident, $n:literal,
+    // One implementation of the backend trait: decode the settings, run the scan with `$run`.
+    (@impl [$($generics:tt)*] $backend:ty, $trait:ident, $method:ident, $run:path,
         $($input:ident),+) => {
         #[allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
-        impl $trait for $backend {
+        impl<$($generics)*> $trait for $backend {
             fn $method(
                 $($input: burn::backend::tensor::FloatTensor<Self>,)+
                 settings: u32,
@@ -282,12 +277,9 @@ macro_rules! host_scan_extension {
                     surrogate_params,
                     [0, 0],
                 );
-                $crate::kernels::fused::host_op::untracked::<$op, Self, $n>([$($input),+], settings)
+                $run([$($input),+], settings)
             }
         }
-
-        #[allow(deprecated)]
-        impl $kernels for $backend {}
     };
 }
 pub(crate) use host_scan_extension;
