@@ -647,3 +647,54 @@ fn version_0_and_1_superblocks_are_checked_for_truncation() {
         );
     }
 }
+
+/// A graph group built by hand: `type`, then `edges` written by `edges` (or none), and an
+/// empty `nodes` group.
+fn graph_with_edges(edges: impl FnOnce(&mut GroupBuilder)) -> Vec<u8> {
+    let mut b = FileBuilder::new();
+    put_version(&mut b);
+    let mut node = b.create_group("node");
+    put(&mut node, "type", &D::S("NIRGraph"));
+    edges(&mut node);
+    let ns = node.create_group("nodes");
+    node.add_group(ns.finish());
+    b.add_group(node.finish());
+    b.finish().expect("encode")
+}
+
+/// Edges must be an (E, 2) array of strings: an (E, 3) array, integers, and a graph without
+/// `edges` are each refused; a graph that has every entry reads.
+#[test]
+fn edges_are_an_e_by_2_array_of_names() {
+    let e = read(graph_with_edges(|g| {
+        g.create_dataset("edges")
+            .with_vlen_strings(&["a", "b", "c", "d", "e", "f"])
+            .with_shape(&[2, 3]);
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(&e, NirError::InvalidEdges { .. }) && e.to_string().contains("[2, 3]"),
+        "{e}"
+    );
+    let e = read(graph_with_edges(|g| {
+        g.create_dataset("edges")
+            .with_i64_data(&[0, 1])
+            .with_shape(&[1, 2]);
+    }))
+    .unwrap_err();
+    assert!(
+        matches!(&e, NirError::InvalidEdges { .. }) && e.to_string().contains("expected strings"),
+        "{e}"
+    );
+    let e = read(graph_with_edges(|_| {})).unwrap_err();
+    assert!(
+        matches!(&e, NirError::MissingEntry { path, .. } if path == "node/edges"),
+        "{e}"
+    );
+    read(graph_with_edges(|g| {
+        g.create_dataset("edges")
+            .with_vlen_strings(&[])
+            .with_shape(&[0, 2]);
+    }))
+    .expect("an empty graph with every entry");
+}

@@ -142,6 +142,28 @@ fn every_node_type() -> NirGraph {
             data: vec!["a".into(), "bb".into()],
         },
     );
+    // Arrays of one element stay arrays (only a scalar dataset is a single value).
+    g.metadata.insert(
+        "one_name".into(),
+        MetaValue::Strings {
+            shape: vec![1],
+            data: vec!["c".into()],
+        },
+    );
+    g.metadata.insert(
+        "one_float".into(),
+        MetaValue::Floats {
+            shape: vec![1],
+            data: vec![0.25],
+        },
+    );
+    g.metadata.insert(
+        "one_int".into(),
+        MetaValue::Ints {
+            shape: vec![1],
+            data: vec![3],
+        },
+    );
     g
 }
 
