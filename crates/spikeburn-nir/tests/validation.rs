@@ -163,6 +163,9 @@ fn element_wise_parameters_hold_no_nan() {
     }
 }
 
+/// A change to a convolution's settings.
+type ConvEdit = Box<dyn FnOnce(&mut spikeburn_nir::Conv)>;
+
 /// A 2-d convolution with 4 output channels, 2 input channels and a 3 × 3 kernel, with
 /// `edit` applied.
 fn conv2d(edit: impl FnOnce(&mut spikeburn_nir::Conv)) -> Node {
@@ -183,7 +186,7 @@ fn conv2d(edit: impl FnOnce(&mut spikeburn_nir::Conv)) -> Node {
 fn convolution_settings_match_the_kernel() {
     check_node("c", &conv2d(|_| {})).expect("valid");
     check_node("c", &conv2d(|c| c.groups = 2)).expect("2 groups divide 4 channels");
-    let cases: [(&str, Box<dyn FnOnce(&mut spikeburn_nir::Conv)>); 9] = [
+    let cases: [(&str, ConvEdit); 9] = [
         ("weight", Box::new(|c| c.weight = arr(&[4, 2, 3], 0.1))),
         ("stride", Box::new(|c| c.stride = vec![1])),
         ("stride", Box::new(|c| c.stride = vec![1, 0])),
