@@ -130,45 +130,49 @@ impl Scan {
     fn backward_any(&self, args: BlockArgs<'_, impl Fn(f32) -> f32 + Sync>) -> [Vec<f64>; 3] {
         let s = self.settings;
         macro_rules! dispatch {
-            ($args:expr, $feedback:literal) => {
+            ($args:expr, $feedback:literal, $acc:literal) => {
                 match (s.reset, s.output_membrane, s.detach_reset) {
                     (Reset::Subtract, false, true) => {
-                        self.backward_block::<0, false, false, $feedback>($args)
+                        self.backward_block::<0, false, false, $feedback, $acc>($args)
                     }
                     (Reset::Subtract, false, false) => {
-                        self.backward_block::<0, false, true, $feedback>($args)
+                        self.backward_block::<0, false, true, $feedback, $acc>($args)
                     }
                     (Reset::Subtract, true, true) => {
-                        self.backward_block::<0, true, false, $feedback>($args)
+                        self.backward_block::<0, true, false, $feedback, $acc>($args)
                     }
                     (Reset::Subtract, true, false) => {
-                        self.backward_block::<0, true, true, $feedback>($args)
+                        self.backward_block::<0, true, true, $feedback, $acc>($args)
                     }
                     (Reset::Zero, false, true) => {
-                        self.backward_block::<1, false, false, $feedback>($args)
+                        self.backward_block::<1, false, false, $feedback, $acc>($args)
                     }
                     (Reset::Zero, false, false) => {
-                        self.backward_block::<1, false, true, $feedback>($args)
+                        self.backward_block::<1, false, true, $feedback, $acc>($args)
                     }
                     (Reset::Zero, true, true) => {
-                        self.backward_block::<1, true, false, $feedback>($args)
+                        self.backward_block::<1, true, false, $feedback, $acc>($args)
                     }
                     (Reset::Zero, true, false) => {
-                        self.backward_block::<1, true, true, $feedback>($args)
+                        self.backward_block::<1, true, true, $feedback, $acc>($args)
                     }
                     (Reset::None, false, _) => {
-                        self.backward_block::<2, false, false, $feedback>($args)
+                        self.backward_block::<2, false, false, $feedback, $acc>($args)
                     }
                     (Reset::None, true, _) => {
-                        self.backward_block::<2, true, false, $feedback>($args)
+                        self.backward_block::<2, true, false, $feedback, $acc>($args)
                     }
                 }
             };
         }
-        if self.has_feedback {
-            dispatch!(args, true)
-        } else {
-            dispatch!(args, false)
+        // A constant input's gradient is summed over steps (`ACCUMULATE`); else it overwrites
+        // the incoming gradient. Both are compile-time choices: a branch per element halves
+        // the element loop's speed.
+        match (self.has_feedback, matches!(args.1, GradBlock::Read { .. })) {
+            (true, true) => dispatch!(args, true, true),
+            (true, false) => dispatch!(args, true, false),
+            (false, true) => dispatch!(args, false, true),
+            (false, false) => dispatch!(args, false, false),
         }
     }
 
@@ -212,22 +216,24 @@ impl Scan {
         const MEMBRANE: bool,
         const ATTACHED: bool,
         const FEEDBACK: bool,
+        const ACCUMULATE: bool,
     >(
         &self,
         (first_row, grad, trace, sg): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
     ) -> [Vec<f64>; 3] {
         let (t_len, b_len, n) = (self.steps, self.batch, self.neurons);
-        // The gradient to overwrite per step: the incoming one itself, or a copy of this step's
-        // rows where it is read only (and ∂L/∂X then added to `summed`).
-        let (mut in_place, read, mut summed) = match grad {
-            GradBlock::InPlace(blocks) => (blocks, None, None),
-            GradBlock::Read { grad, summed } => (Vec::new(), Some(grad), Some(summed)),
+        // Per step, the gradient to read `∂L/∂S[t]` from and the buffer that gets `∂L/∂X[t]`:
+        // the incoming gradient itself (overwritten once read), or, with `ACCUMULATE`, the
+        // read-only incoming gradient and the block's sum over steps.
+        let (mut in_place, read, summed) = match grad {
+            GradBlock::InPlace(blocks) => (blocks, &[][..], &mut [][..]),
+            GradBlock::Read { grad, summed } => (Vec::new(), grad, summed),
         };
-        let width = match &summed {
-            Some(summed) => summed.len(),
-            None => in_place.first().map_or(0, |g| g.len()),
+        let width = if ACCUMULATE {
+            summed.len()
+        } else {
+            in_place.first().map_or(0, |g| g.len())
         };
-        let mut scratch = vec![0.0f32; if read.is_some() { width } else { 0 }];
         let block_rows = width / n;
         let at = |t: usize| (t * b_len + first_row) * n;
         let mut gbeta = vec![0.0f64; n];
@@ -243,12 +249,10 @@ impl Scan {
             } else {
                 &zeros[..]
             };
-            let g_t: &mut [f32] = match read {
-                Some(grad) => {
-                    scratch.copy_from_slice(&grad[at(t)..at(t) + width]);
-                    &mut scratch
-                }
-                None => &mut *in_place[t],
+            let (src_t, g_t): (&[f32], &mut [f32]) = if ACCUMULATE {
+                (&read[at(t)..at(t) + width], &mut *summed)
+            } else {
+                (&[], &mut *in_place[t])
             };
             let has_next = t + 1 < t_len;
             // This step's β and θ gradients, summed over the block's rows in f32, then added
@@ -264,7 +268,13 @@ impl Scan {
                 let span = row * n..(row + 1) * n;
                 let (u, u_prev) = (&u[span.clone()], &u_prev[span.clone()]);
                 let delta = &mut delta[span.clone()];
-                // ∂L/∂S[t] on entry, ∂L/∂X[t] on exit.
+                // ∂L/∂S[t] on entry, ∂L/∂X[t] on exit (or, with ACCUMULATE, read from
+                // `src_row` and added to the sum).
+                let src_row: &[f32] = if ACCUMULATE {
+                    &src_t[span.clone()]
+                } else {
+                    &[]
+                };
                 let g_row = &mut g_t[span];
                 let (beta, threshold) = (&self.beta[..n], &self.threshold[..n]);
                 let (gbeta_t, gtheta_t) = (&mut gbeta_t[..n], &mut gtheta_t[..n]);
@@ -273,7 +283,7 @@ impl Scan {
                     let (beta, theta, v) = (beta[j], threshold[j], feedback[j]);
                     let (un, up) = (u[j], u_prev[j]);
                     let sg_now = sg(un - theta);
-                    let g = g_row[j];
+                    let g = if ACCUMULATE { src_row[j] } else { g_row[j] };
                     let mut d = if MEMBRANE { g } else { g * sg_now };
                     if has_next {
                         let jac = match RESET {
@@ -301,7 +311,11 @@ impl Scan {
                     } else {
                         0.0
                     };
-                    g_row[j] = dx;
+                    if ACCUMULATE {
+                        g_row[j] += dx;
+                    } else {
+                        g_row[j] = dx;
+                    }
                     gbeta_t[j] += if RESET == 1 {
                         d * (1.0 - r) * up
                     } else {
@@ -330,11 +344,6 @@ impl Scan {
                         gt -= g * sg_now;
                     }
                     gtheta_t[j] += gt;
-                }
-            }
-            if let Some(summed) = summed.as_deref_mut() {
-                for (sum, &dx) in summed.iter_mut().zip(g_t.iter()) {
-                    *sum += dx;
                 }
             }
             for j in 0..n {
