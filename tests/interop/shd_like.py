@@ -40,6 +40,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="seed of the samples")
     ap.add_argument("--template-seed", type=int, default=0, help="seed of the class templates (keep it for train and test)")
     ap.add_argument("--gzip", action="store_true")
+    ap.add_argument("--userblock", type=int, default=0, help="bytes before the HDF5 data (0, or a power of two >= 512)")
     ap.add_argument("--dump", action="store_true")
     ap.add_argument("--hostile", default="")
     a = ap.parse_args()
@@ -77,7 +78,7 @@ def main():
         all_times[1][0] = np.float16("nan")
 
     path = a.out[:-3] if a.gzip and a.out.endswith(".gz") else a.out
-    with h5py.File(path, "w") as f:
+    with h5py.File(path, "w", userblock_size=a.userblock) as f:
         spikes = f.create_group("spikes")
         t_ds = spikes.create_dataset("times", (len(all_times),), dtype=h5py.vlen_dtype(np.float16))
         u_ds = spikes.create_dataset("units", (len(all_units),), dtype=h5py.vlen_dtype(np.uint16))

@@ -98,6 +98,23 @@ fn reads_the_distributed_gzip_form_identically() {
     assert_eq!(gz.num_classes, 35);
 }
 
+/// An HDF5 file may begin with a user block: the same samples after a 512-byte user block
+/// read as without one (the superblock's end-of-file address counts the user block).
+fn reads_a_file_with_a_user_block_identically() {
+    let (plain_dir, block_dir) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let args = ["--samples", "6", "--seed", "4"];
+    write(&plain_dir.path().join("shd_test.h5"), &args);
+    let mut with_block = args.to_vec();
+    with_block.extend(["--userblock", "512"]);
+    write(&block_dir.path().join("shd_test.h5"), &with_block);
+    let plain = shd::read(plain_dir.path(), Corpus::Shd, Split::Test).expect("plain");
+    let block = shd::read(block_dir.path(), Corpus::Shd, Split::Test).expect("with a user block");
+    assert_eq!(block, plain);
+}
+
 fn each_inconsistency_is_its_own_error_naming_the_file_and_sample() {
     let dir = tempfile::tempdir().expect("tempdir");
     let case = |kind: &str| {
@@ -247,6 +264,7 @@ fn main() -> std::process::ExitCode {
     harness::run(trials![
         ; needs H5PY => decodes_every_event_of_an_h5py_file_with_float16_times,
         reads_the_distributed_gzip_form_identically,
+        reads_a_file_with_a_user_block_identically,
         each_inconsistency_is_its_own_error_naming_the_file_and_sample,
         frames_of_a_file_count_its_events_per_bin_and_channel_group,
         mutated_hdf5_files_end_in_a_value_or_an_error

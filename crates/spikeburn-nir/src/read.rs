@@ -138,8 +138,8 @@ fn dataset(object: &str, r: std::result::Result<Dataset, hdf5_pure::Error>) -> R
     }
 }
 
-/// The end of the file according to its superblock (base address + end-of-file address), for
-/// superblock versions 0 to 3; `None` when the superblock is too short or unknown.
+/// The end of the file according to its superblock (its end-of-file address), for superblock
+/// versions 0 to 3; `None` when the superblock is too short or unknown.
 fn superblock_end(bytes: &[u8], sig: usize) -> Option<u64> {
     let at = |i: usize| bytes.get(sig.checked_add(i)?).copied();
     let version = at(8)?;
@@ -162,13 +162,12 @@ fn superblock_end(bytes: &[u8], sig: usize) -> Option<u64> {
         buf.get_mut(..o)?.copy_from_slice(raw);
         Some(u64::from_le_bytes(buf))
     };
-    let base = read(0)?;
-    // v0/1: base, free-space, eof; v2/3: base, superblock extension, eof.
+    // v0/1: base, free-space, eof; v2/3: base, superblock extension, eof. The end-of-file
+    // address is absolute, user block included, unlike the other addresses (libhdf5 compares
+    // it with the file's size; a 512-byte user block written by h5py gives a base of 512 and
+    // an end-of-file address equal to the file's length).
     let eof = read(2)?;
-    if eof == u64::MAX {
-        return None;
-    }
-    base.checked_add(eof)
+    (eof != u64::MAX).then_some(eof)
 }
 
 /// Offset of the HDF5 signature: 0, 512, 1024, 2048, ... (after a user block).

@@ -454,9 +454,49 @@ print(n)
     );
 }
 
+/// HDF5 files may start with a user block (512 bytes or a larger power of two) before the
+/// signature: h5py writes an empty NIR graph after a 512-byte and a 2048-byte user block, and
+/// both read.
+fn files_with_a_user_block_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let code = r#"
+import h5py, sys
+for path, size in zip(sys.argv[1::2], sys.argv[2::2]):
+    f = h5py.File(path, "w", userblock_size=int(size))
+    f.create_dataset("version", data="1.0.8", dtype=h5py.string_dtype())
+    g = f.create_group("node")
+    g.create_dataset("type", data="NIRGraph", dtype=h5py.string_dtype())
+    g.create_dataset("edges", shape=(0, 2), dtype=h5py.string_dtype())
+    g.create_group("nodes")
+    f.close()
+"#;
+    let (a, b) = (dir.path().join("a.nir"), dir.path().join("b.nir"));
+    common::run_python(
+        &python(),
+        [
+            std::ffi::OsStr::new("-c"),
+            code.as_ref(),
+            a.as_os_str(),
+            "512".as_ref(),
+            b.as_os_str(),
+            "2048".as_ref(),
+        ],
+    );
+    for (path, offset) in [(&a, 512), (&b, 2048)] {
+        let bytes = std::fs::read(path).expect("read");
+        assert_eq!(
+            &bytes[offset..offset + 4],
+            b"\x89HDF",
+            "signature at {offset}"
+        );
+        let file = read_nir(path).unwrap_or_else(|e| panic!("user block of {offset}: {e}"));
+        assert!(file.graph.nodes.is_empty());
+    }
+}
+
 fn main() -> std::process::ExitCode {
     harness::run(trials![;
         needs INTEROP => python_nir_reads_our_graph, python_nir_reads_our_recurrent_graph, we_read_python_mlp, we_read_python_cuba, we_read_python_conv, we_read_python_recurrent, python_safetensors_reads_ours, we_read_python_safetensors,
-            the_dataset_budget_counts_all_datasets_together,
+            the_dataset_budget_counts_all_datasets_together, files_with_a_user_block_read,
     ])
 }

@@ -5,8 +5,8 @@
 
 use spikeburn_nir::validate::check_node;
 use spikeburn_nir::{
-    Array, CubaLi, CubaLif, Delay, If, Integrator, Li, Lif, NirError, NirGraph, Node, Scale,
-    Threshold, validate,
+    Affine, Array, CubaLi, CubaLif, Delay, Flatten, If, Integrator, Li, Lif, NirError, NirGraph,
+    Node, Scale, Threshold, output_shapes, validate,
 };
 
 fn arr(shape: &[usize], value: f32) -> Array {
@@ -226,4 +226,115 @@ fn node_names_are_path_segments() {
         ("out.1", Node::Output { shape: vec![2] }),
     ]);
     validate(&g).expect("a dot inside a name is fine");
+}
+
+/// Shapes inferred along `in [3] → aff (2 × 3) → out [2]`, by hand: each node's output.
+#[test]
+fn inferred_shapes_of_a_small_chain() {
+    let g = NirGraph::sequential([
+        ("in", Node::Input { shape: vec![3] }),
+        (
+            "aff",
+            Node::Affine(Affine {
+                weight: arr(&[2, 3], 0.1),
+                bias: arr(&[2], 0.0),
+            }),
+        ),
+        ("out", Node::Output { shape: vec![2] }),
+    ]);
+    let shapes = output_shapes(&g).expect("valid");
+    let expected: Vec<(String, Vec<usize>)> = vec![
+        ("aff".into(), vec![2]),
+        ("in".into(), vec![3]),
+        ("out".into(), vec![2]),
+    ];
+    assert_eq!(shapes.into_iter().collect::<Vec<_>>(), expected);
+}
+
+/// A nested graph accepts the shape of its one input node: feeding it `[3]` where its input
+/// is `[2]` is a mismatch on that edge.
+#[test]
+fn a_nested_graph_accepts_the_shape_of_its_input() {
+    let sub = |width: usize| {
+        Node::Graph(Box::new(NirGraph::sequential([
+            ("input", Node::Input { shape: vec![width] }),
+            ("output", Node::Output { shape: vec![width] }),
+        ])))
+    };
+    let outer = |width: usize| {
+        NirGraph::sequential([
+            ("in", Node::Input { shape: vec![3] }),
+            ("sub", sub(width)),
+            ("out", Node::Output { shape: vec![width] }),
+        ])
+    };
+    validate(&outer(3)).expect("matching shapes");
+    let e = validate(&outer(2)).expect_err("[3] into [2]");
+    assert!(
+        matches!(
+            &e,
+            NirError::EdgeShapeMismatch { source_node, target, produced, expected, .. }
+                if source_node == "in" && target == "sub" && produced == &[3] && expected == &[2]
+        ),
+        "{e}"
+    );
+}
+
+/// A convolution's input must have its kernel's input channels (`C_in = 2` here), not only
+/// the right number of dimensions (checked where the node does not state its input size).
+#[test]
+fn a_convolution_input_needs_the_kernels_channels() {
+    let chain = |channels: usize| {
+        NirGraph::sequential([
+            (
+                "in",
+                Node::Input {
+                    shape: vec![channels, 8, 8],
+                },
+            ),
+            ("conv", conv2d(|c| c.input_shape = None)),
+        ])
+    };
+    let shapes = output_shapes(&chain(2)).expect("two channels");
+    // 8 + 2·1 − 3 + 1 = 8 rows at stride 1; (8 − 3) / 2 + 1 = 3 columns at stride 2.
+    assert_eq!(shapes["conv"], vec![4, 8, 3]);
+    let e = output_shapes(&chain(3)).expect_err("three channels");
+    assert!(
+        refused_field(&e) == "input" && e.to_string().contains("C_in = 2"),
+        "{e}"
+    );
+}
+
+/// Flatten over `[2, 3, 4]`: dimensions by index from the front or (negative) from the back;
+/// a start after the end, an end past the last dimension, and a start before the first are
+/// each refused.
+#[test]
+fn flatten_dimensions_select_a_range_of_the_input() {
+    let flatten = |start: i64, end: i64| {
+        output_shapes(&NirGraph::sequential([
+            (
+                "in",
+                Node::Input {
+                    shape: vec![2, 3, 4],
+                },
+            ),
+            (
+                "flat",
+                Node::Flatten(Flatten {
+                    start_dim: start,
+                    end_dim: end,
+                    input_shape: None,
+                }),
+            ),
+        ]))
+        .map(|s| s["flat"].clone())
+    };
+    assert_eq!(flatten(1, 2).expect("1..=2"), vec![2, 12]);
+    assert_eq!(flatten(-2, -1).expect("-2..=-1"), vec![2, 12]);
+    assert_eq!(flatten(0, -1).expect("all"), vec![24]);
+    assert_eq!(flatten(1, 1).expect("one dimension"), vec![2, 3, 4]);
+    for (start, end) in [(2, 1), (0, 3), (-5, 1)] {
+        let e = flatten(start, end).expect_err("out of range");
+        assert_eq!(refused_field(&e), "input", "({start}, {end}): {e}");
+    }
 }

@@ -148,11 +148,10 @@ pub fn parse(bytes: Vec<u8>, path: &Path, num_classes: usize) -> Result<EventSet
     };
     let len = bytes.len() as u64;
     let file = hdf5_pure::File::from_bytes(bytes).map_err(|e| h5("file", e))?;
-    // The superblock records where the file ends: a shorter file lost its tail.
-    let eof = file
-        .superblock()
-        .eof_address
-        .saturating_add(file.superblock().base_address.get());
+    // The superblock records where the file ends: a shorter file lost its tail. The
+    // end-of-file address is absolute (a user block before the HDF5 data is counted in it,
+    // as libhdf5 does), unlike the other addresses, which are relative to the base address.
+    let eof = file.superblock().eof_address;
     if eof > len {
         return Err(EventError::malformed(
             path,
