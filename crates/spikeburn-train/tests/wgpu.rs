@@ -109,20 +109,7 @@ fn short_wgpu_run_learns_and_reloads_on_the_cpu() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = dir.path().join("run");
     let outcome = train(&config, &run, &mut Silent).expect("training on wgpu");
-    let [first, second] = outcome.epochs.as_slice() else {
-        panic!("expected two epoch records");
-    };
-    assert!(
-        second.train_loss < first.train_loss,
-        "loss did not fall: {} then {}",
-        first.train_loss,
-        second.train_loss
-    );
-    assert!(
-        second.test_accuracy > 0.6,
-        "held-out accuracy {} is not far above chance (0.1)",
-        second.test_accuracy
-    );
+    common::assert_two_epochs_learned(&outcome.epochs);
     let saved = spikeburn_train::load_run_config(&run).expect("config");
     assert_eq!(saved.training.backend, BackendKind::Wgpu);
     let on_cpu = load_run_model(&run, &saved, &Device::flex()).expect("reload on the CPU");

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use spikeburn_train::ExperimentConfig;
+use spikeburn_train::{EpochRecord, ExperimentConfig};
 use std::path::{Path, PathBuf};
 
 /// The MNIST copy shipped in the repository's `datasets/mnist`.
@@ -27,4 +27,24 @@ pub fn small_mlp(
     c.training.batch_size = 64;
     c.training.lr = 2e-3;
     c
+}
+
+/// Checks that a two-epoch run learned: its training loss fell and its held-out accuracy is far
+/// above chance (0.1 for ten classes). Returns the second epoch's record.
+pub fn assert_two_epochs_learned(epochs: &[EpochRecord]) -> &EpochRecord {
+    let [first, second] = epochs else {
+        panic!("expected two epoch records, got {}", epochs.len());
+    };
+    assert!(
+        second.train_loss < first.train_loss,
+        "loss did not fall: {} then {}",
+        first.train_loss,
+        second.train_loss
+    );
+    assert!(
+        second.test_accuracy > 0.6,
+        "held-out accuracy {} is not far above chance (0.1)",
+        second.test_accuracy
+    );
+    second
 }
