@@ -105,7 +105,8 @@ fn an_event_set_counts_the_events_of_all_samples() {
     assert_eq!(set.num_events(), 7);
 }
 
-/// With both corpora's files in one folder, each kind keys its cache on its own file.
+/// With every data set's files in one folder, each kind and split keys its cache on its own
+/// file or folder.
 #[test]
 fn source_path_picks_each_corpus_file() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -131,6 +132,22 @@ fn source_path_picks_each_corpus_file() {
     assert_eq!(path(DatasetKind::Ssc, Split::Test), "ssc_test.h5.gz");
     assert!(source_path(DatasetKind::Nmnist, dir.path(), Split::Train).is_err());
     assert!(source_path(DatasetKind::Mnist, dir.path(), Split::Train).is_err());
+    // N-MNIST: the split's folder (or its zip); DVS128 Gesture: the split's trial list.
+    std::fs::create_dir(dir.path().join("Train")).expect("mkdir");
+    std::fs::write(dir.path().join("Test.zip"), b"x").expect("write");
+    for name in ["trials_to_train.txt", "trials_to_test.txt"] {
+        std::fs::write(dir.path().join(name), b"x").expect("write");
+    }
+    assert_eq!(path(DatasetKind::Nmnist, Split::Train), "Train");
+    assert_eq!(path(DatasetKind::Nmnist, Split::Test), "Test.zip");
+    assert_eq!(
+        path(DatasetKind::DvsGesture, Split::Train),
+        "trials_to_train.txt"
+    );
+    assert_eq!(
+        path(DatasetKind::DvsGesture, Split::Test),
+        "trials_to_test.txt"
+    );
 }
 
 /// Three 1 × 2 images: `truncate(2)` keeps the first two images' pixels and labels.
