@@ -160,6 +160,26 @@ pub fn delay_weight<const D: usize>(d: Tensor<D>, k: usize) -> Tensor<D> {
 mod tests {
     use super::*;
 
+    /// `max_delay` may be 10⁴ steps, not one more; given delays must be one per feature.
+    #[test]
+    fn validation_bounds_are_inclusive_at_ten_thousand() {
+        let config = |max_delay, delays: Option<Vec<f32>>| DelayConfig {
+            max_delay,
+            learnable: true,
+            delays,
+        };
+        config(10_000, None).validate(3).expect("10⁴ steps");
+        let e = config(10_001, None).validate(3).expect_err("10⁴ + 1 steps");
+        assert!(e.to_string().contains("max_delay"), "{e}");
+        config(4, Some(vec![0.0, 4.0]))
+            .validate(2)
+            .expect("0 and D");
+        let e = config(4, Some(vec![0.0]))
+            .validate(2)
+            .expect_err("one of two");
+        assert!(e.to_string().contains("delays"), "{e}");
+    }
+
     fn data(values: &[f32], dims: [usize; 3]) -> Tensor<3> {
         Tensor::from_data(TensorData::new(values.to_vec(), dims), &Device::flex())
     }

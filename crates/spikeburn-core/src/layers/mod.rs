@@ -26,3 +26,51 @@ pub fn linear_over_time(linear: &Linear, input: Tensor<3>) -> Tensor<3> {
     let outputs = folded.dims()[1];
     folded.reshape([steps, batch, outputs])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::LinearConfig;
+
+    /// Every step of the output is the layer applied to that step alone, against an f64 sum
+    /// of the same terms within the bound of an f32 inner product of 4 terms (3 inputs and the
+    /// bias) in any order: `|error| ≤ γ₄·Σ|terms|`, with `γ₄ < 4·ε`.
+    #[test]
+    fn linear_over_time_applies_the_layer_at_every_step() {
+        let device = Device::flex();
+        let linear = LinearConfig::new(3, 2).init(&device);
+        let (steps, batch) = (4, 5);
+        let values: Vec<f32> = (0..steps * batch * 3)
+            .map(|i| ((i * 7 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [steps, batch, 3]), &device);
+        let y = linear_over_time(&linear, x);
+        assert_eq!(y.dims(), [steps, batch, 2]);
+        let y: Vec<f32> = y.into_data().to_vec().expect("f32");
+        let w: Vec<f32> = linear.weight.val().into_data().to_vec().expect("f32");
+        let b: Vec<f32> = linear
+            .bias
+            .as_ref()
+            .expect("bias")
+            .val()
+            .into_data()
+            .to_vec()
+            .expect("f32");
+        for row in 0..steps * batch {
+            for o in 0..2 {
+                let terms: Vec<f64> = (0..3)
+                    .map(|i| f64::from(values[row * 3 + i]) * f64::from(w[i * 2 + o]))
+                    .chain([f64::from(b[o])])
+                    .collect();
+                let exact: f64 = terms.iter().sum();
+                let bound =
+                    4.0 * f64::from(f32::EPSILON) * terms.iter().map(|t| t.abs()).sum::<f64>();
+                let got = f64::from(y[row * 2 + o]);
+                assert!(
+                    (got - exact).abs() <= bound,
+                    "row {row}, output {o}: {got} vs {exact} (bound {bound})"
+                );
+            }
+        }
+    }
+}
