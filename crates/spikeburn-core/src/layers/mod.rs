@@ -46,15 +46,26 @@ mod tests {
         let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [steps, batch, 3]), &device);
         let y = linear_over_time(&linear, x);
         assert_eq!(y.dims(), [steps, batch, 2]);
-        let y: Vec<f32> = y.into_data().to_vec().expect("f32");
-        let w: Vec<f32> = linear.weight.val().into_data().to_vec().expect("f32");
+        let y: Vec<f32> = y
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        let w: Vec<f32> = linear
+            .weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32");
         let b: Vec<f32> = linear
             .bias
             .as_ref()
             .expect("bias")
             .val()
             .into_data()
-            .to_vec()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
             .expect("f32");
         for row in 0..steps * batch {
             for o in 0..2 {
