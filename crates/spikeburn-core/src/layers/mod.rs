@@ -46,27 +46,15 @@ mod tests {
         let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [steps, batch, 3]), &device);
         let y = linear_over_time(&linear, x);
         assert_eq!(y.dims(), [steps, batch, 2]);
-        let y: Vec<f32> = y
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32");
-        let w: Vec<f32> = linear
-            .weight
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32");
-        let b: Vec<f32> = linear
-            .bias
-            .as_ref()
-            .expect("bias")
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32");
+        fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+            t.into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32")
+        }
+        let y = host(y);
+        let w = host(linear.weight.val());
+        let b = host(linear.bias.as_ref().expect("bias").val());
         for row in 0..steps * batch {
             for o in 0..2 {
                 let terms: Vec<f64> = (0..3)
