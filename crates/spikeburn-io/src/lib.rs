@@ -77,10 +77,14 @@ pub fn write_atomically<E: From<IoError>>(
     write: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<(), E> {
     let tmp = temp_path(path);
+    // A flush failure names the file asked for, not the temporary one.
     let written = write(&tmp).and_then(|()| {
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| E::from(IoError::on(path, "flushing to disk")(e)))
+        sync_file(&tmp).map_err(|e| {
+            E::from(IoError {
+                path: path.to_path_buf(),
+                ..e
+            })
+        })
     });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

@@ -9,34 +9,32 @@ use super::*;
 #[test]
 fn a_kind_alone_gets_the_documented_defaults() {
     let parse = |json: &str| serde_json::from_str::<Surrogate>(json).expect(json);
-    assert_eq!(parse(r#"{"kind":"atan"}"#), Surrogate::Atan { alpha: 2.0 });
-    assert_eq!(
-        parse(r#"{"kind":"fast_sigmoid"}"#),
-        Surrogate::FastSigmoid { slope: 25.0 }
-    );
-    assert_eq!(
-        parse(r#"{"kind":"sigmoid"}"#),
-        Surrogate::Sigmoid { slope: 25.0 }
-    );
-    assert_eq!(
-        parse(r#"{"kind":"triangular"}"#),
-        Surrogate::Triangular { alpha: 0.3 }
-    );
-    assert_eq!(
-        parse(r#"{"kind":"gaussian"}"#),
-        Surrogate::Gaussian { slope: 2.0 }
-    );
-    assert_eq!(
-        parse(r#"{"kind":"spike_rate_escape"}"#),
-        Surrogate::SpikeRateEscape {
-            beta: 1.0,
-            slope: 25.0
-        }
-    );
-    assert_eq!(
-        parse(r#"{"kind":"smooth_sigmoid"}"#),
-        Surrogate::SmoothSigmoid { slope: 25.0 }
-    );
+    for (json, want) in [
+        (r#"{"kind":"atan"}"#, Surrogate::Atan { alpha: 2.0 }),
+        (
+            r#"{"kind":"fast_sigmoid"}"#,
+            Surrogate::FastSigmoid { slope: 25.0 },
+        ),
+        (r#"{"kind":"sigmoid"}"#, Surrogate::Sigmoid { slope: 25.0 }),
+        (
+            r#"{"kind":"triangular"}"#,
+            Surrogate::Triangular { alpha: 0.3 },
+        ),
+        (r#"{"kind":"gaussian"}"#, Surrogate::Gaussian { slope: 2.0 }),
+        (
+            r#"{"kind":"spike_rate_escape"}"#,
+            Surrogate::SpikeRateEscape {
+                beta: 1.0,
+                slope: 25.0,
+            },
+        ),
+        (
+            r#"{"kind":"smooth_sigmoid"}"#,
+            Surrogate::SmoothSigmoid { slope: 25.0 },
+        ),
+    ] {
+        assert_eq!(parse(json), want, "{json}");
+    }
     let handle = register("surrogate_default_test", |_: f32, k: f32| k);
     let Surrogate::Custom { name, .. } = handle else {
         unreachable!()
