@@ -20,9 +20,9 @@
 //! custom models are trained, swept and diagnosed through the library API, as below.
 
 use burn::prelude::*;
+use spikeburn::core::NeuronConfig;
 use spikeburn::core::custom::{NeuronFunction, NeuronParams, register_neuron};
 use spikeburn::core::surrogate::{self, Surrogate};
-use spikeburn::core::{NeuronConfig, NeuronKind};
 use spikeburn::research::diagnose::{DiagnoseOptions, diagnose};
 use spikeburn::research::sweep::{AxisSpec, Grid, SweepOptions, run_sweep};
 use spikeburn::train::{Console, ExperimentConfig, Silent, trainer};
@@ -75,11 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.model.num_steps = 10;
     config.training.lr = 2e-3;
     config.model.neuron = NeuronConfig {
-        kind: NeuronKind::Custom,
-        name: Some("qif".into()),
         beta: 0.9,
         surrogate: laplace.with_slope(5.0),
-        ..NeuronConfig::default()
+        ..NeuronConfig::custom("qif")
     };
     println!(
         "neuron configuration: {}",

@@ -8,9 +8,9 @@
 
 use burn::prelude::*;
 use rand::SeedableRng;
-use spikeburn::core::lif::Reset;
+use spikeburn::core::NeuronConfig;
+use spikeburn::core::lif::{LifParams, Reset};
 use spikeburn::core::refractory::fi_rate;
-use spikeburn::core::{NeuronConfig, NeuronKind};
 use spikeburn::figures::{Chart, Figure, ImageFormat, Point, Series, XScale};
 use std::path::PathBuf;
 
@@ -24,12 +24,10 @@ fn main() {
     let mut series = Vec::new();
     for (color, refractory) in [0usize, 3].into_iter().enumerate() {
         let layer = NeuronConfig {
-            kind: NeuronKind::Lif,
             beta,
             threshold,
             reset: Reset::Zero,
-            refractory,
-            ..NeuronConfig::default()
+            ..NeuronConfig::from(LifParams { refractory })
         }
         .init(
             currents.len(),

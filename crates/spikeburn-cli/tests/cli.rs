@@ -297,7 +297,7 @@ fn hostile_configs_are_refused_before_the_run_folder_exists() {
         ("[model]\nhidden = [2000000000]\n", "layer sizes"),
         (
             "[model.neuron]\nkind = \"synaptic\"\nrefractory = 3\n",
-            "model.neuron.refractory",
+            "[model.neuron] refractory: not a parameter of the synaptic neuron (only of lif, if)",
         ),
     ];
     for (i, (toml, needle)) in cases.iter().enumerate() {

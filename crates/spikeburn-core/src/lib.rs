@@ -55,6 +55,9 @@ pub use error::InvalidParameter;
 pub use model::{ModelInput, SnnOutput, SpikingModel};
 pub use network::{LayerConfig, NetworkConfig, SpikingMlp, SpikingNetwork};
 pub use neurons::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
-pub use neurons::{Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel, NeuronOutput};
+pub use neurons::{
+    ModelParams, ModelSpec, Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel,
+    NeuronOutput,
+};
 pub use padding::Lengths;
 pub use surrogate::Surrogate;

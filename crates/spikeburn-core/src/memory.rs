@@ -79,11 +79,7 @@ impl NetworkConfig {
                 }
                 LayerConfig::Neuron { neuron } => {
                     let config = self.neuron_of(neuron);
-                    if config.kind == crate::NeuronKind::Recurrent
-                        && config.recurrent == crate::recurrent::RecurrentKind::AllToAll
-                    {
-                        parameters += n_out * n_out;
-                    }
+                    parameters += config.model.extra_parameters(n_out as usize) as f64;
                     // Input current, membrane, spikes and the surrogate's operands: at most 5
                     // floats per neuron-step (the fused LIF: 2.4; README, Performance).
                     NEURON_FLOATS_PER_STEP

@@ -14,7 +14,8 @@ use burn::tensor::activation::sigmoid;
 use common::{assert_close, catalogue, devices, pass, uniform, values};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use spikeburn_core::lif::{Kernel, Lif, Reset};
+use spikeburn_core::lif::{Kernel, Lif, LifParams, Reset};
+use spikeburn_core::stochastic::StochasticParams;
 use spikeburn_core::surrogate::Surrogate;
 use spikeburn_core::{NeuronConfig, NeuronKind, NeuronLayer, NeuronModel};
 use std::collections::{BTreeSet, HashMap};
@@ -66,7 +67,7 @@ fn every_model_forward_equals_step_loop_in_values_and_gradients() {
                     {
                         assert_close(a, b, 1e-4, &format!("{what}: parameter {i}"));
                     }
-                    if config.learn_beta && config.kind != NeuronKind::If {
+                    if config.learn_beta && config.kind() != NeuronKind::If {
                         assert!(
                             multi.grad_params.iter().any(|g| !g.is_empty()),
                             "{what}: no parameter got a gradient"
@@ -437,9 +438,8 @@ fn models_reduce_to_their_definitions() {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     // The leaky integrator is U[t] = β·U[t−1] + X[t].
     let li = NeuronConfig {
-        kind: NeuronKind::Integrator,
         beta: 0.5,
-        ..NeuronConfig::default()
+        ..NeuronConfig::new(NeuronKind::Integrator)
     }
     .init(4, &mut rng, &dev);
     let u = values(li.forward(x.clone(), true).spikes);
@@ -476,12 +476,10 @@ fn stochastic_neurons_are_seeded() {
     let dev = Device::flex();
     let x = uniform([20, 3, 8], 0.0, 1.0, 5, &dev);
     let build = |seed| {
-        NeuronConfig {
-            kind: NeuronKind::Stochastic,
+        NeuronConfig::from(StochasticParams {
             noise: 0.3,
             noise_seed: seed,
-            ..NeuronConfig::default()
-        }
+        })
         .init(8, &mut ChaCha8Rng::seed_from_u64(0), &dev)
     };
     let a = build(1);
@@ -532,8 +530,7 @@ fn lif_firing_rate_matches_the_analytic_f_i_curve() {
             beta,
             threshold,
             reset: Reset::Zero,
-            refractory,
-            ..NeuronConfig::default()
+            ..NeuronConfig::from(LifParams { refractory })
         };
         let layer = config.init(currents.len(), &mut ChaCha8Rng::seed_from_u64(0), &dev);
         let input =

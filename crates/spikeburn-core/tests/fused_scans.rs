@@ -8,9 +8,14 @@ use burn::prelude::*;
 use common::{assert_close, devices, pass, values};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use spikeburn_core::lif::{Kernel, Reset};
+use spikeburn_core::NeuronConfig;
+use spikeburn_core::adaptive::AdaptiveParams;
+use spikeburn_core::alpha::AlphaParams;
+use spikeburn_core::conductance::ConductanceParams;
+use spikeburn_core::lif::{Kernel, LifParams, Reset};
+use spikeburn_core::recurrent::{RecurrentKind, RecurrentParams};
+use spikeburn_core::stochastic::StochasticParams;
 use spikeburn_core::surrogate::Surrogate;
-use spikeburn_core::{NeuronConfig, NeuronKind};
 
 /// A model's fused multi-step pass (`Kernel::Auto` on the CPU backends) equals the loop of its
 /// single-step update (`Kernel::Reference`, burn's autodiff) in spikes, membrane and the
@@ -74,8 +79,10 @@ fn fused_equals_step_loop(params: usize, config: impl Fn(NeuronConfig) -> Neuron
 #[test]
 fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(3, |c| NeuronConfig {
-        kind: NeuronKind::Recurrent,
-        recurrent: spikeburn_core::recurrent::RecurrentKind::OneToOne,
+        model: RecurrentParams {
+            recurrent: RecurrentKind::OneToOne,
+        }
+        .into(),
         ..c
     });
 }
@@ -86,8 +93,7 @@ fn fused_one_to_one_recurrence_equals_the_step_loop_for_every_setting() {
 fn fused_refractory_lif_equals_the_step_loop_for_every_setting() {
     for period in [2, 3] {
         fused_equals_step_loop(2, |c| NeuronConfig {
-            kind: NeuronKind::Lif,
-            refractory: period,
+            model: LifParams { refractory: period }.into(),
             ..c
         });
     }
@@ -97,9 +103,11 @@ fn fused_refractory_lif_equals_the_step_loop_for_every_setting() {
 #[test]
 fn fused_alpha_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(3, |c| NeuronConfig {
-        kind: NeuronKind::Alpha,
-        alpha: 0.9,
-        learn_alpha: true,
+        model: AlphaParams {
+            alpha: 0.9,
+            learn_alpha: true,
+        }
+        .into(),
         ..c
     });
 }
@@ -108,9 +116,12 @@ fn fused_alpha_equals_the_step_loop_for_every_setting() {
 #[test]
 fn fused_conductance_lif_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(3, |c| NeuronConfig {
-        kind: NeuronKind::Conductance,
-        alpha: 0.8,
-        learn_alpha: true,
+        model: ConductanceParams {
+            alpha: 0.8,
+            learn_alpha: true,
+            ..Default::default()
+        }
+        .into(),
         ..c
     });
 }
@@ -120,8 +131,11 @@ fn fused_conductance_lif_equals_the_step_loop_for_every_setting() {
 #[test]
 fn fused_stochastic_lif_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(2, |c| NeuronConfig {
-        kind: NeuronKind::Stochastic,
-        noise: 0.3,
+        model: StochasticParams {
+            noise: 0.3,
+            noise_seed: 0,
+        }
+        .into(),
         ..c
     });
 }
@@ -130,8 +144,10 @@ fn fused_stochastic_lif_equals_the_step_loop_for_every_setting() {
 #[test]
 fn fused_all_to_all_recurrence_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(4, |c| NeuronConfig {
-        kind: NeuronKind::Recurrent,
-        recurrent: spikeburn_core::recurrent::RecurrentKind::AllToAll,
+        model: RecurrentParams {
+            recurrent: RecurrentKind::AllToAll,
+        }
+        .into(),
         ..c
     });
 }
@@ -141,10 +157,12 @@ fn fused_all_to_all_recurrence_equals_the_step_loop_for_every_setting() {
 #[test]
 fn fused_adaptive_lif_equals_the_step_loop_for_every_setting() {
     fused_equals_step_loop(4, |c| NeuronConfig {
-        kind: NeuronKind::Adaptive,
-        adapt_decay: 0.85,
-        adapt_strength: 0.6,
-        learn_adapt: true,
+        model: AdaptiveParams {
+            adapt_decay: 0.85,
+            adapt_strength: 0.6,
+            learn_adapt: true,
+        }
+        .into(),
         ..c
     });
 }

@@ -206,7 +206,7 @@ fn custom_neuron_configs_parse_and_unknown_names_are_rejected() {
     let parsed: NeuronConfig =
         serde_json::from_str(r#"{"kind": "custom", "name": "test_named", "beta": 0.7}"#)
             .expect("json");
-    assert_eq!(parsed.kind, NeuronKind::Custom);
+    assert_eq!(parsed.kind(), NeuronKind::Custom);
     parsed.validate().expect("registered");
     let unknown: NeuronConfig =
         serde_json::from_str(r#"{"kind": "custom", "name": "nobody"}"#).expect("json");
@@ -223,11 +223,14 @@ fn custom_neuron_configs_parse_and_unknown_names_are_rejected() {
             .to_string()
             .contains("name")
     );
-    let misplaced = NeuronConfig {
-        name: Some("test_named".into()),
-        ..NeuronConfig::default()
-    };
-    assert!(misplaced.validate().is_err());
+    let misplaced =
+        serde_json::from_str::<NeuronConfig>(r#"{"kind": "lif", "name": "test_named"}"#)
+            .expect_err("a name on lif")
+            .to_string();
+    assert!(
+        misplaced.starts_with("name: not a parameter of the lif neuron (only of custom)"),
+        "{misplaced}"
+    );
     // Network validation names the layer.
     let net = tiny(unknown);
     let e = net

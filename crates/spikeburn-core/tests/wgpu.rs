@@ -24,8 +24,8 @@ use burn::prelude::*;
 use common::{SURROGATES, assert_close, catalogue, pass, uniform, values};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use spikeburn_core::NeuronConfig;
 use spikeburn_core::lif::{Kernel, LifConfig, Reset};
-use spikeburn_core::{NeuronConfig, NeuronKind};
 
 const TOL: f32 = 1e-4;
 
@@ -96,7 +96,6 @@ fn fused_lif_on_wgpu_equals_the_cpu_reference_for_every_setting() {
                     seed += 10;
                     let shape = shapes[seed as usize % shapes.len()];
                     let config = NeuronConfig {
-                        kind: NeuronKind::Lif,
                         beta: 0.8,
                         threshold: 0.9,
                         reset,

@@ -20,8 +20,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value as Json;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
-use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
-use spikeburn_core::recurrent::RecurrentKind;
+use spikeburn_core::neuron::{ModelParams, NeuronConfig, NeuronKind};
+use spikeburn_core::recurrent::{RecurrentKind, RecurrentParams};
 use spikeburn_nir::convert::{
     ExportOptions, build_network, network_to_nir, network_to_safetensors, nir_to_network,
 };
@@ -367,8 +367,7 @@ fn safetensors_loaded_into_snntorch_gives_the_same_spikes() {
 fn recurrent_network(kind: RecurrentKind, reset: Reset) -> (NetworkConfig, SpikingNetwork) {
     let (mut config, _) = network(reset);
     if let LayerConfig::Neuron { neuron: Some(n) } = &mut config.layers[1] {
-        n.kind = NeuronKind::Recurrent;
-        n.recurrent = kind;
+        n.model = RecurrentParams { recurrent: kind }.into();
     }
     config.validate().expect("valid");
     let mut net = config.init(3, &device());
@@ -467,13 +466,17 @@ fn snntorch_rleaky_export_imports_with_the_same_spikes() {
             .layers
             .iter()
             .filter_map(|l| match l {
-                LayerConfig::Neuron { neuron: Some(n) } => Some((n.kind, n.recurrent)),
+                LayerConfig::Neuron { neuron: Some(n) } => Some(n.model.clone()),
                 _ => None,
             })
             .collect();
         assert_eq!(kinds.len(), 2, "{flag}: {kinds:?}");
-        assert_eq!(kinds[0], (NeuronKind::Recurrent, kind), "{flag}");
-        assert_eq!(kinds[1].0, NeuronKind::Lif, "{flag}");
+        assert_eq!(
+            kinds[0],
+            ModelParams::Recurrent(RecurrentParams { recurrent: kind }),
+            "{flag}"
+        );
+        assert_eq!(kinds[1].kind(), NeuronKind::Lif, "{flag}");
         assert_recurrence_matters(&net, &input, flag);
         assert_same_spikes(
             &spikeburn_spikes(&net, &input),

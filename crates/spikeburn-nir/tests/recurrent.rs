@@ -13,8 +13,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{LayerConfig, NetworkConfig, SpikingNetwork};
-use spikeburn_core::neuron::{NeuronConfig, NeuronKind};
-use spikeburn_core::recurrent::RecurrentKind;
+use spikeburn_core::neuron::{ModelParams, NeuronConfig};
+use spikeburn_core::recurrent::{RecurrentKind, RecurrentParams};
 use spikeburn_nir::convert::{
     ConvertError, ExportOptions, ImportedNetwork, LayerWeights, RecurrentWeights, build_network,
     network_to_nir, nir_to_network,
@@ -47,22 +47,19 @@ fn spikes(net: &SpikingNetwork, x: &[f32], features: usize) -> Vec<f32> {
 
 /// F → linear N → recurrent LIF (zero reset) → linear 3 → LIF, weights scaled for activity.
 fn network(kind: RecurrentKind) -> (NetworkConfig, SpikingNetwork) {
-    let neuron = |kind, beta| NeuronConfig {
-        kind,
+    let neuron = |model: ModelParams, beta| NeuronConfig {
+        model,
         beta,
         reset: Reset::Zero,
         ..NeuronConfig::default()
     };
-    let recurrent = NeuronConfig {
-        recurrent: kind,
-        ..neuron(NeuronKind::Recurrent, 0.9)
-    };
+    let recurrent = neuron(RecurrentParams { recurrent: kind }.into(), 0.9);
     let config = dense_config(
         F,
         T,
         &[
             (N, true, recurrent),
-            (3, false, neuron(NeuronKind::Lif, 0.8)),
+            (3, false, neuron(ModelParams::default(), 0.8)),
         ],
     );
     let mut net = config.init(11, &device());
@@ -72,9 +69,13 @@ fn network(kind: RecurrentKind) -> (NetworkConfig, SpikingNetwork) {
 
 fn recurrent_kind(config: &NetworkConfig, layer: usize) -> Option<RecurrentKind> {
     match &config.layers[layer] {
-        LayerConfig::Neuron { neuron: Some(n) } if n.kind == NeuronKind::Recurrent => {
-            Some(n.recurrent)
-        }
+        LayerConfig::Neuron {
+            neuron:
+                Some(NeuronConfig {
+                    model: ModelParams::Recurrent(p),
+                    ..
+                }),
+        } => Some(p.recurrent),
         _ => None,
     }
 }

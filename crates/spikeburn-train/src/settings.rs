@@ -63,7 +63,9 @@ pub enum SettingError {
 
 /// Applies `settings` (one value each) to the configuration tree `tree`, in order: each key
 /// is resolved ([`resolve_key`]), its value set ([`set_path`], parsed by [`parse_value`]) and
-/// the whole configuration checked again, so an error names the setting that broke it.
+/// the whole configuration checked again, so an error names the setting that broke it; the
+/// tree is then rewritten from the configuration (a new neuron `kind` brings its own fields,
+/// so `--set neuron.kind=synaptic --set neuron.alpha=0.5` works in that order).
 /// Returns the full paths set, in order.
 ///
 /// # Errors
@@ -87,12 +89,16 @@ pub fn apply_to_tree(
                 key: path.join("."),
             });
         }
-        set_path(tree, &path, &parse_value(value))
-            .and_then(|()| config_from_tree(tree).map(drop))
-            .map_err(|message| SettingError::Invalid {
-                setting: format!("--set {}={value}", s.key),
-                message,
-            })?;
+        let invalid = |message: String| SettingError::Invalid {
+            setting: format!("--set {}={value}", s.key),
+            message,
+        };
+        let config = set_path(tree, &path, &parse_value(value))
+            .and_then(|()| config_from_tree(tree))
+            .map_err(invalid)?;
+        // The tree of the configuration as it now is, so that a changed neuron `kind` brings
+        // its own fields (at their defaults) for the next setting and drops the old kind's.
+        *tree = toml::Value::try_from(&config).map_err(|e| invalid(e.to_string()))?;
         paths.push(path);
     }
     Ok(paths)
@@ -446,6 +452,47 @@ mod tests {
         assert_eq!(
             c.model.neuron.surrogate,
             spikeburn_core::Surrogate::fast_sigmoid(5.0)
+        );
+    }
+
+    /// A new neuron kind brings its own fields for the settings after it, and a field of
+    /// another kind is refused, naming it.
+    #[test]
+    fn a_kind_set_first_brings_its_fields() {
+        let spec = |s: &str| s.parse::<AxisSpec>().expect("spec");
+        let base = ExperimentConfig::default();
+        let set = apply_settings(
+            &base,
+            &[spec("neuron.kind=synaptic"), spec("neuron.alpha=0.5")],
+        )
+        .expect("synaptic takes alpha");
+        let mut by_hand = base.clone();
+        by_hand.model.neuron.model = spikeburn_core::synaptic::SynapticParams {
+            alpha: 0.5,
+            learn_alpha: false,
+        }
+        .into();
+        assert_eq!(set, by_hand);
+        // `alpha` alone is now ambiguous (the surrogate has one too).
+        let err = apply_settings(&base, &[spec("neuron.kind=synaptic"), spec("alpha=0.5")])
+            .expect_err("ambiguous");
+        assert!(
+            matches!(&err, SettingError::AmbiguousKey { candidates, .. }
+                if candidates == "model.neuron.alpha, model.neuron.surrogate.alpha"),
+            "{err}"
+        );
+        let err = apply_settings(
+            &base,
+            &[
+                spec("model.neuron.refractory=3"),
+                spec("neuron.kind=synaptic"),
+            ],
+        )
+        .expect_err("refractory on synaptic");
+        assert!(
+            err.to_string()
+                .contains("refractory: not a parameter of the synaptic neuron"),
+            "{err}"
         );
     }
 

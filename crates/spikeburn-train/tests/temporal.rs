@@ -46,17 +46,18 @@ fn a_recurrent_network_learns_randman_far_above_chance() {
 /// gradients of ρ and γ `fused_scans.rs` checks.
 #[test]
 fn adaptive_neurons_with_learnable_adaptation_learn_randman_far_above_chance() {
-    use spikeburn_core::{LayerConfig, NeuronConfig, NeuronKind};
+    use spikeburn_core::adaptive::AdaptiveParams;
+    use spikeburn_core::{LayerConfig, NeuronConfig};
     let mut c = small_randman();
     c.model.layers[1] = LayerConfig::Neuron {
         neuron: Some(NeuronConfig {
-            kind: NeuronKind::Adaptive,
             beta: 0.9,
-            adapt_decay: 0.9,
-            adapt_strength: 0.2,
-            learn_adapt: true,
             per_neuron: true,
-            ..NeuronConfig::default()
+            ..NeuronConfig::from(AdaptiveParams {
+                adapt_decay: 0.9,
+                adapt_strength: 0.2,
+                learn_adapt: true,
+            })
         }),
     };
     c.training.epochs = 16;

@@ -427,9 +427,7 @@ impl NetworkConfig {
                 LayerConfig::Dropout { prob } => format!("drop{prob}"),
                 LayerConfig::BatchNorm => "bn".into(),
                 LayerConfig::Delay(d) => format!("delay{}", d.max_delay),
-                LayerConfig::Neuron { neuron } => {
-                    format!("{:?}", self.neuron_of(&neuron).kind).to_lowercase()
-                }
+                LayerConfig::Neuron { neuron } => self.neuron_of(&neuron).kind().name(),
             });
         }
         parts.join("-")

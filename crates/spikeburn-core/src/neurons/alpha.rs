@@ -16,11 +16,16 @@
 //! backward written out there; equal to the step loop in values and every gradient, tested);
 //! on burn-wgpu the step loop runs.
 
+use crate::error::InvalidParameter;
 use crate::fused;
 use crate::lif::{Lif, Reset};
-use crate::neuron::{Neuron, NeuronOutput, decay_row, step_loop};
+use crate::neuron::catalogue::check_decay;
+use crate::neuron::{
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, param, step_loop,
+};
 use burn::module::Param;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// A layer of alpha neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -29,6 +34,68 @@ pub struct Alpha {
     pub alpha: Param<Tensor<1>>,
     /// Threshold, inhibitory decay `β`, reset and surrogate.
     pub lif: Lif,
+}
+
+/// The parameters of kind `alpha` beyond the shared ones of [`NeuronConfig`] (whose `β` is
+/// the inhibitory decay).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlphaParams {
+    /// Excitatory decay `α ∈ (0, 1]`, `α ≠ β` (default 0.9).
+    pub alpha: f32,
+    /// Train `α` (default false; one per neuron with `per_neuron`).
+    pub learn_alpha: bool,
+}
+
+impl Default for AlphaParams {
+    fn default() -> Self {
+        Self {
+            alpha: 0.9,
+            learn_alpha: false,
+        }
+    }
+}
+
+impl ModelSpec for AlphaParams {
+    /// `α ∈ (0, 1]`, `β > 0` and `α ≠ β` (`τ_α` divides by `ln β − ln α`).
+    fn validate(&self, config: &NeuronConfig) -> Result<(), InvalidParameter> {
+        check_decay("alpha", self.alpha)?;
+        if !(self.alpha > 0.0 && config.beta > 0.0) {
+            return Err(InvalidParameter::new(
+                "alpha",
+                "the alpha neuron needs alpha and beta in (0, 1] with alpha != beta",
+            ));
+        }
+        if self.alpha == config.beta {
+            return Err(InvalidParameter::new(
+                "alpha",
+                format!(
+                    "the alpha neuron needs alpha != beta, both are {}",
+                    self.alpha
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn init<R: rand::Rng>(
+        &self,
+        config: &NeuronConfig,
+        lif: Lif,
+        neurons: usize,
+        _: &mut R,
+        device: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Alpha(Alpha {
+            alpha: param(
+                self.alpha,
+                config.parameter_len(neurons),
+                self.learn_alpha,
+                device,
+            ),
+            lif,
+        })
+    }
 }
 
 /// The state of an [`Alpha`] layer (each `[B, N]`).

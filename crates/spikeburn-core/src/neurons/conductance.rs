@@ -18,11 +18,16 @@
 //! ([`crate::fused::conductance`], its backward written out there; equal to the step loop in
 //! values and every gradient, tested); on burn-wgpu the step loop runs.
 
+use crate::error::InvalidParameter;
 use crate::fused;
 use crate::lif::Lif;
-use crate::neuron::{Neuron, NeuronOutput, decay_row, step_loop};
+use crate::neuron::catalogue::{check_decay, check_finite};
+use crate::neuron::{
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, param, step_loop,
+};
 use burn::module::Param;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// A layer of conductance-based LIF neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -35,6 +40,60 @@ pub struct ConductanceLif {
     pub reversal_inh: f32,
     /// Membrane decay `β`, threshold, reset, surrogate.
     pub lif: Lif,
+}
+
+/// The parameters of kind `conductance` beyond the shared ones of [`NeuronConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConductanceParams {
+    /// Conductance decay `α ∈ [0, 1]` (default 0.9).
+    pub alpha: f32,
+    /// Train `α` (default false; one per neuron with `per_neuron`).
+    pub learn_alpha: bool,
+    /// Excitatory reversal potential `E_e` (default 5, in units where rest = 0).
+    pub reversal_exc: f32,
+    /// Inhibitory reversal potential `E_i` (default −1).
+    pub reversal_inh: f32,
+}
+
+impl Default for ConductanceParams {
+    fn default() -> Self {
+        Self {
+            alpha: 0.9,
+            learn_alpha: false,
+            reversal_exc: 5.0,
+            reversal_inh: -1.0,
+        }
+    }
+}
+
+impl ModelSpec for ConductanceParams {
+    fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
+        check_decay("alpha", self.alpha)?;
+        check_finite("reversal_exc", self.reversal_exc)?;
+        check_finite("reversal_inh", self.reversal_inh)
+    }
+
+    fn init<R: rand::Rng>(
+        &self,
+        config: &NeuronConfig,
+        lif: Lif,
+        neurons: usize,
+        _: &mut R,
+        device: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Conductance(ConductanceLif {
+            alpha: param(
+                self.alpha,
+                config.parameter_len(neurons),
+                self.learn_alpha,
+                device,
+            ),
+            reversal_exc: self.reversal_exc,
+            reversal_inh: self.reversal_inh,
+            lif,
+        })
+    }
 }
 
 /// The state of a [`ConductanceLif`] layer (each `[B, N]`).

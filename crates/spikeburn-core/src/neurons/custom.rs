@@ -44,11 +44,13 @@
 //! assert!(spikeburn_core::custom::CustomNeuronId::find("doc_leaky").is_some());
 //! ```
 
+use crate::error::InvalidParameter;
 use crate::lif::Lif;
-use crate::neuron::Neuron;
+use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel};
 use crate::registry::Registry;
 use crate::surrogate::Surrogate;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The parameters a layer hands to a custom step: `β` clamped to `[0, 1]` and `θ` as rows
@@ -125,6 +127,62 @@ impl CustomNeuronId {
 /// The names of the registered neuron models, in registration order.
 pub fn registered_neurons() -> Vec<String> {
     REGISTRY.names()
+}
+
+/// The parameters of kind `custom`: the registered name of the model (the shared `beta`,
+/// `threshold`, `surrogate` and `detach_reset` of [`NeuronConfig`] reach its step as
+/// [`NeuronParams`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomParams {
+    /// The name the model was registered under with [`register_neuron`].
+    pub name: String,
+}
+
+impl ModelSpec for CustomParams {
+    /// The name must be registered.
+    fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
+        if self.name.is_empty() {
+            return Err(InvalidParameter::new(
+                "name",
+                "kind = \"custom\" needs the name of a registered neuron model",
+            ));
+        }
+        if CustomNeuronId::find(&self.name).is_some() {
+            return Ok(());
+        }
+        let known = registered_neurons();
+        Err(InvalidParameter::new(
+            "name",
+            format!(
+                "unknown custom neuron `{}` (register it first with \
+                 spikeburn_core::custom::register_neuron; registered: {})",
+                self.name,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ))
+    }
+
+    /// # Panics
+    /// If the name is not registered (call [`NeuronConfig::validate`] first).
+    fn init<R: rand::Rng>(
+        &self,
+        _: &NeuronConfig,
+        lif: Lif,
+        _: usize,
+        _: &mut R,
+        _: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Custom(CustomNeuron {
+            lif,
+            id: CustomNeuronId::find(&self.name)
+                .expect("NeuronConfig::init needs a valid config (call validate)"),
+        })
+    }
 }
 
 /// Registers a neuron model under `name` (replacing an earlier one of the same name) and

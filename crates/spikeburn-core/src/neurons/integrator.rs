@@ -9,10 +9,13 @@
 //! of NIR's `LI` (`τ·dv/dt = (v_leak − v) + r·I`) with `v_leak = 0`, `β = 1 − dt/τ` and
 //! `r = τ/dt` is exactly this update.
 
-use crate::lif::{Kernel, LifOutput, LifState};
-use crate::neuron::{Neuron, NeuronOutput, decay_row, leaky_filter};
+use crate::lif::{Kernel, Lif, LifOutput, LifState};
+use crate::neuron::{
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, leaky_filter, param,
+};
 use burn::module::Param;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// A layer of leaky integrators (equation in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -22,6 +25,34 @@ pub struct LeakyIntegrator {
     /// Implementation of the multi-step pass.
     #[module(skip)]
     pub kernel: Kernel,
+}
+
+/// The parameters of kind `integrator`: none beyond the shared `beta`, `learn_beta`,
+/// `per_neuron` and `kernel` of [`NeuronConfig`] (a readout has no threshold, reset or
+/// surrogate).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntegratorParams {}
+
+impl ModelSpec for IntegratorParams {
+    fn init<R: rand::Rng>(
+        &self,
+        config: &NeuronConfig,
+        _: Lif,
+        neurons: usize,
+        _: &mut R,
+        device: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Integrator(LeakyIntegrator {
+            beta: param(
+                config.beta,
+                config.parameter_len(neurons),
+                config.learn_beta,
+                device,
+            ),
+            kernel: config.kernel,
+        })
+    }
 }
 
 impl Neuron for LeakyIntegrator {

@@ -26,6 +26,8 @@
 
 use crate::error::InvalidParameter;
 use crate::fused::{self, ScanSettings, lif_scan, lif_scan_constant};
+use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput};
+use crate::refractory::RefractoryLif;
 use crate::surrogate::Surrogate;
 use burn::module::Param;
 use burn::prelude::*;
@@ -176,6 +178,67 @@ impl LifConfig {
     }
 }
 
+/// The parameters of kind `lif` beyond the shared ones of [`NeuronConfig`] (`β`, `θ`, reset,
+/// surrogate …, which make its [`LifConfig`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifParams {
+    /// Refractory period `k` in steps (default 0): the input is ignored for the `k` steps
+    /// after a spike, and the layer is a [`RefractoryLif`] (equations in
+    /// [`crate::refractory`]).
+    pub refractory: usize,
+}
+
+impl ModelSpec for LifParams {
+    fn init<R: rand::Rng>(
+        &self,
+        _: &NeuronConfig,
+        lif: Lif,
+        _: usize,
+        _: &mut R,
+        _: &Device,
+    ) -> NeuronModel {
+        if self.refractory > 0 {
+            NeuronModel::Refractory(RefractoryLif::new(lif, self.refractory))
+        } else {
+            NeuronModel::Lif(lif)
+        }
+    }
+}
+
+/// The parameters of kind `if` (integrate-and-fire): a LIF layer with `β = 1`, not learnable,
+/// whatever `beta` and `learn_beta` say.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IfParams {
+    /// Refractory period in steps (default 0), as for [`LifParams::refractory`].
+    pub refractory: usize,
+}
+
+impl ModelSpec for IfParams {
+    fn lif(&self, shared: LifConfig) -> LifConfig {
+        LifConfig {
+            beta: 1.0,
+            learn_beta: false,
+            ..shared
+        }
+    }
+
+    fn init<R: rand::Rng>(
+        &self,
+        config: &NeuronConfig,
+        lif: Lif,
+        neurons: usize,
+        rng: &mut R,
+        device: &Device,
+    ) -> NeuronModel {
+        let as_lif = LifParams {
+            refractory: self.refractory,
+        };
+        as_lif.init(config, lif, neurons, rng, device)
+    }
+}
+
 /// A layer of leaky integrate-and-fire neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
 pub struct Lif {
@@ -247,6 +310,33 @@ impl Current {
                 [b, n]
             }
             Current::Constant(x, _) => x.dims(),
+        }
+    }
+}
+
+impl Neuron for Lif {
+    type State = LifState;
+
+    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> LifState {
+        LifState::zeros(batch, neurons, device)
+    }
+
+    fn step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
+        Lif::step(self, input, state)
+    }
+
+    fn membrane(state: &LifState) -> Tensor<2> {
+        state.membrane.clone()
+    }
+
+    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
+        if keep_membrane {
+            self.forward_with_membrane(input)
+        } else {
+            LifOutput {
+                spikes: self.forward(input),
+                membrane: None,
+            }
         }
     }
 }

@@ -27,8 +27,12 @@
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
 //! `graded_spikes_factor`) to any model.
 //!
-//! Each model lives in its own file in this folder, with its equations in the rustdoc, its
-//! single step and, where it has one, the call of its fused kernel ([`crate::kernels`]).
+//! Each model lives in its own file in this folder: its equations in the rustdoc, its layer
+//! and single step, where it has one the call of its fused kernel ([`crate::kernels`]), and
+//! its parameter type (a [`ModelSpec`]: the configuration keys that only it takes, their
+//! checks, and how the layer is built). The `catalogue!` below lists every model once; it
+//! defines [`NeuronModel`], [`NeuronKind`] and [`ModelParams`] (the model-specific half of a
+//! [`NeuronConfig`]) and their dispatch. `docs/adding-a-neuron.md` walks through adding one.
 
 pub mod adaptive;
 pub mod alpha;
@@ -41,22 +45,25 @@ pub mod refractory;
 pub mod stochastic;
 pub mod synaptic;
 
+#[macro_use]
+pub mod catalogue;
 mod config;
-pub use config::{NeuronConfig, NeuronKind};
+pub use catalogue::ModelSpec;
+pub use config::NeuronConfig;
 
-use crate::adaptive::AdaptiveLif;
-use crate::alpha::Alpha;
-use crate::conductance::ConductanceLif;
-use crate::custom::{CustomNeuron, CustomNeuronId, registered_neurons};
+use crate::adaptive::{AdaptiveLif, AdaptiveParams};
+use crate::alpha::{Alpha, AlphaParams};
+use crate::conductance::{ConductanceLif, ConductanceParams};
+use crate::custom::{CustomNeuron, CustomParams};
 use crate::error::InvalidParameter;
 use crate::fused::{self, ScanSettings};
-use crate::integrator::LeakyIntegrator;
-use crate::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
-use crate::recurrent::{RecurrentKind, RecurrentLif};
+use crate::integrator::{IntegratorParams, LeakyIntegrator};
+use crate::lif::{IfParams, Kernel, Lif, LifConfig, LifOutput, LifParams, Reset};
+use crate::recurrent::{RecurrentLif, RecurrentParams};
 use crate::refractory::RefractoryLif;
-use crate::stochastic::StochasticLif;
+use crate::stochastic::{StochasticLif, StochasticParams};
 use crate::surrogate::Surrogate;
-use crate::synaptic::Synaptic;
+use crate::synaptic::{Synaptic, SynapticParams};
 use burn::module::Param;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -113,33 +120,6 @@ pub fn step_loop<N: Neuron + ?Sized>(
     }
 }
 
-impl Neuron for Lif {
-    type State = LifState;
-
-    fn rest(&self, batch: usize, neurons: usize, device: &Device) -> LifState {
-        LifState::zeros(batch, neurons, device)
-    }
-
-    fn step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
-        Lif::step(self, input, state)
-    }
-
-    fn membrane(state: &LifState) -> Tensor<2> {
-        state.membrane.clone()
-    }
-
-    fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        if keep_membrane {
-            self.forward_with_membrane(input)
-        } else {
-            LifOutput {
-                spikes: self.forward(input),
-                membrane: None,
-            }
-        }
-    }
-}
-
 /// A parameter vector of `n` copies of `value` (`n = 1` for a shared scalar), trainable when
 /// `learn`.
 pub(crate) fn param(value: f32, n: usize, learn: bool, device: &Device) -> Param<Tensor<1>> {
@@ -187,48 +167,29 @@ pub(crate) fn leaky_filter(x: Tensor<3>, decay: Tensor<1>, kernel: Kernel) -> Te
     Tensor::stack(out, 0)
 }
 
-/// One neuron model (the enum lets a network hold any of them in one list).
-#[derive(Module, Debug)]
-#[allow(clippy::large_enum_variant)]
-pub enum NeuronModel {
-    /// [`Lif`] (and IF).
-    Lif(Lif),
-    /// [`RefractoryLif`].
-    Refractory(RefractoryLif),
-    /// [`Synaptic`].
-    Synaptic(Synaptic),
-    /// [`Alpha`].
-    Alpha(Alpha),
-    /// [`RecurrentLif`].
-    Recurrent(RecurrentLif),
-    /// [`AdaptiveLif`].
-    Adaptive(AdaptiveLif),
-    /// [`LeakyIntegrator`].
-    Integrator(LeakyIntegrator),
-    /// [`ConductanceLif`].
-    Conductance(ConductanceLif),
-    /// [`StochasticLif`].
-    Stochastic(StochasticLif),
-    /// [`CustomNeuron`].
-    Custom(CustomNeuron),
-}
-
-/// Evaluates `$body` with `$m` bound to the model inside whichever variant `$model` holds.
-macro_rules! each_model {
-    ($model:expr, $m:ident => $body:expr) => {
-        match $model {
-            NeuronModel::Lif($m) => $body,
-            NeuronModel::Refractory($m) => $body,
-            NeuronModel::Synaptic($m) => $body,
-            NeuronModel::Alpha($m) => $body,
-            NeuronModel::Recurrent($m) => $body,
-            NeuronModel::Adaptive($m) => $body,
-            NeuronModel::Integrator($m) => $body,
-            NeuronModel::Conductance($m) => $body,
-            NeuronModel::Stochastic($m) => $body,
-            NeuronModel::Custom($m) => $body,
-        }
-    };
+catalogue! {
+    /// Leaky integrate-and-fire, snnTorch `Leaky` (PLIF with `learn_beta`); kind `lif` with `refractory > 0` builds a [`RefractoryLif`].
+    Lif { kind: LifParams, model: Lif, },
+    /// Integrate-and-fire: a [`Lif`] with `β = 1` (no leak), not learnable.
+    If { kind: IfParams, },
+    /// LIF with a refractory period, Norse `LIFRefrac` (built by kind `lif` with `refractory > 0`).
+    Refractory { model: RefractoryLif, },
+    /// Current-based LIF with a synaptic current, snnTorch `Synaptic`, NIR `CubaLIF`.
+    Synaptic { kind: SynapticParams, model: Synaptic, },
+    /// Alpha-shaped synapse, snnTorch `Alpha`.
+    Alpha { kind: AlphaParams, model: Alpha, },
+    /// LIF with learnable recurrent weights, snnTorch `RLeaky`.
+    Recurrent { kind: RecurrentParams, model: RecurrentLif, },
+    /// LIF with an adaptive threshold (Bellec et al. 2018, Norse `LSNN`).
+    Adaptive { kind: AdaptiveParams, model: AdaptiveLif, },
+    /// Non-spiking leaky integrator readout, Norse `LICell`, NIR `LI`.
+    Integrator { kind: IntegratorParams, model: LeakyIntegrator, },
+    /// Conductance-based LIF with excitatory and inhibitory reversal potentials.
+    Conductance { kind: ConductanceParams, model: ConductanceLif, },
+    /// LIF with escape noise: stochastic, seeded firing (Gerstner & Kistler 2002).
+    Stochastic { kind: StochasticParams, model: StochasticLif, },
+    /// A model registered with [`crate::custom::register_neuron`], named by its `name`.
+    Custom { kind: CustomParams, model: CustomNeuron, },
 }
 
 /// A neuron layer: a model plus, optionally, a learnable spike amplitude per neuron (graded
@@ -244,14 +205,14 @@ pub struct NeuronLayer {
 impl NeuronLayer {
     /// Runs the sequence `[T, B, N]` from rest.
     pub fn forward(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        let out = each_model!(&self.model, m => m.forward_sequence(input, keep_membrane));
+        let out = self.model.forward_sequence(input, keep_membrane);
         self.graded(out)
     }
 
     /// Runs the sequence `[T, B, N]` from rest as a loop of the model's single-step update
     /// ([`step_loop`]): the reference that [`forward`](Self::forward) equals.
     pub fn forward_stepwise(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
-        let out = each_model!(&self.model, m => step_loop(m, input, keep_membrane));
+        let out = self.model.step_loop(input, keep_membrane);
         self.graded(out)
     }
 

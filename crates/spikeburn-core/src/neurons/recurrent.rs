@@ -19,7 +19,7 @@
 
 use crate::fused;
 use crate::lif::Lif;
-use crate::neuron::{Neuron, NeuronOutput, step_loop};
+use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, step_loop};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -45,6 +45,43 @@ pub struct RecurrentLif {
     pub dense: Option<Linear>,
     /// One-to-one recurrent weights `v`, `[N]`, when that is the connection.
     pub diagonal: Option<Param<Tensor<1>>>,
+}
+
+/// The parameters of kind `recurrent` beyond the shared ones of [`NeuronConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecurrentParams {
+    /// The recurrent connection (default all-to-all).
+    pub recurrent: RecurrentKind,
+}
+
+impl Default for RecurrentParams {
+    fn default() -> Self {
+        Self {
+            recurrent: RecurrentKind::AllToAll,
+        }
+    }
+}
+
+impl ModelSpec for RecurrentParams {
+    fn init<R: rand::Rng>(
+        &self,
+        _: &NeuronConfig,
+        lif: Lif,
+        neurons: usize,
+        rng: &mut R,
+        device: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Recurrent(RecurrentLif::new(lif, self.recurrent, neurons, rng, device))
+    }
+
+    /// The `N×N` weights of an all-to-all connection.
+    fn extra_parameters(&self, neurons: usize) -> usize {
+        match self.recurrent {
+            RecurrentKind::AllToAll => neurons * neurons,
+            RecurrentKind::OneToOne => 0,
+        }
+    }
 }
 
 /// The state of a [`RecurrentLif`] layer (each `[B, N]`).

@@ -16,13 +16,15 @@
 //! scan ([`crate::fused::stochastic`]; equal to the step loop in spikes, values and every
 //! gradient, tested); on burn-wgpu the step loop runs.
 
+use crate::error::InvalidParameter;
 use crate::fused;
 use crate::lif::{Lif, Reset};
-use crate::neuron::{Neuron, NeuronOutput, step_loop};
+use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, step_loop};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,6 +41,49 @@ pub struct StochasticLif {
     /// Passes from rest so far (the noise stream of the next pass).
     #[module(skip)]
     pub passes: Arc<AtomicU64>,
+}
+
+/// The parameters of kind `stochastic` beyond the shared ones of [`NeuronConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StochasticParams {
+    /// Escape-noise temperature `τ_n > 0` (default 0.1).
+    pub noise: f32,
+    /// Seed of the escape noise (default 0).
+    pub noise_seed: u64,
+}
+
+impl Default for StochasticParams {
+    fn default() -> Self {
+        Self {
+            noise: 0.1,
+            noise_seed: 0,
+        }
+    }
+}
+
+impl ModelSpec for StochasticParams {
+    fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
+        if self.noise.is_finite() && self.noise > 0.0 {
+            Ok(())
+        } else {
+            Err(InvalidParameter::new(
+                "noise",
+                format!("expected a finite temperature > 0, got {}", self.noise),
+            ))
+        }
+    }
+
+    fn init<R: rand::Rng>(
+        &self,
+        _: &NeuronConfig,
+        lif: Lif,
+        _: usize,
+        _: &mut R,
+        _: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Stochastic(StochasticLif::new(lif, self.noise, self.noise_seed))
+    }
 }
 
 /// The state of a [`StochasticLif`] layer.

@@ -12,10 +12,15 @@
 //! The current does not depend on the spikes, so the multi-step pass is two fused scans: the
 //! leaky filter for `I`, then the LIF scan on `I`.
 
+use crate::error::InvalidParameter;
 use crate::lif::{Lif, LifOutput, LifState};
-use crate::neuron::{Neuron, NeuronOutput, decay_row, leaky_filter};
+use crate::neuron::catalogue::check_decay;
+use crate::neuron::{
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, leaky_filter, param,
+};
 use burn::module::Param;
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// A layer of current-based LIF neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -24,6 +29,50 @@ pub struct Synaptic {
     pub alpha: Param<Tensor<1>>,
     /// The membrane part (decay `β`, threshold, reset, surrogate).
     pub lif: Lif,
+}
+
+/// The parameters of kind `synaptic` beyond the shared ones of [`NeuronConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SynapticParams {
+    /// Synaptic decay `α ∈ [0, 1]` (default 0.9).
+    pub alpha: f32,
+    /// Train `α` (default false; one per neuron with `per_neuron`).
+    pub learn_alpha: bool,
+}
+
+impl Default for SynapticParams {
+    fn default() -> Self {
+        Self {
+            alpha: 0.9,
+            learn_alpha: false,
+        }
+    }
+}
+
+impl ModelSpec for SynapticParams {
+    fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
+        check_decay("alpha", self.alpha)
+    }
+
+    fn init<R: rand::Rng>(
+        &self,
+        config: &NeuronConfig,
+        lif: Lif,
+        neurons: usize,
+        _: &mut R,
+        device: &Device,
+    ) -> NeuronModel {
+        NeuronModel::Synaptic(Synaptic {
+            alpha: param(
+                self.alpha,
+                config.parameter_len(neurons),
+                self.learn_alpha,
+                device,
+            ),
+            lif,
+        })
+    }
 }
 
 /// The state of a [`Synaptic`] layer.

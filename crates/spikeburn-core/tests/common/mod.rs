@@ -8,10 +8,14 @@ use burn::prelude::*;
 use burn::tensor::Gradients;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use spikeburn_core::lif::Reset;
-use spikeburn_core::recurrent::RecurrentKind;
+use spikeburn_core::adaptive::AdaptiveParams;
+use spikeburn_core::alpha::AlphaParams;
+use spikeburn_core::conductance::ConductanceParams;
+use spikeburn_core::lif::{LifParams, Reset};
+use spikeburn_core::recurrent::{RecurrentKind, RecurrentParams};
 use spikeburn_core::surrogate::Surrogate;
-use spikeburn_core::{NeuronConfig, NeuronKind, NeuronLayer};
+use spikeburn_core::synaptic::SynapticParams;
+use spikeburn_core::{ModelParams, NeuronConfig, NeuronKind, NeuronLayer};
 
 /// A tensor of values drawn uniformly from `[lo, hi)` by ChaCha8 seeded with `seed`.
 pub fn uniform<const D: usize>(
@@ -94,16 +98,52 @@ pub fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
     }
 }
 
+/// The default parameters of `kind`, with a learnable synaptic decay `α = 0.7` where the
+/// model has one.
+pub fn learnable_alpha(kind: NeuronKind) -> ModelParams {
+    match kind.default_params() {
+        ModelParams::Synaptic(_) => SynapticParams {
+            alpha: 0.7,
+            learn_alpha: true,
+        }
+        .into(),
+        ModelParams::Alpha(_) => AlphaParams {
+            alpha: 0.7,
+            learn_alpha: true,
+        }
+        .into(),
+        ModelParams::Conductance(p) => ConductanceParams {
+            alpha: 0.7,
+            learn_alpha: true,
+            ..p
+        }
+        .into(),
+        other => other,
+    }
+}
+
 /// Every model (and the refractory and graded-spike options), learnable parameters on.
 pub fn catalogue() -> Vec<(String, NeuronConfig)> {
     let base = NeuronConfig {
         beta: 0.8,
         threshold: 0.9,
-        alpha: 0.7,
         learn_beta: true,
         learn_threshold: true,
-        learn_alpha: true,
         ..NeuronConfig::default()
+    };
+    let with = |model: ModelParams| NeuronConfig {
+        model,
+        ..base.clone()
+    };
+    let adaptive = |adapt_decay, adapt_strength, learn_adapt| {
+        with(
+            AdaptiveParams {
+                adapt_decay,
+                adapt_strength,
+                learn_adapt,
+            }
+            .into(),
+        )
     };
     let mut list = Vec::new();
     for kind in [
@@ -117,49 +157,36 @@ pub fn catalogue() -> Vec<(String, NeuronConfig)> {
         NeuronKind::Conductance,
         NeuronKind::Stochastic,
     ] {
-        list.push((
-            format!("{kind:?}"),
-            NeuronConfig {
-                kind,
-                ..base.clone()
-            },
-        ));
+        list.push((format!("{kind:?}"), with(learnable_alpha(kind))));
     }
     list.push((
         "Recurrent one-to-one".into(),
-        NeuronConfig {
-            kind: NeuronKind::Recurrent,
-            recurrent: RecurrentKind::OneToOne,
-            ..base.clone()
-        },
+        with(
+            RecurrentParams {
+                recurrent: RecurrentKind::OneToOne,
+            }
+            .into(),
+        ),
     ));
     list.push((
         "Adaptive fast".into(),
         NeuronConfig {
-            kind: NeuronKind::Adaptive,
-            adapt_decay: 0.8,
-            adapt_strength: 0.5,
             detach_reset: false,
-            ..base.clone()
+            ..adaptive(0.8, 0.5, false)
         },
     ));
     list.push((
         "Adaptive learnable per-neuron".into(),
         NeuronConfig {
-            kind: NeuronKind::Adaptive,
-            adapt_decay: 0.85,
-            adapt_strength: 0.7,
-            learn_adapt: true,
             per_neuron: true,
-            ..base.clone()
+            ..adaptive(0.85, 0.7, true)
         },
     ));
     list.push((
         "Lif refractory 2".into(),
         NeuronConfig {
-            refractory: 2,
             reset: Reset::Zero,
-            ..base.clone()
+            ..with(LifParams { refractory: 2 }.into())
         },
     ));
     list.push((
@@ -173,19 +200,17 @@ pub fn catalogue() -> Vec<(String, NeuronConfig)> {
     list.push((
         "Synaptic per-neuron zero reset attached".into(),
         NeuronConfig {
-            kind: NeuronKind::Synaptic,
             per_neuron: true,
             reset: Reset::Zero,
             detach_reset: false,
-            ..base.clone()
+            ..with(learnable_alpha(NeuronKind::Synaptic))
         },
     ));
     list.push((
         "Alpha zero reset".into(),
         NeuronConfig {
-            kind: NeuronKind::Alpha,
             reset: Reset::Zero,
-            ..base.clone()
+            ..with(learnable_alpha(NeuronKind::Alpha))
         },
     ));
     list

@@ -144,7 +144,7 @@ pub fn network_to_nir(
                     )),
                 };
                 match &layer.model {
-                    NeuronModel::Lif(lif) if cfg.kind == NeuronKind::If => {
+                    NeuronModel::Lif(lif) if cfg.kind() == NeuronKind::If => {
                         check_reset(lif.reset, &mut warnings)?;
                         Node::If(If {
                             r: Array::vector(vec![(1.0 / dt) as f32; n]),
@@ -192,10 +192,9 @@ pub fn network_to_nir(
                         return Err(unsupported(
                             what,
                             format!(
-                                "the {:?} neuron has no NIR counterpart (exportable: lif, if, synaptic, integrator, recurrent)",
-                                cfg.kind
-                            )
-                            .to_lowercase(),
+                                "the {} neuron has no NIR counterpart (exportable: lif, if, synaptic, integrator, recurrent)",
+                                cfg.kind()
+                            ),
                         ));
                     }
                 }

@@ -557,16 +557,26 @@ pub(super) fn push_neuron(
     let alpha = alpha.map(collapse);
     let per_neuron =
         beta_one.is_none() || theta_one.is_none() || alpha.as_ref().is_some_and(|a| a.0.is_none());
+    let model = match kind {
+        NeuronKind::Synaptic => SynapticParams {
+            alpha: alpha.as_ref().and_then(|a| a.0).unwrap_or(0.9),
+            ..SynapticParams::default()
+        }
+        .into(),
+        NeuronKind::Recurrent => RecurrentParams {
+            recurrent: recurrent
+                .as_ref()
+                .map_or(RecurrentKind::default(), RecurrentWeights::kind),
+        }
+        .into(),
+        other => other.default_params(),
+    };
     let neuron = NeuronConfig {
-        kind,
+        model,
         beta: beta_one.unwrap_or(0.9),
         threshold: theta_one.unwrap_or(1.0),
-        alpha: alpha.as_ref().and_then(|a| a.0).unwrap_or(0.9),
         reset: Reset::Zero,
         per_neuron,
-        recurrent: recurrent
-            .as_ref()
-            .map_or(RecurrentKind::default(), RecurrentWeights::kind),
         ..NeuronConfig::default()
     };
     weights.push(LayerWeights::Neuron {

@@ -97,7 +97,8 @@ use burn::prelude::*;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
 use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
-use spikeburn_core::recurrent::{RecurrentKind, RecurrentLif};
+use spikeburn_core::recurrent::{RecurrentKind, RecurrentLif, RecurrentParams};
+use spikeburn_core::synaptic::SynapticParams;
 
 use crate::error::NirError;
 use crate::graph::{

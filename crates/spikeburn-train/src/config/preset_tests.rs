@@ -45,9 +45,8 @@ pub(super) fn conv_network(channels: [usize; 2], hidden: Option<usize>) -> Netwo
         },
         L::Neuron {
             neuron: Some(spikeburn_core::NeuronConfig {
-                kind: spikeburn_core::NeuronKind::Integrator,
                 beta: 0.9,
-                ..Default::default()
+                ..spikeburn_core::NeuronConfig::new(spikeburn_core::NeuronKind::Integrator)
             }),
         },
     ]);
