@@ -172,3 +172,60 @@ fn per_synapse_delays_export_to_safetensors_transposed_and_not_to_nir() {
         "{text}"
     );
 }
+
+/// A neuron NIR cannot express is refused at export with the reason its model file gives and
+/// the kinds that do export; the ones that have a counterpart export.
+#[test]
+fn a_neuron_without_a_nir_counterpart_is_refused_with_its_reason() {
+    use spikeburn_core::lif::LifParams;
+    use spikeburn_core::neuron::{ModelParams, NeuronKind};
+    let device = Device::flex();
+    let export = |model: ModelParams| {
+        let config = NetworkConfig {
+            input: vec![5],
+            hidden: vec![4],
+            outputs: 2,
+            num_steps: 3,
+            neuron: NeuronConfig {
+                reset: Reset::Zero,
+                model,
+                ..NeuronConfig::default()
+            },
+            ..NetworkConfig::default()
+        };
+        config.validate().expect("valid");
+        let net = config.init(1, &device);
+        network_to_nir(&config, &net, &ExportOptions::default()).map(drop)
+    };
+    let exportable = "exportable: lif, if, synaptic, recurrent, integrator";
+    let cases = [
+        (NeuronKind::Alpha, "NIR has no alpha synapse"),
+        (NeuronKind::Adaptive, "NIR has no adaptive threshold"),
+        (
+            NeuronKind::Conductance,
+            "NIR has no conductance-based neuron",
+        ),
+        (NeuronKind::Stochastic, "NIR neurons are deterministic"),
+    ];
+    for (kind, reason) in cases {
+        let e = export(kind.default_params())
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "the {kind} neuron has no NIR counterpart: {reason}"
+            )) && e.contains(exportable),
+            "{e}"
+        );
+    }
+    let e = export(LifParams { refractory: 2 }.into())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains("the lif neuron has no NIR counterpart: NIR has no refractory period"),
+        "{e}"
+    );
+    for kind in [NeuronKind::Lif, NeuronKind::If, NeuronKind::Synaptic] {
+        export(kind.default_params()).expect("exports");
+    }
+}

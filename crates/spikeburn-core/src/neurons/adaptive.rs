@@ -23,7 +23,7 @@ use crate::fused::adaptive;
 use crate::lif::{Lif, Reset};
 use crate::neuron::catalogue::{check_decay, check_finite};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, param, row, step_loop,
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, param, row, step_loop,
 };
 use burn::module::Param;
 use burn::prelude::*;
@@ -66,6 +66,10 @@ impl Default for AdaptiveParams {
 }
 
 impl ModelSpec for AdaptiveParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR has no adaptive threshold")
+    }
+
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("adapt_decay", self.adapt_decay)?;
         check_finite("adapt_strength", self.adapt_strength)

@@ -21,7 +21,8 @@ use crate::fused;
 use crate::lif::{Lif, Reset};
 use crate::neuron::catalogue::check_decay;
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, param, step_loop,
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row, param,
+    step_loop,
 };
 use burn::module::Param;
 use burn::prelude::*;
@@ -57,6 +58,10 @@ impl Default for AlphaParams {
 }
 
 impl ModelSpec for AlphaParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR has no alpha synapse (two currents of opposite sign)")
+    }
+
     /// `α ∈ (0, 1]`, `β > 0` and `α ≠ β` (`τ_α` divides by `ln β − ln α`).
     fn validate(&self, config: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("alpha", self.alpha)?;

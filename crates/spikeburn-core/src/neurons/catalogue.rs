@@ -51,12 +51,27 @@ pub trait ModelSpec:
         device: &Device,
     ) -> NeuronModel;
 
+    /// The model's NIR counterpart, or why it has none (the NIR exporter refuses such a
+    /// layer with this reason). Every model states it.
+    fn nir(&self) -> NirMapping;
+
     /// Learnable parameters of a layer of `neurons` neurons beyond `β`, `θ` and the model's
     /// decays (the `N×N` recurrent weights), for the memory estimate.
     fn extra_parameters(&self, neurons: usize) -> usize {
         let _ = neurons;
         0
     }
+}
+
+/// How a model maps onto the Neuromorphic Intermediate Representation (NIR, Pedersen et al.
+/// 2024, "NIR: a unified instruction set for brain-inspired computing"); the conversions
+/// themselves are in spikeburn-nir's `convert` module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NirMapping {
+    /// Exported as (and imported from) this NIR node, e.g. `"CubaLIF"`.
+    Node(&'static str),
+    /// No NIR counterpart, for this reason (e.g. "NIR has no adaptive threshold").
+    Unsupported(&'static str),
 }
 
 /// `value` checked to lie in `[0, 1]` (a decay), as an error naming `field`.
@@ -335,6 +350,13 @@ macro_rules! catalogue {
             ) -> NeuronModel {
                 match self {
                     $($(Self::$name(p) => <$params as ModelSpec>::init(p, config, lif, neurons, rng, device),)?)*
+                }
+            }
+
+            /// [`ModelSpec::nir`] of the parameters held.
+            pub fn nir(&self) -> NirMapping {
+                match self {
+                    $($(Self::$name(p) => <$params as ModelSpec>::nir(p),)?)*
                 }
             }
 

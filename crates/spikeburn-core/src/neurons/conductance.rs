@@ -23,7 +23,8 @@ use crate::fused;
 use crate::lif::Lif;
 use crate::neuron::catalogue::{check_decay, check_finite};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, param, step_loop,
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row, param,
+    step_loop,
 };
 use burn::module::Param;
 use burn::prelude::*;
@@ -68,6 +69,10 @@ impl Default for ConductanceParams {
 }
 
 impl ModelSpec for ConductanceParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR has no conductance-based neuron")
+    }
+
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("alpha", self.alpha)?;
         check_finite("reversal_exc", self.reversal_exc)?;

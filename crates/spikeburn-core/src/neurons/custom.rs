@@ -46,7 +46,7 @@
 
 use crate::error::InvalidParameter;
 use crate::lif::Lif;
-use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel};
+use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NirMapping};
 use crate::registry::Registry;
 use crate::surrogate::Surrogate;
 use burn::prelude::*;
@@ -140,6 +140,10 @@ pub struct CustomParams {
 }
 
 impl ModelSpec for CustomParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("a custom model's step is Rust code, which NIR cannot hold")
+    }
+
     /// The name must be registered.
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         if self.name.is_empty() {

@@ -11,7 +11,8 @@
 
 use crate::lif::{Kernel, Lif, LifOutput, LifState};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, leaky_filter, param,
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
+    leaky_filter, param,
 };
 use burn::module::Param;
 use burn::prelude::*;
@@ -35,6 +36,10 @@ pub struct LeakyIntegrator {
 pub struct IntegratorParams {}
 
 impl ModelSpec for IntegratorParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Node("LI")
+    }
+
     fn init<R: rand::Rng>(
         &self,
         config: &NeuronConfig,

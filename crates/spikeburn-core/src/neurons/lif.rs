@@ -26,7 +26,7 @@
 
 use crate::error::InvalidParameter;
 use crate::fused::{self, ScanSettings, lif_scan, lif_scan_constant};
-use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput};
+use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping};
 use crate::refractory::RefractoryLif;
 use crate::surrogate::Surrogate;
 use burn::module::Param;
@@ -190,6 +190,14 @@ pub struct LifParams {
 }
 
 impl ModelSpec for LifParams {
+    fn nir(&self) -> NirMapping {
+        if self.refractory > 0 {
+            NirMapping::Unsupported("NIR has no refractory period")
+        } else {
+            NirMapping::Node("LIF")
+        }
+    }
+
     fn init<R: rand::Rng>(
         &self,
         _: &NeuronConfig,
@@ -216,6 +224,14 @@ pub struct IfParams {
 }
 
 impl ModelSpec for IfParams {
+    fn nir(&self) -> NirMapping {
+        if self.refractory > 0 {
+            NirMapping::Unsupported("NIR has no refractory period")
+        } else {
+            NirMapping::Node("IF")
+        }
+    }
+
     fn lif(&self, shared: LifConfig) -> LifConfig {
         LifConfig {
             beta: 1.0,

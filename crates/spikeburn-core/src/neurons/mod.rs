@@ -48,7 +48,7 @@ pub mod synaptic;
 #[macro_use]
 pub mod catalogue;
 mod config;
-pub use catalogue::ModelSpec;
+pub use catalogue::{ModelSpec, NirMapping};
 pub use config::NeuronConfig;
 
 use crate::adaptive::{AdaptiveLif, AdaptiveParams};

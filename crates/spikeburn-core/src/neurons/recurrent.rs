@@ -19,7 +19,9 @@
 
 use crate::fused;
 use crate::lif::Lif;
-use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, step_loop};
+use crate::neuron::{
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, step_loop,
+};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -64,6 +66,12 @@ impl Default for RecurrentParams {
 }
 
 impl ModelSpec for RecurrentParams {
+    fn nir(&self) -> NirMapping {
+        // A LIF node with the recurrent connection as a loop through an Affine
+        // (all-to-all) or Scale (one-to-one) node.
+        NirMapping::Node("LIF")
+    }
+
     fn init<R: rand::Rng>(
         &self,
         _: &NeuronConfig,

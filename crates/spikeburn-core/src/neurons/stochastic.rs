@@ -19,7 +19,9 @@
 use crate::error::InvalidParameter;
 use crate::fused;
 use crate::lif::{Lif, Reset};
-use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, step_loop};
+use crate::neuron::{
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, step_loop,
+};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
@@ -63,6 +65,10 @@ impl Default for StochasticParams {
 }
 
 impl ModelSpec for StochasticParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR neurons are deterministic (no escape noise)")
+    }
+
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         if self.noise.is_finite() && self.noise > 0.0 {
             Ok(())

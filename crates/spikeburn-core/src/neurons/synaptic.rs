@@ -16,7 +16,8 @@ use crate::error::InvalidParameter;
 use crate::lif::{Lif, LifOutput, LifState};
 use crate::neuron::catalogue::check_decay;
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, decay_row, leaky_filter, param,
+    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
+    leaky_filter, param,
 };
 use burn::module::Param;
 use burn::prelude::*;
@@ -51,6 +52,10 @@ impl Default for SynapticParams {
 }
 
 impl ModelSpec for SynapticParams {
+    fn nir(&self) -> NirMapping {
+        NirMapping::Node("CubaLIF")
+    }
+
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("alpha", self.alpha)
     }

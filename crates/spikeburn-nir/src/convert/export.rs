@@ -185,15 +185,17 @@ pub fn network_to_nir(
                             &what,
                         )?)
                     }
-                    NeuronModel::Refractory(_) => {
-                        return Err(unsupported(what, "NIR has no refractory period"));
-                    }
                     _ => {
+                        let reason = match cfg.model.nir() {
+                            NirMapping::Unsupported(reason) => reason,
+                            NirMapping::Node(_) => "its conversion is not written",
+                        };
                         return Err(unsupported(
                             what,
                             format!(
-                                "the {} neuron has no NIR counterpart (exportable: lif, if, synaptic, integrator, recurrent)",
-                                cfg.kind()
+                                "the {} neuron has no NIR counterpart: {reason} (exportable: {})",
+                                cfg.kind(),
+                                exportable_kinds()
                             ),
                         ));
                     }
@@ -377,4 +379,14 @@ pub fn network_to_safetensors(
         ("format".to_string(), "spikeburn-safetensors-1".to_string()),
     ]);
     Ok((tensors, metadata))
+}
+
+/// The neuron kinds whose defaults have a NIR counterpart, comma-separated.
+fn exportable_kinds() -> String {
+    NeuronKind::ALL
+        .iter()
+        .filter(|k| matches!(k.default_params().nir(), NirMapping::Node(_)))
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -96,7 +96,7 @@ use burn::module::Param;
 use burn::prelude::*;
 use spikeburn_core::lif::Reset;
 use spikeburn_core::network::{Layer, LayerConfig, NetworkConfig, SpikingNetwork};
-use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel};
+use spikeburn_core::neuron::{NeuronConfig, NeuronKind, NeuronModel, NirMapping};
 use spikeburn_core::recurrent::{RecurrentKind, RecurrentLif, RecurrentParams};
 use spikeburn_core::synaptic::SynapticParams;
 
