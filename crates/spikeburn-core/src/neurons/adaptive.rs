@@ -23,11 +23,11 @@ use crate::fused::adaptive;
 use crate::lif::{Lif, Reset};
 use crate::neuron::catalogue::{check_decay, check_finite};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, param, row, step_loop,
+    LayerInit, ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, row,
+    step_loop,
 };
 use burn::module::Param;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// A layer of adaptive LIF neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -41,54 +41,36 @@ pub struct AdaptiveLif {
     pub adapt_strength: Param<Tensor<1>>,
 }
 
-/// The parameters of kind `adaptive` beyond the shared ones of [`NeuronConfig`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AdaptiveParams {
-    /// Decay `ρ ∈ [0, 1]` of the threshold adaptation (default `exp(−1/700)`, Bellec et al.
-    /// 2018 with `τ_a = 700` steps).
-    pub adapt_decay: f32,
-    /// Strength `γ` of the threshold adaptation (default 1.8, Bellec et al. 2018).
-    pub adapt_strength: f32,
-    /// Train `ρ` and `γ` (default false): with `per_neuron`, one of each per neuron, as the
-    /// learnable adaptation of the SHD literature.
-    pub learn_adapt: bool,
-}
-
-impl Default for AdaptiveParams {
-    fn default() -> Self {
-        Self {
-            adapt_decay: (-1.0f32 / 700.0).exp(),
-            adapt_strength: 1.8,
-            learn_adapt: false,
-        }
+model_params! {
+    /// The parameters of kind `adaptive` beyond the shared ones of [`NeuronConfig`].
+    pub struct AdaptiveParams {
+        /// Decay `ρ ∈ [0, 1]` of the threshold adaptation (default `exp(−1/700)`, Bellec et
+        /// al. 2018 with `τ_a = 700` steps).
+        pub adapt_decay: f32 = (-1.0f32 / 700.0).exp(),
+        /// Strength `γ` of the threshold adaptation (default 1.8, Bellec et al. 2018).
+        pub adapt_strength: f32 = 1.8,
+        /// Train `ρ` and `γ` (default false): with `per_neuron`, one of each per neuron, as
+        /// the learnable adaptation of the SHD literature.
+        pub learn_adapt: bool = false,
     }
 }
 
 impl ModelSpec for AdaptiveParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Unsupported("NIR has no adaptive threshold")
-    }
-
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("adapt_decay", self.adapt_decay)?;
         check_finite("adapt_strength", self.adapt_strength)
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        _: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
-        let n = config.parameter_len(neurons);
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
         NeuronModel::Adaptive(AdaptiveLif {
-            lif,
-            adapt_decay: param(self.adapt_decay, n, self.learn_adapt, device),
-            adapt_strength: param(self.adapt_strength, n, self.learn_adapt, device),
+            adapt_decay: layer.param(self.adapt_decay, self.learn_adapt),
+            adapt_strength: layer.param(self.adapt_strength, self.learn_adapt),
+            lif: layer.lif,
         })
+    }
+
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR has no adaptive threshold")
     }
 }
 

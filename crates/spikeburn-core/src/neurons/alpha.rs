@@ -21,12 +21,11 @@ use crate::fused;
 use crate::lif::{Lif, Reset};
 use crate::neuron::catalogue::check_decay;
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row, param,
+    LayerInit, ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
     step_loop,
 };
 use burn::module::Param;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// A layer of alpha neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -37,31 +36,18 @@ pub struct Alpha {
     pub lif: Lif,
 }
 
-/// The parameters of kind `alpha` beyond the shared ones of [`NeuronConfig`] (whose `β` is
-/// the inhibitory decay).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AlphaParams {
-    /// Excitatory decay `α ∈ (0, 1]`, `α ≠ β` (default 0.9).
-    pub alpha: f32,
-    /// Train `α` (default false; one per neuron with `per_neuron`).
-    pub learn_alpha: bool,
-}
-
-impl Default for AlphaParams {
-    fn default() -> Self {
-        Self {
-            alpha: 0.9,
-            learn_alpha: false,
-        }
+model_params! {
+    /// The parameters of kind `alpha` beyond the shared ones of [`NeuronConfig`] (whose `β`
+    /// is the inhibitory decay).
+    pub struct AlphaParams {
+        /// Excitatory decay `α ∈ (0, 1]`, `α ≠ β` (default 0.9).
+        pub alpha: f32 = 0.9,
+        /// Train `α` (default false; one per neuron with `per_neuron`).
+        pub learn_alpha: bool = false,
     }
 }
 
 impl ModelSpec for AlphaParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Unsupported("NIR has no alpha synapse (two currents of opposite sign)")
-    }
-
     /// `α ∈ (0, 1]`, `β > 0` and `α ≠ β` (`τ_α` divides by `ln β − ln α`).
     fn validate(&self, config: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("alpha", self.alpha)?;
@@ -83,23 +69,15 @@ impl ModelSpec for AlphaParams {
         Ok(())
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        _: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
         NeuronModel::Alpha(Alpha {
-            alpha: param(
-                self.alpha,
-                config.parameter_len(neurons),
-                self.learn_alpha,
-                device,
-            ),
-            lif,
+            alpha: layer.param(self.alpha, self.learn_alpha),
+            lif: layer.lif,
         })
+    }
+
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR has no alpha synapse (two currents of opposite sign)")
     }
 }
 

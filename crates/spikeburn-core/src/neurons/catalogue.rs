@@ -15,6 +15,7 @@
 use super::{NeuronConfig, NeuronKind, NeuronModel};
 use crate::error::InvalidParameter;
 use crate::lif::{Lif, LifConfig};
+use burn::module::Param;
 use burn::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -39,17 +40,9 @@ pub trait ModelSpec:
         shared
     }
 
-    /// Builds the model of a layer of `neurons` neurons on `device`, from its LIF part `lif`
-    /// (built from [`ModelSpec::lif`]) and the shared fields in `config`; `rng` draws any
-    /// random initial weights.
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        rng: &mut R,
-        device: &Device,
-    ) -> NeuronModel;
+    /// Builds the layer's model from `layer`: the LIF part (built from [`ModelSpec::lif`]),
+    /// the shared fields, and the size, random source and device.
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel;
 
     /// The model's NIR counterpart, or why it has none (the NIR exporter refuses such a
     /// layer with this reason). Every model states it.
@@ -61,6 +54,70 @@ pub trait ModelSpec:
         let _ = neurons;
         0
     }
+}
+
+/// What [`ModelSpec::init`] builds a layer from.
+pub struct LayerInit<'a> {
+    /// The whole neuron configuration (its shared fields: `β`, `θ`, `per_neuron` …).
+    pub config: &'a NeuronConfig,
+    /// The LIF part, built from [`ModelSpec::lif`] of the shared fields.
+    pub lif: Lif,
+    /// Neurons in the layer, `N`.
+    pub neurons: usize,
+    /// The source of random initial weights.
+    pub rng: &'a mut dyn rand::RngCore,
+    /// Where the parameters live.
+    pub device: &'a Device,
+}
+
+impl LayerInit<'_> {
+    /// A parameter vector of `value`s, `[1]` (one per layer) or, with `per_neuron`, `[N]`;
+    /// trainable when `learn`.
+    pub fn param(&self, value: f32, learn: bool) -> Param<Tensor<1>> {
+        super::param(
+            value,
+            self.config.parameter_len(self.neurons),
+            learn,
+            self.device,
+        )
+    }
+}
+
+/// Declares a model's parameter type with each field's default beside it: the struct (serde
+/// `default` and `deny_unknown_fields`, so a configuration gives any subset of its keys) and
+/// its `Default`.
+///
+/// ```text
+/// model_params! {
+///     /// The parameters of kind `synaptic` …
+///     pub struct SynapticParams {
+///         /// Synaptic decay `α ∈ [0, 1]` (default 0.9).
+///         pub alpha: f32 = 0.9,
+///     }
+/// }
+/// ```
+macro_rules! model_params {
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $name:ident {
+            $($(#[doc = $field_doc:literal])* pub $field:ident: $ty:ty = $default:expr),* $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            $($(#[doc = $field_doc])* pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self {
+                    $($field: $default,)*
+                }
+            }
+        }
+    };
 }
 
 /// How a model maps onto the Neuromorphic Intermediate Representation (NIR, Pedersen et al.
@@ -340,16 +397,9 @@ macro_rules! catalogue {
             }
 
             /// [`ModelSpec::init`] of the parameters held.
-            pub fn init<R: rand::Rng>(
-                &self,
-                config: &NeuronConfig,
-                lif: Lif,
-                neurons: usize,
-                rng: &mut R,
-                device: &Device,
-            ) -> NeuronModel {
+            pub fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
                 match self {
-                    $($(Self::$name(p) => <$params as ModelSpec>::init(p, config, lif, neurons, rng, device),)?)*
+                    $($(Self::$name(p) => <$params as ModelSpec>::init(p, layer),)?)*
                 }
             }
 

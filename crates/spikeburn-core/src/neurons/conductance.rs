@@ -23,12 +23,11 @@ use crate::fused;
 use crate::lif::Lif;
 use crate::neuron::catalogue::{check_decay, check_finite};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row, param,
+    LayerInit, ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
     step_loop,
 };
 use burn::module::Param;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// A layer of conductance-based LIF neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -43,61 +42,38 @@ pub struct ConductanceLif {
     pub lif: Lif,
 }
 
-/// The parameters of kind `conductance` beyond the shared ones of [`NeuronConfig`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConductanceParams {
-    /// Conductance decay `α ∈ [0, 1]` (default 0.9).
-    pub alpha: f32,
-    /// Train `α` (default false; one per neuron with `per_neuron`).
-    pub learn_alpha: bool,
-    /// Excitatory reversal potential `E_e` (default 5, in units where rest = 0).
-    pub reversal_exc: f32,
-    /// Inhibitory reversal potential `E_i` (default −1).
-    pub reversal_inh: f32,
-}
-
-impl Default for ConductanceParams {
-    fn default() -> Self {
-        Self {
-            alpha: 0.9,
-            learn_alpha: false,
-            reversal_exc: 5.0,
-            reversal_inh: -1.0,
-        }
+model_params! {
+    /// The parameters of kind `conductance` beyond the shared ones of [`NeuronConfig`].
+    pub struct ConductanceParams {
+        /// Conductance decay `α ∈ [0, 1]` (default 0.9).
+        pub alpha: f32 = 0.9,
+        /// Train `α` (default false; one per neuron with `per_neuron`).
+        pub learn_alpha: bool = false,
+        /// Excitatory reversal potential `E_e` (default 5, in units where rest = 0).
+        pub reversal_exc: f32 = 5.0,
+        /// Inhibitory reversal potential `E_i` (default −1).
+        pub reversal_inh: f32 = -1.0,
     }
 }
 
 impl ModelSpec for ConductanceParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Unsupported("NIR has no conductance-based neuron")
-    }
-
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("alpha", self.alpha)?;
         check_finite("reversal_exc", self.reversal_exc)?;
         check_finite("reversal_inh", self.reversal_inh)
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        _: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
         NeuronModel::Conductance(ConductanceLif {
-            alpha: param(
-                self.alpha,
-                config.parameter_len(neurons),
-                self.learn_alpha,
-                device,
-            ),
+            alpha: layer.param(self.alpha, self.learn_alpha),
             reversal_exc: self.reversal_exc,
             reversal_inh: self.reversal_inh,
-            lif,
+            lif: layer.lif,
         })
+    }
+
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR has no conductance-based neuron")
     }
 }
 

@@ -143,9 +143,15 @@ impl NeuronConfig {
     /// Builds a layer of `neurons` neurons on `device`. Random initial weights (the recurrent
     /// weights of `kind = "recurrent"`, uniform in `±1/√N`) are drawn from `rng`.
     pub fn init(&self, neurons: usize, rng: &mut impl rand::Rng, device: &Device) -> NeuronLayer {
-        let lif = self.lif().init(neurons, device);
+        let layer = LayerInit {
+            config: self,
+            lif: self.lif().init(neurons, device),
+            neurons,
+            rng,
+            device,
+        };
         NeuronLayer {
-            model: self.model.init(self, lif, neurons, rng, device),
+            model: self.model.init(layer),
             amplitude: self
                 .graded_spikes
                 .then(|| param(1.0, neurons, true, device)),

@@ -46,11 +46,10 @@
 
 use crate::error::InvalidParameter;
 use crate::lif::Lif;
-use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NirMapping};
+use crate::neuron::{LayerInit, ModelSpec, Neuron, NeuronConfig, NeuronModel, NirMapping};
 use crate::registry::Registry;
 use crate::surrogate::Surrogate;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// The parameters a layer hands to a custom step: `β` clamped to `[0, 1]` and `θ` as rows
@@ -129,21 +128,17 @@ pub fn registered_neurons() -> Vec<String> {
     REGISTRY.names()
 }
 
-/// The parameters of kind `custom`: the registered name of the model (the shared `beta`,
-/// `threshold`, `surrogate` and `detach_reset` of [`NeuronConfig`] reach its step as
-/// [`NeuronParams`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CustomParams {
-    /// The name the model was registered under with [`register_neuron`].
-    pub name: String,
+model_params! {
+    /// The parameters of kind `custom`: the registered name of the model (the shared `beta`,
+    /// `threshold`, `surrogate` and `detach_reset` of [`NeuronConfig`] reach its step as
+    /// [`NeuronParams`]).
+    pub struct CustomParams {
+        /// The name the model was registered under with [`register_neuron`].
+        pub name: String = String::new(),
+    }
 }
 
 impl ModelSpec for CustomParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Unsupported("a custom model's step is Rust code, which NIR cannot hold")
-    }
-
     /// The name must be registered.
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         if self.name.is_empty() {
@@ -173,19 +168,16 @@ impl ModelSpec for CustomParams {
 
     /// # Panics
     /// If the name is not registered (call [`NeuronConfig::validate`] first).
-    fn init<R: rand::Rng>(
-        &self,
-        _: &NeuronConfig,
-        lif: Lif,
-        _: usize,
-        _: &mut R,
-        _: &Device,
-    ) -> NeuronModel {
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
         NeuronModel::Custom(CustomNeuron {
-            lif,
+            lif: layer.lif,
             id: CustomNeuronId::find(&self.name)
                 .expect("NeuronConfig::init needs a valid config (call validate)"),
         })
+    }
+
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("a custom model's step is Rust code, which NIR cannot hold")
     }
 }
 

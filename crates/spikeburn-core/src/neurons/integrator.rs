@@ -9,14 +9,12 @@
 //! of NIR's `LI` (`τ·dv/dt = (v_leak − v) + r·I`) with `v_leak = 0`, `β = 1 − dt/τ` and
 //! `r = τ/dt` is exactly this update.
 
-use crate::lif::{Kernel, Lif, LifOutput, LifState};
+use crate::lif::{Kernel, LifOutput, LifState};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
-    leaky_filter, param,
+    LayerInit, ModelSpec, Neuron, NeuronModel, NeuronOutput, NirMapping, decay_row, leaky_filter,
 };
 use burn::module::Param;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// A layer of leaky integrators (equation in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -28,35 +26,23 @@ pub struct LeakyIntegrator {
     pub kernel: Kernel,
 }
 
-/// The parameters of kind `integrator`: none beyond the shared `beta`, `learn_beta`,
-/// `per_neuron` and `kernel` of [`NeuronConfig`] (a readout has no threshold, reset or
-/// surrogate).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IntegratorParams {}
+model_params! {
+    /// The parameters of kind `integrator`: none beyond the shared `beta`, `learn_beta`,
+    /// `per_neuron` and `kernel` of [`NeuronConfig`](crate::NeuronConfig) (a readout has no
+    /// threshold, reset or surrogate).
+    pub struct IntegratorParams {}
+}
 
 impl ModelSpec for IntegratorParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Node("LI")
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
+        NeuronModel::Integrator(LeakyIntegrator {
+            beta: layer.param(layer.config.beta, layer.config.learn_beta),
+            kernel: layer.config.kernel,
+        })
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        _: Lif,
-        neurons: usize,
-        _: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
-        NeuronModel::Integrator(LeakyIntegrator {
-            beta: param(
-                config.beta,
-                config.parameter_len(neurons),
-                config.learn_beta,
-                device,
-            ),
-            kernel: config.kernel,
-        })
+    fn nir(&self) -> NirMapping {
+        NirMapping::Node("LI")
     }
 }
 

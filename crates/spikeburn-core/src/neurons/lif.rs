@@ -26,7 +26,7 @@
 
 use crate::error::InvalidParameter;
 use crate::fused::{self, ScanSettings, lif_scan, lif_scan_constant};
-use crate::neuron::{ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping};
+use crate::neuron::{LayerInit, ModelSpec, Neuron, NeuronModel, NeuronOutput, NirMapping};
 use crate::refractory::RefractoryLif;
 use crate::surrogate::Surrogate;
 use burn::module::Param;
@@ -178,18 +178,27 @@ impl LifConfig {
     }
 }
 
-/// The parameters of kind `lif` beyond the shared ones of [`NeuronConfig`] (`β`, `θ`, reset,
-/// surrogate …, which make its [`LifConfig`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LifParams {
-    /// Refractory period `k` in steps (default 0): the input is ignored for the `k` steps
-    /// after a spike, and the layer is a [`RefractoryLif`] (equations in
-    /// [`crate::refractory`]).
-    pub refractory: usize,
+model_params! {
+    /// The parameters of kind `lif` beyond the shared ones of
+    /// [`NeuronConfig`](crate::NeuronConfig) (`β`, `θ`, reset, surrogate …, which make its
+    /// [`LifConfig`]).
+    pub struct LifParams {
+        /// Refractory period `k` in steps (default 0): the input is ignored for the `k` steps
+        /// after a spike, and the layer is a [`RefractoryLif`] (equations in
+        /// [`crate::refractory`]).
+        pub refractory: usize = 0,
+    }
 }
 
 impl ModelSpec for LifParams {
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
+        if self.refractory > 0 {
+            NeuronModel::Refractory(RefractoryLif::new(layer.lif, self.refractory))
+        } else {
+            NeuronModel::Lif(layer.lif)
+        }
+    }
+
     fn nir(&self) -> NirMapping {
         if self.refractory > 0 {
             NirMapping::Unsupported("NIR has no refractory period")
@@ -197,41 +206,26 @@ impl ModelSpec for LifParams {
             NirMapping::Node("LIF")
         }
     }
+}
 
-    fn init<R: rand::Rng>(
-        &self,
-        _: &NeuronConfig,
-        lif: Lif,
-        _: usize,
-        _: &mut R,
-        _: &Device,
-    ) -> NeuronModel {
-        if self.refractory > 0 {
-            NeuronModel::Refractory(RefractoryLif::new(lif, self.refractory))
-        } else {
-            NeuronModel::Lif(lif)
-        }
+model_params! {
+    /// The parameters of kind `if` (integrate-and-fire): a LIF layer with `β = 1`, not
+    /// learnable, whatever `beta` and `learn_beta` say.
+    pub struct IfParams {
+        /// Refractory period in steps (default 0), as for [`LifParams::refractory`].
+        pub refractory: usize = 0,
     }
 }
 
-/// The parameters of kind `if` (integrate-and-fire): a LIF layer with `β = 1`, not learnable,
-/// whatever `beta` and `learn_beta` say.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IfParams {
-    /// Refractory period in steps (default 0), as for [`LifParams::refractory`].
-    pub refractory: usize,
+impl IfParams {
+    fn as_lif(&self) -> LifParams {
+        LifParams {
+            refractory: self.refractory,
+        }
+    }
 }
 
 impl ModelSpec for IfParams {
-    fn nir(&self) -> NirMapping {
-        if self.refractory > 0 {
-            NirMapping::Unsupported("NIR has no refractory period")
-        } else {
-            NirMapping::Node("IF")
-        }
-    }
-
     fn lif(&self, shared: LifConfig) -> LifConfig {
         LifConfig {
             beta: 1.0,
@@ -240,18 +234,15 @@ impl ModelSpec for IfParams {
         }
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        rng: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
-        let as_lif = LifParams {
-            refractory: self.refractory,
-        };
-        as_lif.init(config, lif, neurons, rng, device)
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
+        self.as_lif().init(layer)
+    }
+
+    fn nir(&self) -> NirMapping {
+        match self.as_lif().nir() {
+            NirMapping::Node(_) => NirMapping::Node("IF"),
+            refused => refused,
+        }
     }
 }
 

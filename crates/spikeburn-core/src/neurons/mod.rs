@@ -34,6 +34,9 @@
 //! defines [`NeuronModel`], [`NeuronKind`] and [`ModelParams`] (the model-specific half of a
 //! [`NeuronConfig`]) and their dispatch. `docs/adding-a-neuron.md` walks through adding one.
 
+#[macro_use]
+pub mod catalogue;
+
 pub mod adaptive;
 pub mod alpha;
 pub mod conductance;
@@ -45,10 +48,8 @@ pub mod refractory;
 pub mod stochastic;
 pub mod synaptic;
 
-#[macro_use]
-pub mod catalogue;
 mod config;
-pub use catalogue::{ModelSpec, NirMapping};
+pub use catalogue::{LayerInit, ModelSpec, NirMapping};
 pub use config::NeuronConfig;
 
 use crate::adaptive::{AdaptiveLif, AdaptiveParams};

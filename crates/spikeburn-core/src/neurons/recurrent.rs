@@ -20,7 +20,7 @@
 use crate::fused;
 use crate::lif::Lif;
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, step_loop,
+    LayerInit, ModelSpec, Neuron, NeuronModel, NeuronOutput, NirMapping, step_loop,
 };
 use burn::module::Param;
 use burn::nn::Linear;
@@ -49,38 +49,31 @@ pub struct RecurrentLif {
     pub diagonal: Option<Param<Tensor<1>>>,
 }
 
-/// The parameters of kind `recurrent` beyond the shared ones of [`NeuronConfig`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RecurrentParams {
-    /// The recurrent connection (default all-to-all).
-    pub recurrent: RecurrentKind,
-}
-
-impl Default for RecurrentParams {
-    fn default() -> Self {
-        Self {
-            recurrent: RecurrentKind::AllToAll,
-        }
+model_params! {
+    /// The parameters of kind `recurrent` beyond the shared ones of
+    /// [`NeuronConfig`](crate::NeuronConfig).
+    pub struct RecurrentParams {
+        /// The recurrent connection (default all-to-all).
+        pub recurrent: RecurrentKind = RecurrentKind::AllToAll,
     }
 }
 
 impl ModelSpec for RecurrentParams {
-    fn nir(&self) -> NirMapping {
-        // A LIF node with the recurrent connection as a loop through an Affine
-        // (all-to-all) or Scale (one-to-one) node.
-        NirMapping::Node("LIF")
+    fn init(&self, mut layer: LayerInit<'_>) -> NeuronModel {
+        let (neurons, device) = (layer.neurons, layer.device);
+        NeuronModel::Recurrent(RecurrentLif::new(
+            layer.lif,
+            self.recurrent,
+            neurons,
+            &mut layer.rng,
+            device,
+        ))
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        _: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        rng: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
-        NeuronModel::Recurrent(RecurrentLif::new(lif, self.recurrent, neurons, rng, device))
+    fn nir(&self) -> NirMapping {
+        // A LIF node with the recurrent connection as a loop through an Affine (all-to-all)
+        // or Scale (one-to-one) node.
+        NirMapping::Node("LIF")
     }
 
     /// The `N×N` weights of an all-to-all connection.

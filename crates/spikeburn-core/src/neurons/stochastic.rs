@@ -20,13 +20,12 @@ use crate::error::InvalidParameter;
 use crate::fused;
 use crate::lif::{Lif, Reset};
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, step_loop,
+    LayerInit, ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, step_loop,
 };
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -45,30 +44,17 @@ pub struct StochasticLif {
     pub passes: Arc<AtomicU64>,
 }
 
-/// The parameters of kind `stochastic` beyond the shared ones of [`NeuronConfig`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StochasticParams {
-    /// Escape-noise temperature `τ_n > 0` (default 0.1).
-    pub noise: f32,
-    /// Seed of the escape noise (default 0).
-    pub noise_seed: u64,
-}
-
-impl Default for StochasticParams {
-    fn default() -> Self {
-        Self {
-            noise: 0.1,
-            noise_seed: 0,
-        }
+model_params! {
+    /// The parameters of kind `stochastic` beyond the shared ones of [`NeuronConfig`].
+    pub struct StochasticParams {
+        /// Escape-noise temperature `τ_n > 0` (default 0.1).
+        pub noise: f32 = 0.1,
+        /// Seed of the escape noise (default 0).
+        pub noise_seed: u64 = 0,
     }
 }
 
 impl ModelSpec for StochasticParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Unsupported("NIR neurons are deterministic (no escape noise)")
-    }
-
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         if self.noise.is_finite() && self.noise > 0.0 {
             Ok(())
@@ -80,15 +66,12 @@ impl ModelSpec for StochasticParams {
         }
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        _: &NeuronConfig,
-        lif: Lif,
-        _: usize,
-        _: &mut R,
-        _: &Device,
-    ) -> NeuronModel {
-        NeuronModel::Stochastic(StochasticLif::new(lif, self.noise, self.noise_seed))
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
+        NeuronModel::Stochastic(StochasticLif::new(layer.lif, self.noise, self.noise_seed))
+    }
+
+    fn nir(&self) -> NirMapping {
+        NirMapping::Unsupported("NIR neurons are deterministic (no escape noise)")
     }
 }
 

@@ -16,12 +16,11 @@ use crate::error::InvalidParameter;
 use crate::lif::{Lif, LifOutput, LifState};
 use crate::neuron::catalogue::check_decay;
 use crate::neuron::{
-    ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
-    leaky_filter, param,
+    LayerInit, ModelSpec, Neuron, NeuronConfig, NeuronModel, NeuronOutput, NirMapping, decay_row,
+    leaky_filter,
 };
 use burn::module::Param;
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 /// A layer of current-based LIF neurons (equations in the [module docs](self)).
 #[derive(Module, Debug)]
@@ -32,51 +31,30 @@ pub struct Synaptic {
     pub lif: Lif,
 }
 
-/// The parameters of kind `synaptic` beyond the shared ones of [`NeuronConfig`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SynapticParams {
-    /// Synaptic decay `α ∈ [0, 1]` (default 0.9).
-    pub alpha: f32,
-    /// Train `α` (default false; one per neuron with `per_neuron`).
-    pub learn_alpha: bool,
-}
-
-impl Default for SynapticParams {
-    fn default() -> Self {
-        Self {
-            alpha: 0.9,
-            learn_alpha: false,
-        }
+model_params! {
+    /// The parameters of kind `synaptic` beyond the shared ones of [`NeuronConfig`].
+    pub struct SynapticParams {
+        /// Synaptic decay `α ∈ [0, 1]` (default 0.9).
+        pub alpha: f32 = 0.9,
+        /// Train `α` (default false; one per neuron with `per_neuron`).
+        pub learn_alpha: bool = false,
     }
 }
 
 impl ModelSpec for SynapticParams {
-    fn nir(&self) -> NirMapping {
-        NirMapping::Node("CubaLIF")
-    }
-
     fn validate(&self, _: &NeuronConfig) -> Result<(), InvalidParameter> {
         check_decay("alpha", self.alpha)
     }
 
-    fn init<R: rand::Rng>(
-        &self,
-        config: &NeuronConfig,
-        lif: Lif,
-        neurons: usize,
-        _: &mut R,
-        device: &Device,
-    ) -> NeuronModel {
+    fn init(&self, layer: LayerInit<'_>) -> NeuronModel {
         NeuronModel::Synaptic(Synaptic {
-            alpha: param(
-                self.alpha,
-                config.parameter_len(neurons),
-                self.learn_alpha,
-                device,
-            ),
-            lif,
+            alpha: layer.param(self.alpha, self.learn_alpha),
+            lif: layer.lif,
         })
+    }
+
+    fn nir(&self) -> NirMapping {
+        NirMapping::Node("CubaLIF")
     }
 }
 
