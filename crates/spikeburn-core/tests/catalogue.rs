@@ -22,8 +22,8 @@ use std::collections::{BTreeSet, HashMap};
 
 /// For every model: `forward` (the fused kernel where the model has one) equals
 /// `forward_stepwise` (the loop of the single-step update) in spikes, membrane, input gradient
-/// and parameter gradients. Six models (refractory, alpha, recurrent, adaptive, conductance,
-/// stochastic) are also compared with [`reference_pass`], an independent implementation of
+/// and parameter gradients. Seven models (refractory, alpha, recurrent, adaptive, conductance,
+/// stochastic, EIF) are also compared with [`reference_pass`], an independent implementation of
 /// each model's documented equations, with the same tolerances: it checks the single step that
 /// their fused kernels are compared with (one by one, in the `fused_*` tests below).
 #[test]
@@ -114,6 +114,7 @@ fn every_model_forward_equals_step_loop_in_values_and_gradients() {
             "Adaptive",
             "Alpha",
             "Conductance",
+            "Eif",
             "Recurrent",
             "Refractory",
             "Stochastic"
@@ -408,6 +409,32 @@ fn reference_pass(
                 membranes.push(u.clone());
             }
             "Stochastic"
+        }
+        // E(U) = Δ_T·exp((min(U, θ) − ϑ_rh)/Δ_T), F = β·U + (1 − β)·E(U[t−1]);
+        // U[t] = F + X − θ·R (subtract), (1 − R)·F + X (zero), F + X (none). The cap min(U, θ)
+        // as a mask computed on the host.
+        NeuronModel::Eif(m) => {
+            let lif = LifParts::new(&m.lif, &mut leaves);
+            let mut u = zeros();
+            for t in 0..steps {
+                let r = lif.reset_signal(u.clone());
+                let below: Vec<f32> = values((lif.theta.clone() - u.clone()).detach())
+                    .into_iter()
+                    .map(|d| if d > 0.0 { 1.0 } else { 0.0 })
+                    .collect();
+                let below = Tensor::<2>::from_data(TensorData::new(below, [batch, neurons]), dev);
+                let capped = u.clone() * below.clone() + lif.theta.clone() * (below.neg() + 1.0);
+                let drive = ((capped - m.rheobase) / m.sharpness).exp() * m.sharpness;
+                let f = lif.beta.clone() * u + (lif.beta.clone().neg() + 1.0) * drive;
+                u = match lif.reset {
+                    Reset::Subtract => f + x(t) - lif.theta.clone() * r,
+                    Reset::Zero => f * (r.neg() + 1.0) + x(t),
+                    Reset::None => f + x(t),
+                };
+                spikes.push(lif.spike(u.clone() - lif.theta.clone()));
+                membranes.push(u.clone());
+            }
+            "Eif"
         }
         _ => return None,
     };

@@ -206,6 +206,10 @@ fn a_neuron_without_a_nir_counterpart_is_refused_with_its_reason() {
             "NIR has no conductance-based neuron",
         ),
         (NeuronKind::Stochastic, "NIR neurons are deterministic"),
+        (
+            NeuronKind::Eif,
+            "NIR has no exponential integrate-and-fire neuron",
+        ),
     ];
     for (kind, reason) in cases {
         let e = export(kind.default_params())
@@ -228,4 +232,49 @@ fn a_neuron_without_a_nir_counterpart_is_refused_with_its_reason() {
     for kind in [NeuronKind::Lif, NeuronKind::If, NeuronKind::Synaptic] {
         export(kind.default_params()).expect("exports");
     }
+}
+
+/// The safetensors export holds every learnable parameter of a neuron layer: `β` and `θ` of
+/// any model with a LIF part (here EIF, which the exporter does not name) and the adaptation
+/// of the adaptive neuron, with the values configured.
+#[test]
+fn safetensors_hold_each_neuron_models_parameters() {
+    use spikeburn_core::adaptive::AdaptiveParams;
+    use spikeburn_core::neuron::{ModelParams, NeuronKind};
+    use spikeburn_nir::convert::network_to_safetensors;
+    let device = Device::flex();
+    let export = |model: ModelParams| {
+        let config = NetworkConfig {
+            input: vec![5],
+            hidden: vec![4],
+            outputs: 2,
+            num_steps: 3,
+            neuron: NeuronConfig {
+                beta: 0.7,
+                threshold: 0.9,
+                per_neuron: true,
+                model,
+                ..NeuronConfig::default()
+            },
+            ..NetworkConfig::default()
+        };
+        config.validate().expect("valid");
+        let net = config.init(1, &device);
+        network_to_safetensors(&config, &net).expect("export").0
+    };
+    let eif = export(NeuronKind::Eif.default_params());
+    assert_eq!(eif["layers.1.beta"].data(), [0.7; 4]);
+    assert_eq!(eif["layers.1.threshold"].data(), [0.9; 4]);
+    assert_eq!(eif["layers.3.threshold"].data(), [0.9; 2]);
+    let adaptive = export(
+        AdaptiveParams {
+            adapt_decay: 0.95,
+            adapt_strength: 0.25,
+            learn_adapt: true,
+        }
+        .into(),
+    );
+    assert_eq!(adaptive["layers.1.adapt_decay"].data(), [0.95; 4]);
+    assert_eq!(adaptive["layers.1.adapt_strength"].data(), [0.25; 4]);
+    assert_eq!(adaptive["layers.1.beta"].data(), [0.7; 4]);
 }

@@ -142,6 +142,10 @@ impl Neuron for Alpha {
         state.membrane.clone()
     }
 
+    fn lif(&self) -> Option<&Lif> {
+        Some(&self.lif)
+    }
+
     /// The fused scan where the backend has it, else [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         if !self.lif.uses_fused_scan() || !fused::supports_cpu_scans(&input.device()) {

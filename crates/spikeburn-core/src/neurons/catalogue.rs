@@ -301,6 +301,13 @@ macro_rules! catalogue {
                 }
             }
 
+            /// The model's LIF part ([`Neuron::lif`]).
+            pub fn lif(&self) -> Option<&Lif> {
+                match self {
+                    $($(Self::$name(m) => <$model as Neuron>::lif(m),)?)*
+                }
+            }
+
             /// Runs the sequence `[T, B, N]` from rest as a loop of the model's single step
             /// ([`step_loop`]).
             pub fn step_loop(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {

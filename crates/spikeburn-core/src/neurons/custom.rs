@@ -235,4 +235,8 @@ impl Neuron for CustomNeuron {
     fn membrane(state: &CustomState) -> Tensor<2> {
         state[0].clone()
     }
+
+    fn lif(&self) -> Option<&Lif> {
+        Some(&self.lif)
+    }
 }

@@ -336,6 +336,10 @@ impl Neuron for Lif {
         state.membrane.clone()
     }
 
+    fn lif(&self) -> Option<&Lif> {
+        Some(self)
+    }
+
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         if keep_membrane {
             self.forward_with_membrane(input)

@@ -18,10 +18,11 @@
 //! | [`LeakyIntegrator`] (non-spiking readout) | `U` | yes | Norse `LICell`, NIR `LI` |
 //! | [`ConductanceLif`] | `g_e`, `g_i`, `U` | yes (CPU; [`crate::fused::conductance`]) | conductance-based LIF |
 //! | [`StochasticLif`] (escape noise) | `U`, `S` | yes (CPU; [`crate::fused::stochastic`]) | Gerstner & Kistler 2002 |
+//! | [`ExponentialLif`] (EIF) | `U` | no (a loop of its step) | Fourcaud-Trocmé et al. 2003, SpikingJelly `EIFNode` |
 //! | [`CustomNeuron`] (registered by the user) | its own | no (a loop of its step) | [`crate::custom`] |
 //!
-//! Models without a fused pass (custom neurons, and every model but LIF, IF, synaptic and the
-//! integrator on wgpu) run the reference loop: a fused kernel needs its own hand-written
+//! Models without a fused pass (custom neurons, EIF, and every model but LIF, IF, synaptic and
+//! the integrator on wgpu) run the reference loop: a fused kernel needs its own hand-written
 //! backward per model (see [`crate::fused`] and its `adaptive`, `alpha`, `conductance`,
 //! `recurrent` and `stochastic` modules).
 //! [`NeuronLayer`] adds graded spikes (a learnable output amplitude per neuron, snnTorch
@@ -41,6 +42,7 @@ pub mod adaptive;
 pub mod alpha;
 pub mod conductance;
 pub mod custom;
+pub mod eif;
 pub mod integrator;
 pub mod lif;
 pub mod recurrent;
@@ -67,6 +69,7 @@ use crate::surrogate::Surrogate;
 use crate::synaptic::{Synaptic, SynapticParams};
 use burn::module::Param;
 use burn::prelude::*;
+use eif::{EifParams, ExponentialLif};
 use serde::{Deserialize, Serialize};
 
 /// Spikes (or, for non-spiking models, the output potential) and optionally the membrane
@@ -87,6 +90,12 @@ pub trait Neuron {
 
     /// The membrane potential `U` held in a state.
     fn membrane(state: &Self::State) -> Tensor<2>;
+
+    /// The LIF part (`β`, `θ`, reset, surrogate) the model is built on, if it has one: what
+    /// exporters read as the layer's `beta` and `threshold`.
+    fn lif(&self) -> Option<&Lif> {
+        None
+    }
 
     /// Runs a whole sequence `[T, B, N]` from rest. The default iterates [`step`](Self::step);
     /// models with a fused kernel override it (same values and gradients).
@@ -189,6 +198,8 @@ catalogue! {
     Conductance { kind: ConductanceParams, model: ConductanceLif, },
     /// LIF with escape noise: stochastic, seeded firing (Gerstner & Kistler 2002).
     Stochastic { kind: StochasticParams, model: StochasticLif, },
+    /// Exponential integrate-and-fire (Fourcaud-Trocmé et al. 2003, SpikingJelly `EIFNode`).
+    Eif { kind: EifParams, model: ExponentialLif, },
     /// A model registered with [`crate::custom::register_neuron`], named by its `name`.
     Custom { kind: CustomParams, model: CustomNeuron, },
 }

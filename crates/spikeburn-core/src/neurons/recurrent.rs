@@ -163,6 +163,10 @@ impl Neuron for RecurrentLif {
         state.membrane.clone()
     }
 
+    fn lif(&self) -> Option<&Lif> {
+        Some(&self.lif)
+    }
+
     /// The fused scan (one-to-one or all-to-all) where the backend has it, else
     /// [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {

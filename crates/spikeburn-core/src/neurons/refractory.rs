@@ -94,6 +94,10 @@ impl Neuron for RefractoryLif {
         state.membrane.clone()
     }
 
+    fn lif(&self) -> Option<&Lif> {
+        Some(&self.lif)
+    }
+
     /// The fused scan with the refractory counter where the backend has it, else
     /// [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {

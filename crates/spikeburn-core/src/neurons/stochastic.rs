@@ -152,6 +152,10 @@ impl Neuron for StochasticLif {
         state.membrane.clone()
     }
 
+    fn lif(&self) -> Option<&Lif> {
+        Some(&self.lif)
+    }
+
     /// The fused scan on noise drawn up front where the backend has it, else [`step_loop`].
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         let device = input.device();

@@ -87,6 +87,10 @@ impl Neuron for Synaptic {
         state.lif.membrane.clone()
     }
 
+    fn lif(&self) -> Option<&Lif> {
+        Some(&self.lif)
+    }
+
     fn forward_sequence(&self, input: Tensor<3>, keep_membrane: bool) -> NeuronOutput {
         let alpha = self.alpha.val().clamp(0.0, 1.0);
         let current = leaky_filter(input, alpha, self.lif.kernel);

@@ -156,6 +156,7 @@ pub fn catalogue() -> Vec<(String, NeuronConfig)> {
         NeuronKind::Integrator,
         NeuronKind::Conductance,
         NeuronKind::Stochastic,
+        NeuronKind::Eif,
     ] {
         list.push((format!("{kind:?}"), with(learnable_alpha(kind))));
     }

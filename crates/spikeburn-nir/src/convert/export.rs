@@ -333,8 +333,6 @@ pub fn network_to_safetensors(
             }
             Layer::Neuron(nl) => {
                 let (lif, alpha) = match &nl.model {
-                    NeuronModel::Lif(l) => (Some(l), None),
-                    NeuronModel::Refractory(r) => (Some(&r.lif), None),
                     NeuronModel::Synaptic(s) => (Some(&s.lif), Some(&s.alpha)),
                     NeuronModel::Alpha(a) => (Some(&a.lif), Some(&a.alpha)),
                     NeuronModel::Recurrent(r) => {
@@ -349,14 +347,18 @@ pub fn network_to_safetensors(
                         }
                         (Some(&r.lif), None)
                     }
-                    NeuronModel::Adaptive(a) => (Some(&a.lif), None),
+                    NeuronModel::Adaptive(a) => {
+                        put("adapt_decay", array(a.adapt_decay.val())?);
+                        put("adapt_strength", array(a.adapt_strength.val())?);
+                        (Some(&a.lif), None)
+                    }
                     NeuronModel::Conductance(c) => (Some(&c.lif), Some(&c.alpha)),
-                    NeuronModel::Stochastic(s) => (Some(&s.lif), None),
-                    NeuronModel::Custom(c) => (Some(&c.lif), None),
                     NeuronModel::Integrator(li) => {
                         put("beta", array(li.beta.val())?);
                         (None, None)
                     }
+                    // Every other model: the β and θ of its LIF part.
+                    other => (other.lif(), None),
                 };
                 if let Some(lif) = lif {
                     put("beta", array(lif.beta.val())?);

@@ -34,8 +34,9 @@
 //! rate or latency encoder it is the encoder's spike train.
 //!
 //! Not expressible in NIR, refused with [`ConvertError::Unsupported`]: `max_pool2d`,
-//! `batch_norm`, the neuron kinds `alpha`, `adaptive`, `conductance`,
-//! `stochastic`, a refractory period, graded spikes, and reset `none`. The *subtract* reset
+//! `batch_norm`, the neuron kinds without a NIR counterpart (`alpha`, `adaptive`,
+//! `conductance`, `stochastic`, `eif`: each model's `ModelSpec::nir` gives the reason), a
+//! refractory period, graded spikes, and reset `none`. The *subtract* reset
 //! (spikeburn's default) has no NIR equivalent either (NIR neurons reset to `v_reset`): it is
 //! refused unless [`ExportOptions::allow_approximate`] is set, in which case the neuron is
 //! written with `v_reset = 0` and a warning is returned — the NIR graph then behaves like the
@@ -52,6 +53,7 @@
 //! | `layers.{i}.bias` | `[out]` | linear / conv2d with bias |
 //! | `layers.{i}.beta`, `layers.{i}.threshold` | `[1]` or `[N]` (per neuron) | neuron (β unclamped as stored) |
 //! | `layers.{i}.alpha` | `[1]` or `[N]` | synaptic / alpha / conductance neuron |
+//! | `layers.{i}.adapt_decay`, `.adapt_strength` | `[1]` or `[N]` | adaptive neuron (`ρ` unclamped, `γ`) |
 //! | `layers.{i}.recurrent.weight`, `.recurrent.bias` | `[N, N]` (`(out, in)`), `[N]` | recurrent neuron, all-to-all (snnTorch `RLeaky.recurrent`, an `nn.Linear`) |
 //! | `layers.{i}.recurrent.V` | `[N]` | recurrent neuron, one-to-one (snnTorch `RLeaky(V = …)`) |
 //! | `layers.{i}.amplitude` | `[N]` | neuron with graded spikes |
