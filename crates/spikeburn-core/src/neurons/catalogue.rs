@@ -1,14 +1,14 @@
 //! The machinery behind the catalogue of built-in models: the [`ModelSpec`] trait that each
 //! model's parameter type implements in the model's own file, the `catalogue!` macro that
-//! turns one entry per model into the [`NeuronModel`](super::NeuronModel),
-//! [`NeuronKind`](super::NeuronKind) and [`ModelParams`](super::ModelParams) enums with their
-//! dispatch, and the configuration format of the model-specific fields.
+//! turns one entry per model into the [`NeuronModel`], [`NeuronKind`] and
+//! [`ModelParams`](super::ModelParams) enums with their dispatch, and the configuration format
+//! of the model-specific fields.
 //!
 //! In a configuration file a neuron is one flat table: `kind`, the shared fields of
-//! [`NeuronConfig`](super::NeuronConfig) (`beta`, `threshold`, `surrogate` …) and the fields
-//! of that kind's parameter type (`alpha` for `synaptic`, `refractory` for `lif` …). A field
-//! of another model is an error naming it and the models it belongs to; a field of no model is
-//! an error listing the fields the kind takes. Files written before the per-model types
+//! [`NeuronConfig`] (`beta`, `threshold`, `surrogate` …) and the fields of that kind's
+//! parameter type (`alpha` for `synaptic`, `refractory` for `lif` …). A field of another model
+//! is an error naming it and the models it belongs to; a field of no model is an error listing
+//! the fields the kind takes. Files written before the per-model types
 //! existed list every model's fields at their defaults: a field of another model that holds
 //! that model's default is accepted and ignored, so those run folders still load.
 
