@@ -18,7 +18,7 @@ use crate::lif::{Lif, LifConfig};
 use burn::module::Param;
 use burn::prelude::*;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The model-specific part of a neuron configuration: one type per kind, declared in the
 /// model's file (e.g. [`SynapticParams`](crate::synaptic::SynapticParams)) and listed once in
@@ -249,20 +249,6 @@ impl Default for super::ModelParams {
     }
 }
 
-impl Serialize for super::ModelParams {
-    /// `kind` and the model's fields, as entries of the neuron's table.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeMap};
-        let table = self.spec_table().map_err(S::Error::custom)?;
-        let mut map = serializer.serialize_map(Some(table.len() + 1))?;
-        map.serialize_entry("kind", &self.kind())?;
-        for (key, value) in &table {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
-}
-
 impl<'de> Deserialize<'de> for super::ModelParams {
     /// From the neuron's table less its shared fields (see the [module docs](self)).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -329,8 +315,10 @@ macro_rules! catalogue {
         }
 
         /// The model-specific parameters of a neuron layer: one variant per [`NeuronKind`],
-        /// holding that model's parameter type (declared in the model's file).
-        #[derive(Clone, Debug, PartialEq)]
+        /// holding that model's parameter type (declared in the model's file). Serialised as
+        /// `kind` and the model's fields, in the neuron's table.
+        #[derive(Clone, Debug, PartialEq, Serialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
         pub enum ModelParams {
             $($(
                 #[doc = $doc]
@@ -380,12 +368,6 @@ macro_rules! catalogue {
                         let _: &$params = p;
                         NeuronKind::$name
                     })?)*
-                }
-            }
-
-            fn spec_table(&self) -> Result<toml::Table, toml::ser::Error> {
-                match self {
-                    $($(Self::$name(p) => toml::Table::try_from::<&$params>(p),)?)*
                 }
             }
 

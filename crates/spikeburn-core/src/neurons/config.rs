@@ -22,7 +22,7 @@ use super::*;
 /// };
 /// assert_eq!(neuron.kind(), NeuronKind::Synaptic);
 /// let text = toml::to_string(&neuron).unwrap();
-/// assert!(text.contains("kind = \"synaptic\"") && text.contains("alpha = 0.699999988079071"));
+/// assert!(text.contains("kind = \"synaptic\"") && text.contains("alpha = 0.7"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
