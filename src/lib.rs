@@ -76,8 +76,8 @@ pub mod prelude {
     pub use burn::prelude::*;
     pub use spikeburn_core::{
         Encoder, LayerConfig, Lengths, Lif, LifConfig, LifOutput, LifState, ModelInput,
-        NetworkConfig, NeuronConfig, NeuronKind, NeuronLayer, Reset, SnnOutput, SpikingModel,
-        SpikingNetwork, Surrogate,
+        ModelParams, NetworkConfig, NeuronConfig, NeuronKind, NeuronLayer, Reset, SnnOutput,
+        SpikingModel, SpikingNetwork, Surrogate,
     };
     pub use spikeburn_data::{AugmentedImages, Batch, Dataset, DatasetKind, ImageDataset, Split};
     pub use spikeburn_train::{

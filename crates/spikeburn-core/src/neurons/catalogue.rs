@@ -258,10 +258,9 @@ impl<'de> Deserialize<'de> for super::ModelParams {
 }
 
 /// Declares the catalogue of built-in models. Each entry is a one-line doc comment and a name
-/// with its parameter type
-/// (`kind:`, a [`ModelSpec`]; the name in configuration files is the snake-case name) and/or
-/// the layer type it adds to [`NeuronModel`] (`model:`); an entry with both is one model,
-/// as most are. The macro defines [`NeuronModel`], [`NeuronKind`] and
+/// with its parameter type (`kind:`, a [`ModelSpec`]; the name in configuration files is the
+/// snake-case name) and/or the layer type it adds to [`NeuronModel`] (`model:`); an entry with
+/// both is one model, as most are. The macro defines [`NeuronModel`], [`NeuronKind`] and
 /// [`ModelParams`](super::ModelParams) and their dispatch.
 macro_rules! catalogue {
     ($(
