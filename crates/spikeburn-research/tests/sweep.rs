@@ -400,3 +400,53 @@ fn training_curves_are_plotted_from_a_run() {
     );
     assert!(!dir.path().join("c.svg").exists());
 }
+
+/// A grid over neuron kinds with a field that only those kinds take: each cell gets the
+/// kind's parameter type with the value of its cell (the base's `lif` fields, at their
+/// defaults, do not stand in the way); a kind that does not take the field is refused by name.
+#[test]
+fn a_grid_over_neuron_kinds_sets_each_kinds_own_field() {
+    use spikeburn_core::ModelParams;
+    use spikeburn_core::alpha::AlphaParams;
+    use spikeburn_core::synaptic::SynapticParams;
+    let grid = Grid::new(
+        &tiny_base(),
+        &[],
+        &axes(&["neuron.kind=synaptic,alpha", "neuron.alpha=0.5,0.8"]),
+        1,
+    )
+    .expect("grid");
+    let models: Vec<ModelParams> = grid
+        .cells
+        .iter()
+        .map(|c| c.config.model.neuron.model.clone())
+        .collect();
+    let synaptic = |alpha| {
+        ModelParams::from(SynapticParams {
+            alpha,
+            learn_alpha: false,
+        })
+    };
+    let alpha = |alpha| {
+        ModelParams::from(AlphaParams {
+            alpha,
+            learn_alpha: false,
+        })
+    };
+    assert_eq!(
+        models,
+        [synaptic(0.5), synaptic(0.8), alpha(0.5), alpha(0.8)]
+    );
+    let e = Grid::new(
+        &tiny_base(),
+        &[],
+        &axes(&["neuron.kind=lif,synaptic", "neuron.alpha=0.5"]),
+        1,
+    )
+    .expect_err("lif takes no alpha")
+    .to_string();
+    assert!(
+        e.contains("alpha: not a parameter of the lif neuron"),
+        "{e}"
+    );
+}
