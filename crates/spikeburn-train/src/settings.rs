@@ -241,7 +241,28 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, Setting
         .filter(|(p, _)| p.ends_with(&segs))
         .map(|(p, _)| p)
         .collect();
+    // A lone field name of a neuron kind that is not configured (`alpha` on a LIF network)
+    // would otherwise resolve to another field of that name inside the neuron's table (the
+    // surrogate's `alpha`); one elsewhere (`data.randman.alpha`) is what it says.
+    let other_kinds = neuron_kinds_with(&segs[segs.len() - 1]);
     match matches.as_slice() {
+        [one]
+            if segs.len() == 1
+                && !other_kinds.is_empty()
+                && one.iter().any(|part| part == "neuron")
+                && !one.ends_with(&neuron_field(&segs[0])) =>
+        {
+            return Err(SettingError::AmbiguousKey {
+                key: key.to_string(),
+                candidates: format!(
+                    "{} or the field of the {} neuron (set the kind first: --set \
+                     neuron.kind={} --set neuron.{key}=…)",
+                    one.join("."),
+                    other_kinds.join(", "),
+                    other_kinds[0]
+                ),
+            });
+        }
         [one] => return Ok((*one).clone()),
         [] => {}
         many => {
@@ -288,7 +309,15 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, Setting
             name.contains(&needle) || needle.contains(&name)
         })
         .collect();
-    let hint = if similar.is_empty() {
+    let owners = neuron_kinds_with(last);
+    let hint = if let Some(first) = owners.first() {
+        format!(
+            "`{last}` is a field of the {} neuron{} only: set the kind first, e.g. \
+             --set neuron.kind={first} --set neuron.{last}=…",
+            owners.join(", "),
+            if owners.len() > 1 { "s" } else { "" }
+        )
+    } else if similar.is_empty() {
         format!("keys: {}", join_paths(leaves))
     } else {
         format!("did you mean {}?", join_paths(similar))
@@ -297,6 +326,21 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, Setting
         key: key.to_string(),
         hint,
     })
+}
+
+/// The neuron kinds whose own parameters include `field` (`alpha`: synaptic, alpha,
+/// conductance).
+fn neuron_kinds_with(field: &str) -> Vec<String> {
+    spikeburn_core::NeuronKind::ALL
+        .iter()
+        .filter(|k| k.default_table().contains_key(field))
+        .map(|k| k.name())
+        .collect()
+}
+
+/// `["neuron", field]`, the tail of a neuron's own field.
+fn neuron_field(field: &str) -> [String; 2] {
+    ["neuron".to_string(), field.to_string()]
 }
 
 /// Sets `path` in `tree` to `value`. A string on a tagged table (one with a `kind` key)
@@ -480,6 +524,36 @@ mod tests {
             matches!(&err, SettingError::AmbiguousKey { candidates, .. }
                 if candidates == "model.neuron.alpha, model.neuron.surrogate.alpha"),
             "{err}"
+        );
+        // `alpha` on a LIF network: the surrogate's, or the synaptic decay of another kind?
+        let err = apply_settings(&base, &[spec("alpha=0.5")]).expect_err("ambiguous");
+        assert!(
+            matches!(&err, SettingError::AmbiguousKey { candidates, .. }
+                if candidates.starts_with("model.neuron.surrogate.alpha or the field of the \
+                    synaptic, alpha, conductance neuron")),
+            "{err}"
+        );
+        // The task's `alpha` is reached as `randman.alpha` (a lone `alpha` is ambiguous).
+        let randman = ExperimentConfig::preset("randman-rsnn").expect("preset");
+        let set = apply_settings(
+            &randman,
+            &[spec("manifold_dim=2"), spec("randman.alpha=1.5")],
+        )
+        .expect("the README's settings");
+        let task = set.data.randman();
+        assert_eq!((task.manifold_dim, task.alpha), (2, 1.5));
+        let set = apply_settings(&base, &[spec("surrogate.alpha=0.5")]).expect("explicit");
+        assert_eq!(
+            set.model.neuron.surrogate,
+            spikeburn_core::Surrogate::atan(0.5)
+        );
+        // A field of another kind than the configured one names the kinds that take it.
+        let err = apply_settings(&base, &[spec("noise_seed=3")]).expect_err("lif has no noise");
+        assert_eq!(
+            err.to_string(),
+            "unknown key \"noise_seed\" (no configuration field ends with it; `noise_seed` is a \
+             field of the stochastic neuron only: set the kind first, e.g. --set \
+             neuron.kind=stochastic --set neuron.noise_seed=…)"
         );
         let err = apply_settings(
             &base,
