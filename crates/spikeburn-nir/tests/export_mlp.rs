@@ -179,22 +179,13 @@ fn per_synapse_delays_export_to_safetensors_transposed_and_not_to_nir() {
 fn a_neuron_without_a_nir_counterpart_is_refused_with_its_reason() {
     use spikeburn_core::lif::LifParams;
     use spikeburn_core::neuron::{ModelParams, NeuronKind};
-    let device = Device::flex();
     let export = |model: ModelParams| {
-        let config = NetworkConfig {
-            input: vec![5],
-            hidden: vec![4],
-            outputs: 2,
-            num_steps: 3,
-            neuron: NeuronConfig {
-                reset: Reset::Zero,
-                model,
-                ..NeuronConfig::default()
-            },
-            ..NetworkConfig::default()
+        let neuron = NeuronConfig {
+            reset: Reset::Zero,
+            model,
+            ..NeuronConfig::default()
         };
-        config.validate().expect("valid");
-        let net = config.init(1, &device);
+        let (config, net) = mlp_5_4_2(neuron);
         network_to_nir(&config, &net, &ExportOptions::default()).map(drop)
     };
     let exportable = "exportable: lif, if, synaptic, recurrent, integrator";
@@ -242,24 +233,15 @@ fn safetensors_hold_each_neuron_models_parameters() {
     use spikeburn_core::adaptive::AdaptiveParams;
     use spikeburn_core::neuron::{ModelParams, NeuronKind};
     use spikeburn_nir::convert::network_to_safetensors;
-    let device = Device::flex();
     let export = |model: ModelParams| {
-        let config = NetworkConfig {
-            input: vec![5],
-            hidden: vec![4],
-            outputs: 2,
-            num_steps: 3,
-            neuron: NeuronConfig {
-                beta: 0.7,
-                threshold: 0.9,
-                per_neuron: true,
-                model,
-                ..NeuronConfig::default()
-            },
-            ..NetworkConfig::default()
+        let neuron = NeuronConfig {
+            beta: 0.7,
+            threshold: 0.9,
+            per_neuron: true,
+            model,
+            ..NeuronConfig::default()
         };
-        config.validate().expect("valid");
-        let net = config.init(1, &device);
+        let (config, net) = mlp_5_4_2(neuron);
         network_to_safetensors(&config, &net).expect("export").0
     };
     let eif = export(NeuronKind::Eif.default_params());
@@ -277,4 +259,19 @@ fn safetensors_hold_each_neuron_models_parameters() {
     assert_eq!(adaptive["layers.1.adapt_decay"].data(), [0.95; 4]);
     assert_eq!(adaptive["layers.1.adapt_strength"].data(), [0.25; 4]);
     assert_eq!(adaptive["layers.1.beta"].data(), [0.7; 4]);
+}
+
+/// A 5-4-2 MLP over three steps with `neuron` in both neuron layers (layers 1 and 3).
+fn mlp_5_4_2(neuron: NeuronConfig) -> (NetworkConfig, spikeburn_core::SpikingNetwork) {
+    let config = NetworkConfig {
+        input: vec![5],
+        hidden: vec![4],
+        outputs: 2,
+        num_steps: 3,
+        neuron,
+        ..NetworkConfig::default()
+    };
+    config.validate().expect("valid");
+    let net = config.init(1, &Device::flex());
+    (config, net)
 }
