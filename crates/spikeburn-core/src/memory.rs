@@ -104,3 +104,42 @@ impl NetworkConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::recurrent::{RecurrentKind, RecurrentParams};
+    use crate::{NetworkConfig, NeuronConfig};
+
+    /// Parameters of a 5 → 4 → 2 MLP, counted by hand: the linear layers' `5·4 + 4` and
+    /// `4·2 + 2`, plus `4·4` recurrent weights where the hidden neurons are all-to-all
+    /// recurrent (a one-to-one connection's, like `β` and `θ`, are not counted).
+    #[test]
+    fn parameters_count_the_weights_and_the_all_to_all_recurrence() {
+        let parameters = |hidden: NeuronConfig| {
+            let config = NetworkConfig {
+                input: vec![5],
+                num_steps: 2,
+                layers: vec![
+                    crate::LayerConfig::Linear {
+                        size: 4,
+                        bias: true,
+                    },
+                    crate::LayerConfig::Neuron {
+                        neuron: Some(hidden),
+                    },
+                    crate::LayerConfig::Linear {
+                        size: 2,
+                        bias: true,
+                    },
+                    crate::LayerConfig::Neuron { neuron: None },
+                ],
+                ..NetworkConfig::default()
+            };
+            config.memory_estimate(3).expect("plans").parameters
+        };
+        let recurrent = |recurrent| NeuronConfig::from(RecurrentParams { recurrent });
+        assert_eq!(parameters(NeuronConfig::default()), 34.0);
+        assert_eq!(parameters(recurrent(RecurrentKind::AllToAll)), 50.0);
+        assert_eq!(parameters(recurrent(RecurrentKind::OneToOne)), 34.0);
+    }
+}

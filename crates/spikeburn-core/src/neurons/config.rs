@@ -261,6 +261,40 @@ alpha = 2.0
         );
     }
 
+    /// Each model's own checks name the field: decays in `[0, 1]`, finite reversal
+    /// potentials and adaptation strength, a positive temperature, a registered name.
+    #[test]
+    fn out_of_range_model_fields_are_refused_by_name() {
+        let cases = [
+            ("kind = \"synaptic\"\nalpha = 1.5", "alpha"),
+            ("kind = \"conductance\"\nalpha = -0.1", "alpha"),
+            ("kind = \"conductance\"\nreversal_exc = inf", "reversal_exc"),
+            ("kind = \"conductance\"\nreversal_inh = nan", "reversal_inh"),
+            ("kind = \"adaptive\"\nadapt_decay = 1.01", "adapt_decay"),
+            (
+                "kind = \"adaptive\"\nadapt_strength = -inf",
+                "adapt_strength",
+            ),
+            ("kind = \"stochastic\"\nnoise = 0.0", "noise"),
+            ("kind = \"alpha\"\nalpha = 0.95", "alpha"),
+            ("kind = \"alpha\"\nalpha = 0.0", "alpha"),
+            ("kind = \"custom\"", "name"),
+        ];
+        for (text, field) in cases {
+            let config = parse(text).expect(text);
+            let err = config.validate().expect_err(text);
+            assert_eq!(err.field, field, "{text}: {err}");
+        }
+        // The bounds themselves are valid.
+        for text in [
+            "kind = \"synaptic\"\nalpha = 1.0",
+            "kind = \"conductance\"\nalpha = 0.0\nreversal_inh = -5.0",
+            "kind = \"adaptive\"\nadapt_decay = 0.0\nadapt_strength = -2.0",
+        ] {
+            parse(text).expect(text).validate().expect(text);
+        }
+    }
+
     #[test]
     fn an_unknown_field_or_kind_is_refused() {
         let err = parse("kind = \"integrator\"\ntreshold = 1.0\n").expect_err("typo");
