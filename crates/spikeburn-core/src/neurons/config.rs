@@ -295,6 +295,44 @@ alpha = 2.0
         }
     }
 
+    /// `per_neuron` gives every parameter vector of a model one entry per neuron, the
+    /// model's own ones included (`α`, `ρ`, `γ`, the integrator's `β`); without it, one.
+    #[test]
+    fn per_neuron_parameters_have_one_entry_per_neuron() {
+        use crate::adaptive::AdaptiveParams;
+        use crate::synaptic::SynapticParams;
+        use burn::module::Param;
+        use rand::SeedableRng;
+        let device = Device::flex();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let len = |p: &Param<Tensor<1>>| p.val().dims()[0];
+        for (per_neuron, n) in [(false, 1), (true, 7)] {
+            let build = |model: ModelParams, rng: &mut rand_chacha::ChaCha8Rng| {
+                NeuronConfig {
+                    per_neuron,
+                    model,
+                    ..NeuronConfig::default()
+                }
+                .init(7, rng, &device)
+                .model
+            };
+            match build(SynapticParams::default().into(), &mut rng) {
+                NeuronModel::Synaptic(m) => assert_eq!(len(&m.alpha), n),
+                other => panic!("{other:?}"),
+            }
+            match build(AdaptiveParams::default().into(), &mut rng) {
+                NeuronModel::Adaptive(m) => {
+                    assert_eq!([len(&m.adapt_decay), len(&m.adapt_strength)], [n, n]);
+                }
+                other => panic!("{other:?}"),
+            }
+            match build(NeuronKind::Integrator.default_params(), &mut rng) {
+                NeuronModel::Integrator(m) => assert_eq!(len(&m.beta), n),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn an_unknown_field_or_kind_is_refused() {
         let err = parse("kind = \"integrator\"\ntreshold = 1.0\n").expect_err("typo");
