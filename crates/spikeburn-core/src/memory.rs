@@ -79,7 +79,7 @@ impl NetworkConfig {
                 }
                 LayerConfig::Neuron { neuron } => {
                     let config = self.neuron_of(neuron);
-                    parameters += config.model.extra_parameters(n_out as usize) as f64;
+                    parameters += config.model.extra_parameters(n_out);
                     // Input current, membrane, spikes and the surrogate's operands: at most 5
                     // floats per neuron-step (the fused LIF: 2.4; README, Performance).
                     NEURON_FLOATS_PER_STEP
@@ -115,31 +115,38 @@ mod tests {
     /// recurrent (a one-to-one connection's, like `β` and `θ`, are not counted).
     #[test]
     fn parameters_count_the_weights_and_the_all_to_all_recurrence() {
-        let parameters = |hidden: NeuronConfig| {
-            let config = NetworkConfig {
-                input: vec![5],
-                num_steps: 2,
-                layers: vec![
-                    crate::LayerConfig::Linear {
-                        size: 4,
-                        bias: true,
-                    },
-                    crate::LayerConfig::Neuron {
-                        neuron: Some(hidden),
-                    },
-                    crate::LayerConfig::Linear {
-                        size: 2,
-                        bias: true,
-                    },
-                    crate::LayerConfig::Neuron { neuron: None },
-                ],
-                ..NetworkConfig::default()
-            };
-            config.memory_estimate(3).expect("plans").parameters
-        };
+        let parameters = |neuron| parameters_of(4, neuron);
         let recurrent = |recurrent| NeuronConfig::from(RecurrentParams { recurrent });
         assert_eq!(parameters(NeuronConfig::default()), 34.0);
         assert_eq!(parameters(recurrent(RecurrentKind::AllToAll)), 50.0);
         assert_eq!(parameters(recurrent(RecurrentKind::OneToOne)), 34.0);
+        // 5·10⁹ recurrent neurons: 2.5·10¹⁹ weights, more than a `usize` holds, counted
+        // without overflow (the estimate then refuses the configuration).
+        let huge = parameters_of(5_000_000_000, recurrent(RecurrentKind::AllToAll));
+        assert!(huge >= 2.5e19, "{huge}");
+    }
+
+    /// Parameters of `5 → hidden → 2` with `neuron` in the hidden layer.
+    fn parameters_of(hidden: usize, neuron: NeuronConfig) -> f64 {
+        let config = NetworkConfig {
+            input: vec![5],
+            num_steps: 2,
+            layers: vec![
+                crate::LayerConfig::Linear {
+                    size: hidden,
+                    bias: true,
+                },
+                crate::LayerConfig::Neuron {
+                    neuron: Some(neuron),
+                },
+                crate::LayerConfig::Linear {
+                    size: 2,
+                    bias: true,
+                },
+                crate::LayerConfig::Neuron { neuron: None },
+            ],
+            ..NetworkConfig::default()
+        };
+        config.memory_estimate(3).expect("plans").parameters
     }
 }

@@ -49,10 +49,11 @@ pub trait ModelSpec:
     fn nir(&self) -> NirMapping;
 
     /// Learnable parameters of a layer of `neurons` neurons beyond `β`, `θ` and the model's
-    /// decays (the `N×N` recurrent weights), for the memory estimate.
-    fn extra_parameters(&self, neurons: usize) -> usize {
+    /// decays (the `N×N` recurrent weights), for the memory estimate, which counts in `f64`
+    /// so that no size overflows.
+    fn extra_parameters(&self, neurons: f64) -> f64 {
         let _ = neurons;
-        0
+        0.0
     }
 }
 
@@ -399,7 +400,7 @@ macro_rules! catalogue {
             }
 
             /// [`ModelSpec::extra_parameters`] of the parameters held.
-            pub fn extra_parameters(&self, neurons: usize) -> usize {
+            pub fn extra_parameters(&self, neurons: f64) -> f64 {
                 match self {
                     $($(Self::$name(p) => <$params as ModelSpec>::extra_parameters(p, neurons),)?)*
                 }

@@ -77,10 +77,10 @@ impl ModelSpec for RecurrentParams {
     }
 
     /// The `N×N` weights of an all-to-all connection.
-    fn extra_parameters(&self, neurons: usize) -> usize {
+    fn extra_parameters(&self, neurons: f64) -> f64 {
         match self.recurrent {
             RecurrentKind::AllToAll => neurons * neurons,
-            RecurrentKind::OneToOne => 0,
+            RecurrentKind::OneToOne => 0.0,
         }
     }
 }

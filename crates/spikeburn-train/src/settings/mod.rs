@@ -244,13 +244,13 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, Setting
     // A lone field name of a neuron kind that is not configured (`alpha` on a LIF network)
     // would otherwise resolve to another field of that name inside the neuron's table (the
     // surrogate's `alpha`); one elsewhere (`data.randman.alpha`) is what it says.
-    let other_kinds = neuron_kinds_with(&segs[segs.len() - 1]);
+    let owners = neuron_kinds_with(&segs[segs.len() - 1]);
     match matches.as_slice() {
         [one]
             if segs.len() == 1
-                && !other_kinds.is_empty()
+                && !owners.is_empty()
                 && one.iter().any(|part| part == "neuron")
-                && !one.ends_with(&neuron_field(&segs[0])) =>
+                && one.iter().rev().nth(1).map(String::as_str) != Some("neuron") =>
         {
             return Err(SettingError::AmbiguousKey {
                 key: key.to_string(),
@@ -258,8 +258,8 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, Setting
                     "{} or the field of the {} neuron (set the kind first: --set \
                      neuron.kind={} --set neuron.{key}=…)",
                     one.join("."),
-                    other_kinds.join(", "),
-                    other_kinds[0]
+                    owners.join(", "),
+                    owners[0]
                 ),
             });
         }
@@ -309,7 +309,6 @@ pub fn resolve_key(tree: &toml::Value, key: &str) -> Result<Vec<String>, Setting
             name.contains(&needle) || needle.contains(&name)
         })
         .collect();
-    let owners = neuron_kinds_with(last);
     let hint = if let Some(first) = owners.first() {
         format!(
             "`{last}` is a field of the {} neuron{} only: set the kind first, e.g. \
@@ -336,11 +335,6 @@ fn neuron_kinds_with(field: &str) -> Vec<String> {
         .filter(|k| k.default_table().contains_key(field))
         .map(|k| k.name())
         .collect()
-}
-
-/// `["neuron", field]`, the tail of a neuron's own field.
-fn neuron_field(field: &str) -> [String; 2] {
-    ["neuron".to_string(), field.to_string()]
 }
 
 /// Sets `path` in `tree` to `value`. A string on a tagged table (one with a `kind` key)
