@@ -43,8 +43,8 @@ impl Requirement {
 
 /// One test: its name, body, and what it needs (`None`: nothing from outside).
 pub struct Test {
-    pub name: &'static str,
-    pub body: fn(),
+    pub name: String,
+    pub body: Box<dyn FnOnce() + Send>,
     pub needs: Option<&'static Requirement>,
 }
 
@@ -53,8 +53,16 @@ pub struct Test {
 macro_rules! trials {
     ($($plain:ident),* $(,)? $(; needs $req:expr => $($f:ident),+ $(,)?)*) => {
         vec![
-            $($crate::harness::Test { name: stringify!($plain), body: $plain, needs: None },)*
-            $($($crate::harness::Test { name: stringify!($f), body: $f, needs: Some(&$req) },)+)*
+            $($crate::harness::Test {
+                name: stringify!($plain).to_string(),
+                body: Box::new($plain),
+                needs: None,
+            },)*
+            $($($crate::harness::Test {
+                name: stringify!($f).to_string(),
+                body: Box::new($f),
+                needs: Some(&$req),
+            },)+)*
         ]
     };
 }
@@ -62,8 +70,19 @@ macro_rules! trials {
 /// Runs `tests` as libtest would (same arguments, output and exit code), with the policy of
 /// the module docs for unmet requirements.
 pub fn run(tests: Vec<Test>) -> ExitCode {
-    let args = Arguments::from_args();
-    let mut unmet: Vec<(&'static str, String, Vec<&'static str>)> = Vec::new();
+    run_with(Arguments::from_args(), tests)
+}
+
+/// [`run`], one test at a time in the order given, for tests where each uses what the ones
+/// before it wrote.
+pub fn run_in_order(tests: Vec<Test>) -> ExitCode {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    run_with(args, tests)
+}
+
+fn run_with(args: Arguments, tests: Vec<Test>) -> ExitCode {
+    let mut unmet: Vec<(&'static str, String, Vec<String>)> = Vec::new();
     let mut trials = Vec::with_capacity(tests.len());
     for test in tests {
         let missing = test.needs.and_then(|req| {
@@ -87,12 +106,15 @@ pub fn run(tests: Vec<Test>) -> ExitCode {
                 Trial::test(test.name, move || Err(Failed::from(why)))
             }
             Some((_, i)) => {
-                unmet[i].2.push(test.name);
-                Trial::test(test.name, move || {
+                let trial = Trial::test(test.name.clone(), move || {
                     body();
                     Ok(())
                 })
-                .with_ignored_flag(true)
+                .with_ignored_flag(true);
+                if !args.is_filtered_out(&trial) {
+                    unmet[i].2.push(test.name);
+                }
+                trial
             }
         };
         trials.push(trial);

@@ -53,7 +53,10 @@ pub use neurons::{
 pub use encoding::Encoder;
 pub use error::InvalidParameter;
 pub use model::{ModelInput, SnnOutput, SpikingModel};
-pub use network::{LayerConfig, NetworkConfig, SpikingMlp, SpikingNetwork};
+#[allow(deprecated)]
+#[doc(hidden)]
+pub use network::SpikingMlp;
+pub use network::{LayerConfig, NetworkConfig, SpikingNetwork};
 pub use neurons::lif::{Kernel, Lif, LifConfig, LifOutput, LifState, Reset};
 pub use neurons::{
     ModelParams, ModelSpec, Neuron, NeuronConfig, NeuronKind, NeuronLayer, NeuronModel,

@@ -424,7 +424,7 @@ fn network_is_seeded_and_runs_direct_encoding() {
     let a = config.init(9, &dev);
     let b = config.init(9, &dev);
     let c = config.init(10, &dev);
-    let w = |m: &spikeburn_core::SpikingMlp| values(m.linears()[1].weight.val());
+    let w = |m: &spikeburn_core::SpikingNetwork| values(m.linears()[1].weight.val());
     assert_eq!(w(&a), w(&b));
     assert_ne!(w(&a), w(&c));
     let bound = 1.0 / 8f32.sqrt();

@@ -83,6 +83,11 @@ pub struct SpikingNetwork {
 }
 
 /// The former name of [`SpikingNetwork`] (it was an MLP only).
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `SpikingNetwork` (it is not an MLP only)"
+)]
+#[doc(hidden)]
 pub type SpikingMlp = SpikingNetwork;
 
 /// Activations between layers: rows are `B` (a time-invariant activation) or `T·B`

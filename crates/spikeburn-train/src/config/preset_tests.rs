@@ -129,3 +129,61 @@ fn every_preset_file_is_the_preset_it_replaced() {
         Err(ConfigError::UnknownPreset(_))
     ));
 }
+
+/// The ```` ```toml ```` blocks of a source file's `//!` docs.
+fn doc_toml_blocks(source: &str) -> Vec<String> {
+    let docs: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for line in docs {
+        match (open.take(), line.trim() == "```toml", line.trim() == "```") {
+            (None, true, _) => open = Some(String::new()),
+            (Some(block), _, true) => blocks.push(block),
+            (Some(mut block), ..) => {
+                block.push_str(line);
+                block.push('\n');
+                open = Some(block);
+            }
+            (None, ..) => {}
+        }
+    }
+    blocks
+}
+
+/// The configuration examples in rustdoc parse, and mean what their text says: the
+/// module's example states the `mnist-mlp` defaults, the network module's is a valid
+/// convolutional network, the custom neuron's selects the registered name.
+#[test]
+fn every_toml_block_of_the_rustdoc_parses_and_means_what_it_says() {
+    let origin = Path::new("rustdoc");
+    let blocks = doc_toml_blocks(include_str!("mod.rs"));
+    assert_eq!(blocks.len(), 1);
+    let config = ExperimentConfig::from_toml(&blocks[0], origin).expect("config docs parse");
+    assert_eq!(config, ExperimentConfig::default(), "{}", blocks[0]);
+
+    let blocks = doc_toml_blocks(include_str!("../../../spikeburn-core/src/network/mod.rs"));
+    assert_eq!(blocks.len(), 1);
+    let config = ExperimentConfig::from_toml(&blocks[0], origin).expect("network docs parse");
+    config.validate().expect("the documented network validates");
+    assert_eq!(config.model.layers.len(), 6);
+    assert_eq!(config.model.output_size(), 10);
+
+    let blocks = doc_toml_blocks(include_str!(
+        "../../../spikeburn-core/src/neurons/custom.rs"
+    ));
+    assert_eq!(blocks.len(), 1);
+    let config = ExperimentConfig::from_toml(&blocks[0], origin).expect("custom docs parse");
+    let neuron = &config.model.neuron;
+    assert_eq!(neuron.kind(), spikeburn_core::NeuronKind::Custom);
+    assert_eq!(
+        neuron.model,
+        spikeburn_core::ModelParams::Custom(spikeburn_core::neurons::custom::CustomParams {
+            name: "qif".into()
+        })
+    );
+    assert_eq!((neuron.beta, neuron.threshold), (0.9, 1.0));
+}
