@@ -29,14 +29,50 @@ fn fused_equals_step_loop(params: usize, config: impl Fn(NeuronConfig) -> Neuron
         Surrogate::triangular(1.0),
         Surrogate::StraightThrough,
     ];
+    // Small, and several blocks of rows with a split weight gradient.
+    let shape = |k: usize| if k < 2 { [11, 3, 6] } else { [7, 20, 37] };
+    compare(params, &config, &surrogates, shape);
+}
+
+/// The LIF scan (plain, refractory, one-to-one recurrent) over a sequence long enough that the
+/// forward pass writes its membrane trace over the input for the backward pass: 70 steps of
+/// blocks of 8 rows × 512 neurons are 1.1 MiB per block, above the 1 MiB up to which the
+/// backward pass recomputes each block's trace from the input instead (the shapes of the other
+/// tests). Both ways of keeping the trace equal the step loop.
+#[test]
+fn long_sequences_keep_the_trace_in_place_and_equal_the_step_loop() {
+    let long = |_: usize| [70, 8, 512];
+    let surrogates = [Surrogate::atan(2.0), Surrogate::fast_sigmoid(5.0)];
+    compare(2, &|c| c, &surrogates, long);
+    let refractory = |c| NeuronConfig {
+        model: LifParams { refractory: 2 }.into(),
+        ..c
+    };
+    compare(2, &refractory, &surrogates[..1], long);
+    let one_to_one = |c| NeuronConfig {
+        model: RecurrentParams {
+            recurrent: RecurrentKind::OneToOne,
+        }
+        .into(),
+        ..c
+    };
+    compare(3, &one_to_one, &surrogates[..1], long);
+}
+
+/// [`fused_equals_step_loop`] for the given surrogates, the `k`-th at `shape(k)`.
+fn compare(
+    params: usize,
+    config: &dyn Fn(NeuronConfig) -> NeuronConfig,
+    surrogates: &[Surrogate],
+    shape: impl Fn(usize) -> [usize; 3],
+) {
     let mut seed = 9_000;
     for (backend, dev) in devices() {
         for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
             for detach_reset in [true, false] {
                 for (k, surrogate) in surrogates.iter().enumerate() {
                     seed += 1;
-                    // Small, and several blocks of rows with a split weight gradient.
-                    let shape = if k < 2 { [11, 3, 6] } else { [7, 20, 37] };
+                    let shape = shape(k);
                     let layers = [Kernel::Auto, Kernel::Reference].map(|kernel| {
                         let mut rng = ChaCha8Rng::seed_from_u64(seed);
                         config(NeuronConfig {

@@ -13,7 +13,9 @@
 //!   neighbouring addresses.
 //!
 //! Only the membrane trace `U[t]` (one `f32` per neuron-step) is kept for the backward pass;
-//! spikes, resets and surrogate derivatives are recomputed from it.
+//! spikes, resets and surrogate derivatives are recomputed from it. On the CPU, where the input
+//! is constant over time or the sequence is short, the input is kept instead and the backward
+//! pass recomputes the trace block by block in cache (`cpu::Scan::recomputes`).
 //!
 //! ## Backward pass (BPTT through the recurrence)
 //!

@@ -2,7 +2,7 @@
 //! over the incoming gradient (equations in the [fused module](super::super)).
 
 use super::super::host_op::{WithDerivative, sum_blocks, wide_vectors, with_derivative};
-use super::Scan;
+use super::{Scan, Trace};
 use crate::lif::Reset;
 use rayon::prelude::*;
 
@@ -26,9 +26,26 @@ enum GradBlock<'a> {
     },
 }
 
+/// One block's membrane trace: `U[t]` of the block's first element is at `values[t·step +
+/// offset]`, the rest of the block's `width` elements after it.
+#[derive(Clone, Copy)]
+struct TraceView<'a> {
+    values: &'a [f32],
+    step: usize,
+    offset: usize,
+}
+
+impl TraceView<'_> {
+    /// Index of the block's first element at step `t`.
+    #[inline]
+    fn at(&self, t: usize) -> usize {
+        t * self.step + self.offset
+    }
+}
+
 /// The arguments of one block's backward pass: its first batch row, the incoming gradient, the
-/// membrane trace `[T, B, N]` and the surrogate derivative.
-type BlockArgs<'a, F> = (usize, GradBlock<'a>, &'a [f32], &'a F);
+/// block's membrane trace and the surrogate derivative.
+type BlockArgs<'a, F> = (usize, GradBlock<'a>, TraceView<'a>, &'a F);
 
 /// The gradients of one scan: `∂L/∂X` where the input was constant over time (`[B, N]`; else
 /// it overwrote the incoming gradient), and `∂L/∂β`, `∂L/∂θ`, `∂L/∂v` per neuron in `f64`.
@@ -40,12 +57,13 @@ pub(super) struct Grads {
 }
 
 impl Scan {
-    /// The backward pass; `grad` and `trace` are `[T, B, N]`. Returns `∂L/∂X` (shaped like the
+    /// The backward pass; `grad` is `[T, B, N]`, `trace` the forward pass's membrane trace
+    /// (`[T, B, N]`, or recomputed here block by block). Returns `∂L/∂X` (shaped like the
     /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `∂L/∂X[t]` overwrites `grad[t]` once
     /// step `t` has read it, so the pass allocates no `[T, B, N]` buffer of its own (with a
     /// constant input, `∂L/∂X` is a new `[B, N]` sum over steps).
-    pub(super) fn backward(&self, grad: Incoming<'_>, trace: &[f32]) -> Grads {
-        struct Run<'a>(&'a Scan, Incoming<'a>, &'a [f32]);
+    pub(super) fn backward(&self, grad: Incoming<'_>, trace: &Trace) -> Grads {
+        struct Run<'a>(&'a Scan, Incoming<'a>, &'a Trace);
         impl WithDerivative for Run<'_> {
             type Output = Grads;
             fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Grads {
@@ -58,7 +76,7 @@ impl Scan {
     fn backward_with(
         &self,
         grad: Incoming<'_>,
-        trace: &[f32],
+        trace: &Trace,
         sg: impl Fn(f32) -> f32 + Sync,
     ) -> Grads {
         let (b_len, n) = (self.batch, self.neurons);
@@ -79,6 +97,23 @@ impl Scan {
             }
         };
         let run = |first_row: usize, g: GradBlock<'_>| {
+            let width = rows.min(b_len - first_row) * n;
+            let recomputed;
+            let trace = match trace {
+                Trace::InInput(host) => TraceView {
+                    values: host.values(),
+                    step: b_len * n,
+                    offset: first_row * n,
+                },
+                Trace::Recompute => {
+                    recomputed = self.recompute_trace(first_row, width);
+                    TraceView {
+                        values: &recomputed,
+                        step: width,
+                        offset: 0,
+                    }
+                }
+            };
             let args = (first_row, g, trace, &sg);
             if wide_vectors() {
                 // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
@@ -177,9 +212,9 @@ impl Scan {
     }
 
     /// The refractory gates `[c[t] = 0]` of one block's elements, `[T, width]`, recomputed
-    /// from the membrane trace as the forward pass computed them (`R[t] = H(U[t−1] − θ)`);
-    /// empty without a refractory period.
-    fn refractory_gates(&self, trace: &[f32], first_row: usize, width: usize) -> Vec<bool> {
+    /// from the block's membrane trace as the forward pass computed them
+    /// (`R[t] = H(U[t−1] − θ)`); empty without a refractory period.
+    fn refractory_gates(&self, trace: TraceView<'_>, width: usize) -> Vec<bool> {
         let k = self.settings.refractory;
         if k == 0 {
             return Vec::new();
@@ -190,7 +225,7 @@ impl Scan {
         for t in 0..self.steps {
             for (e, c) in counter.iter_mut().enumerate() {
                 let prev = if t > 0 {
-                    trace[((t - 1) * self.batch + first_row) * n + e]
+                    trace.values[trace.at(t - 1) + e]
                 } else {
                     0.0
                 };
@@ -241,11 +276,11 @@ impl Scan {
         let mut gfeedback = vec![0.0f64; n];
         let mut delta = vec![0.0f32; width];
         let zeros = vec![0.0f32; width];
-        let open = self.refractory_gates(trace, first_row, width);
+        let open = self.refractory_gates(trace, width);
         for t in (0..t_len).rev() {
-            let u = &trace[at(t)..at(t) + width];
+            let u = &trace.values[trace.at(t)..trace.at(t) + width];
             let u_prev = if t > 0 {
-                &trace[at(t - 1)..at(t - 1) + width]
+                &trace.values[trace.at(t - 1)..trace.at(t - 1) + width]
             } else {
                 &zeros[..]
             };

@@ -25,19 +25,25 @@ type UninitBlock<'a> = Vec<&'a mut [MaybeUninit<f32>]>;
 
 /// Where one block's forward pass keeps the membrane trace `U[t]`, per step.
 enum TraceBlock<'a> {
-    /// Nowhere (inference).
+    /// Nowhere (inference, or a trace the backward pass recomputes).
     None,
-    /// In a buffer of its own, written at every step.
-    Own(UninitBlock<'a>),
     /// In the input's buffer: `X[t]` on entry, overwritten with `U[t]` once step `t` has read it.
     InPlace(Vec<&'a mut [f32]>),
 }
 
+/// The largest block-local membrane trace, in bytes, that the backward pass recomputes from
+/// the input instead of the forward pass storing the trace of the whole layer (see
+/// [`Scan::recomputes`]): the block's `T` steps of about 4k neurons then stay in the core's
+/// cache between the recomputation and their use.
+const RECOMPUTE_BYTES: usize = 1 << 20;
+
 /// Geometry and inputs of one scan, on the host.
 #[derive(Clone, Debug)]
 struct Scan {
-    /// The input `X`; emptied once the forward pass has run in training (the backward pass
-    /// never reads it), so that the saved state holds one float per neuron-step, `U`.
+    /// The input `X`. In training, either kept for the backward pass, which recomputes the
+    /// membrane trace from it ([`Trace::Recompute`]), or overwritten with the trace
+    /// ([`Trace::InInput`]) and emptied: the saved state holds at most one float per
+    /// neuron-step.
     x: Host,
     /// The shape of `X`.
     x_dims: Vec<usize>,
@@ -111,43 +117,47 @@ impl Scan {
 
     /// Runs the forward recurrence (inference: no trace); returns the output `[T, B, N]`.
     fn forward(&self) -> Vec<f32> {
-        self.run_forward(None, false).0
+        self.run_forward(None)
     }
 
-    /// Runs the forward recurrence for training; returns the output and the membrane trace
-    /// `U[t]`, both time-major `[T, B, N]`, and empties [`x`](Self::x). With an input that
-    /// varies over time, `U[t]` overwrites `X[t]` in the input's own buffer once step `t` has
-    /// read it (the backward pass never reads `X`), so that training holds no `[T, B, N]`
-    /// buffer besides the output and the trace even at the peak.
+    /// Whether training recomputes the membrane trace in the backward pass, block by block,
+    /// from the kept input `X` ([`Trace::Recompute`]) rather than keeping `U[t]` for every
+    /// neuron-step: always for an input constant over time (its `X` is `[B, N]`, so the saved
+    /// state shrinks from `T·B·N` floats to `B·N`), and for a sequence where a block's trace
+    /// fits [`RECOMPUTE_BYTES`] (the forward pass then writes no trace: the saved state is `X`,
+    /// as large as `U`, and the recomputed trace is read from cache instead of memory).
+    /// Measured on the tutorial-5 step (AMD EPYC, 2 cores): see README.md, "Performance".
+    fn recomputes(&self) -> bool {
+        self.constant
+            || self.steps * self.rows_per_block() * self.neurons * size_of::<f32>()
+                <= RECOMPUTE_BYTES
+    }
+
+    /// Runs the forward recurrence for training; returns the output `[T, B, N]` and where the
+    /// backward pass finds the membrane trace: recomputed from the kept input where
+    /// [`recomputes`](Self::recomputes), else written over the input's own buffer (`U[t]`
+    /// over `X[t]` once step `t` has read it; [`x`](Self::x) is emptied), so that training
+    /// holds no `[T, B, N]` buffer besides the output and the trace even at the peak.
     fn forward_train(&mut self) -> (Vec<f32>, Trace) {
-        if self.constant {
-            let (out, trace) = self.run_forward(None, true);
-            self.x = Host::empty();
-            return (out, Trace::Own(trace));
+        if self.recomputes() {
+            return (self.run_forward(None), Trace::Recompute);
         }
         let mut buffer = std::mem::replace(&mut self.x, Host::empty());
-        let (out, _) = self.run_forward(Some(buffer.values_mut()), false);
+        let out = self.run_forward(Some(buffer.values_mut()));
         (out, Trace::InInput(buffer))
     }
 
-    /// The forward recurrence with the trace in `in_place` (the input, read from there instead
-    /// of [`x`](Self::x)), in a buffer of its own (`own_trace`), or not kept.
-    fn run_forward(&self, in_place: Option<&mut [f32]>, own_trace: bool) -> (Vec<f32>, Vec<f32>) {
+    /// The forward recurrence with the trace written over the input in `in_place` (read from
+    /// there instead of [`x`](Self::x)), or not kept.
+    fn run_forward(&self, in_place: Option<&mut [f32]>) -> Vec<f32> {
         let size = self.steps * self.batch * self.neurons;
-        let trace_size = if own_trace { size } else { 0 };
         let mut out: Vec<f32> = Vec::with_capacity(size);
-        let mut trace: Vec<f32> = Vec::with_capacity(trace_size);
         let out_blocks = self.blocks(&mut out.spare_capacity_mut()[..size]);
         let trace_blocks: Vec<TraceBlock<'_>> = match in_place {
             Some(buffer) => self
                 .blocks(buffer)
                 .into_iter()
                 .map(TraceBlock::InPlace)
-                .collect(),
-            None if own_trace => self
-                .blocks(&mut trace.spare_capacity_mut()[..trace_size])
-                .into_iter()
-                .map(TraceBlock::Own)
                 .collect(),
             None => out_blocks.iter().map(|_| TraceBlock::None).collect(),
         };
@@ -165,13 +175,57 @@ impl Scan {
             .zip(trace_blocks)
             .enumerate()
             .for_each(|(i, (o, t))| run((i * rows, o, t)));
-        // SAFETY: the blocks partition `out[..size]` and `trace[..trace_size]`, and
-        // `forward_block` writes every element of every block at every step.
-        unsafe {
-            out.set_len(size);
-            trace.set_len(trace_size);
+        // SAFETY: the blocks partition `out[..size]`, and `forward_block` writes every element
+        // of every block at every step.
+        unsafe { out.set_len(size) };
+        out
+    }
+
+    /// The membrane trace `U[t]` of the block of rows from `first_row`, `width` values per
+    /// step (`[T, width]`), recomputed from the kept input by the forward pass's own code, so
+    /// it equals the trace the forward pass computed bit for bit.
+    fn recompute_trace(&self, first_row: usize, width: usize) -> Vec<f32> {
+        let size = self.steps * width;
+        let mut trace: Vec<f32> = Vec::with_capacity(size);
+        let steps: UninitBlock<'_> = trace.spare_capacity_mut()[..size]
+            .chunks_mut(width.max(1))
+            .collect();
+        if wide_vectors() {
+            // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
+            unsafe { self.membrane_wide(first_row, steps) }
+        } else {
+            self.membrane_any(first_row, steps)
         }
-        (out, trace)
+        // SAFETY: `forward_block` wrote every element of every step.
+        unsafe { trace.set_len(size) };
+        trace
+    }
+
+    /// [`membrane_any`](Self::membrane_any) compiled for AVX2 and FMA (see [`wide_vectors`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn membrane_wide(&self, first_row: usize, out: UninitBlock<'_>) {
+        self.membrane_any(first_row, out)
+    }
+
+    /// Stands in for the AVX2 build of the recomputation where the target has none.
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe fn membrane_wide(&self, first_row: usize, out: UninitBlock<'_>) {
+        self.membrane_any(first_row, out)
+    }
+
+    /// The forward pass of one block with the membrane as its output (the trace).
+    #[inline(always)]
+    fn membrane_any(&self, first_row: usize, out: UninitBlock<'_>) {
+        let none = TraceBlock::None;
+        match (self.settings.reset, self.has_feedback) {
+            (Reset::Subtract, false) => self.forward_block::<0, true, false>(first_row, out, none),
+            (Reset::Subtract, true) => self.forward_block::<0, true, true>(first_row, out, none),
+            (Reset::Zero, false) => self.forward_block::<1, true, false>(first_row, out, none),
+            (Reset::Zero, true) => self.forward_block::<1, true, true>(first_row, out, none),
+            (Reset::None, false) => self.forward_block::<2, true, false>(first_row, out, none),
+            (Reset::None, true) => self.forward_block::<2, true, true>(first_row, out, none),
+        }
     }
 
     /// Batch rows handled by one parallel task: about 4k neurons of state per task, at most
@@ -311,39 +365,25 @@ impl Scan {
                     });
                 }
             }
-            match &mut trace {
-                TraceBlock::None => {}
-                TraceBlock::Own(tr) => {
-                    for (slot, &value) in tr[t].iter_mut().zip(&u) {
-                        slot.write(value);
-                    }
-                }
-                TraceBlock::InPlace(input) => input[t].copy_from_slice(&u),
+            if let TraceBlock::InPlace(input) = &mut trace {
+                input[t].copy_from_slice(&u);
             }
         }
     }
 }
 
-/// Where the membrane trace `U[t]` of a training pass is kept.
+/// Where the backward pass finds the membrane trace `U[t]` of a training pass.
 #[derive(Clone, Debug)]
 enum Trace {
-    /// In a buffer of its own (an input constant over time has no `[T, B, N]` buffer to reuse).
-    Own(Vec<f32>),
+    /// Nowhere: each block recomputes its own from the kept input ([`Scan::recomputes`]).
+    Recompute,
     /// In the input's buffer, over `X`.
     InInput(Host),
 }
 
-impl Trace {
-    fn values(&self) -> &[f32] {
-        match self {
-            Trace::Own(values) => values,
-            Trace::InInput(host) => host.values(),
-        }
-    }
-}
-
 /// What the CPU backward pass keeps: the scan's host inputs (read once, in the forward pass),
-/// the membrane trace `U[t]`, and the shapes of the parameters to give their gradients.
+/// the membrane trace `U[t]` or the input it is recomputed from, and the shapes of the
+/// parameters to give their gradients.
 #[derive(Clone, Debug)]
 pub struct CpuSaved {
     scan: Scan,
@@ -408,7 +448,7 @@ fn scan_backward<B: Backend>(
     } else {
         Incoming::InPlace(grad.values_mut())
     };
-    let grads = scan.backward(incoming, trace.values());
+    let grads = scan.backward(incoming, &trace);
     drop(trace);
     let input = match grads.input {
         Some(summed) => from_host::<B>(summed, &scan.x_dims, &device),
