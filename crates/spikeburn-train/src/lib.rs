@@ -2,7 +2,7 @@
 //!
 //! Training of spiking classifiers by backpropagation through time: the experiment
 //! configuration ([`config`]), the backend choice ([`backend`]), the training and evaluation
-//! loop ([`trainer`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
+//! loop ([`trainer`]), the optimiser ([`optim`]), end-of-epoch checkpoints for `--resume` ([`checkpoint`]) and progress
 //! reporting ([`progress`]), and allocator tuning for training programs ([`runtime`]);
 //! the reproducibility record of every run ([`provenance`]), and setting configuration fields
 //! by name ([`settings`]). Sweeps, diagnostics and plots are in spikeburn-research; figures
@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod fit;
 pub mod interchange;
+pub mod optim;
 pub mod progress;
 pub mod provenance;
 pub mod runtime;

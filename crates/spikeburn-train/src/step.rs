@@ -9,7 +9,7 @@
 //! ```
 
 use crate::config::{LossKind, TrainingConfig};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
+use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
 use spikeburn_core::{SnnOutput, SpikingModel, loss, metrics};
 use spikeburn_data::Batch;
@@ -82,13 +82,14 @@ pub fn objective(training: &TrainingConfig, out: &SnnOutput, targets: Tensor<1, 
     total
 }
 
-/// The Adam optimiser of `training` (`adam_beta1`, `adam_beta2`, `adam_epsilon`).
+/// The Adam optimiser of `training` (`adam_beta1`, `adam_beta2`, `adam_epsilon`): burn's
+/// update, in one pass per parameter on the CPU backends ([`crate::optim::Adam`]).
 pub fn adam(training: &TrainingConfig) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(training.adam_beta1)
-        .with_beta_2(training.adam_beta2)
-        .with_epsilon(training.adam_epsilon)
-        .init()
+    ModuleOptimizer::from(crate::optim::Adam::new(
+        training.adam_beta1,
+        training.adam_beta2,
+        training.adam_epsilon,
+    ))
 }
 
 /// One training step on a batch: forward over all time steps, the configured loss (over each

@@ -22,3 +22,9 @@ pub mod gpu;
 pub(crate) mod host;
 pub(crate) mod matmul;
 pub mod pool;
+
+/// Whether `device` is one of the CPU backends (burn-flex, burn-ndarray; with or without
+/// autodiff), where the hand-written CPU operations run on host buffers.
+pub fn on_cpu(device: &burn::prelude::Device) -> bool {
+    host::cpu_backend(device)
+}
