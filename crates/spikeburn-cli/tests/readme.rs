@@ -28,6 +28,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+#[path = "../../../tests/support/fashion.rs"]
+mod fashion;
 #[allow(unused_macros)] // `trials!`: these tests are built from the README
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
@@ -37,6 +39,8 @@ mod venv;
 #[path = "../../../tests/support/wgpu.rs"]
 mod wgpu;
 
+use fashion::FASHION_MNIST;
+
 /// Training and test samples of every `train` and `sweep` line.
 const LIMIT: &str = "200";
 
@@ -45,22 +49,6 @@ const LIMIT: &str = "200";
 const INTEROP: harness::Requirement = harness::Requirement {
     name: "interop",
     probe: || venv::imports(&["h5py", "numpy", "torch", "snntorch", "safetensors.torch"]),
-};
-
-/// Debian's `dataset-fashion-mnist`, which the Fashion-MNIST presets read.
-const FASHION_MNIST: harness::Requirement = harness::Requirement {
-    name: "fashion-mnist",
-    probe: || {
-        let dir = spikeburn_data::DatasetKind::FashionMnist.default_dir();
-        if dir.is_dir() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} not found (apt-get install -y dataset-fashion-mnist)",
-                dir.display()
-            ))
-        }
-    },
 };
 
 /// The checkout's root.

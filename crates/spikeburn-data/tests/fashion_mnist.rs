@@ -9,24 +9,12 @@
 #[macro_use]
 #[path = "../../../tests/support/harness.rs"]
 mod harness;
+#[path = "../../../tests/support/fashion.rs"]
+mod fashion;
+
+use fashion::FASHION_MNIST;
 
 use spikeburn_data::{DatasetKind, ImageDataset, Split};
-
-/// The Debian package's folder exists.
-const FASHION_MNIST: harness::Requirement = harness::Requirement {
-    name: "fashion-mnist",
-    probe: || {
-        let dir = DatasetKind::FashionMnist.default_dir();
-        if dir.is_dir() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} not found (apt-get install -y dataset-fashion-mnist)",
-                dir.display()
-            ))
-        }
-    },
-};
 
 fn fashion_mnist_reads_from_its_debian_location() {
     let dir = DatasetKind::FashionMnist.default_dir();
