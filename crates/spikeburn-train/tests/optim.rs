@@ -82,3 +82,30 @@ fn one_pass_adam_equals_burns_adam_bit_for_bit() {
         }
     }
 }
+
+/// Parameters in another float type than `f32` take burn's Adam (the one-pass update reads
+/// `f32` buffers): the same values as burn's, step after step.
+#[test]
+fn other_float_types_take_burns_adam() {
+    use burn::optim::Optimizer;
+    use burn::tensor::{DType, TensorData};
+    let device = Device::flex();
+    let tensor = |values: Vec<f64>| {
+        Tensor::<1>::from_data(TensorData::new(values, [4]), (&device, DType::F64))
+    };
+    let ours = spikeburn_train::optim::Adam::new(0.9, 0.999, 1e-8);
+    let theirs = AdamConfig::new().with_epsilon(1e-8).build();
+    let (mut p_ours, mut p_theirs) = (tensor(vec![0.5, -1.0, 2.0, 0.0]), None);
+    let (mut s_ours, mut s_theirs) = (None, None);
+    for step in 0..3 {
+        let grad = tensor(vec![0.1, -0.2, 0.3 * f64::from(step), 1.0]);
+        assert_eq!(grad.dtype(), DType::F64);
+        let start = p_theirs.take().unwrap_or_else(|| p_ours.clone());
+        let (a, sa) = theirs.step(1e-2, start, grad.clone(), s_theirs.take());
+        let (b, sb) = ours.step(1e-2, p_ours, grad, s_ours.take());
+        assert_eq!(b.dtype(), DType::F64);
+        let (va, vb) = (a.to_data(), b.to_data());
+        assert_eq!(va, vb, "step {step}");
+        (p_ours, p_theirs, s_ours, s_theirs) = (b, Some(a), sb, sa);
+    }
+}
