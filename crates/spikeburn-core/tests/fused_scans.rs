@@ -38,10 +38,11 @@ fn fused_equals_step_loop(params: usize, config: impl Fn(NeuronConfig) -> Neuron
 /// forward pass writes its membrane trace over the input for the backward pass: 70 steps of
 /// blocks of 8 rows × 512 neurons are 1.1 MiB per block, above the 1 MiB up to which the
 /// backward pass recomputes each block's trace from the input instead (the shapes of the other
-/// tests). Both ways of keeping the trace equal the step loop.
+/// tests). Two blocks (16 rows), so that the second reads the trace at its own offset. Both
+/// ways of keeping the trace equal the step loop.
 #[test]
 fn long_sequences_keep_the_trace_in_place_and_equal_the_step_loop() {
-    let long = |_: usize| [70, 8, 512];
+    let long = |_: usize| [70, 16, 512];
     let surrogates = [Surrogate::atan(2.0), Surrogate::fast_sigmoid(5.0)];
     compare(2, &|c| c, &surrogates, long);
     let refractory = |c| NeuronConfig {

@@ -502,3 +502,51 @@ macro_rules! impl_cpu_kernels {
 
 impl_cpu_kernels!(burn::backend::Flex);
 impl_cpu_kernels!(burn::backend::NdArray);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surrogate::Surrogate;
+    use burn::backend::Flex;
+
+    /// A subtract-reset LIF scan over an input of `dims` (`[1, B, N]` repeated over
+    /// `constant_steps` steps, or a `[T, B, N]` sequence with `constant_steps = 0`).
+    fn scan(dims: [usize; 3], constant_steps: usize) -> Scan {
+        let device = Default::default();
+        let input = from_host::<Flex>(vec![0.0; dims.iter().product()], &dims, &device);
+        let beta = from_host::<Flex>(vec![0.9], &[1], &device);
+        let threshold = from_host::<Flex>(vec![1.0], &[1], &device);
+        let settings = ScanSettings {
+            reset: Reset::Subtract,
+            detach_reset: true,
+            surrogate: Surrogate::atan(2.0),
+            output_membrane: false,
+            constant_steps,
+            refractory: 0,
+        };
+        Scan::new::<Flex>(input, beta, threshold, None, settings)
+    }
+
+    /// Which training passes keep the input and recompute the trace: constant inputs at any
+    /// length, and sequences whose blocks (4,096 neurons of 8 rows × 512 here) fit 1 MiB over
+    /// all steps: 64 steps exactly, not 65, nor the 70 of `tests/fused_scans.rs`' in-place test
+    /// (two blocks of 8 rows).
+    #[test]
+    fn the_trace_is_recomputed_for_constant_inputs_and_short_sequences_only() {
+        assert!(
+            scan([1, 128, 1000], 25).recomputes(),
+            "tutorial 5's first layer"
+        );
+        assert!(
+            scan([1, 32, 1024], 1000).recomputes(),
+            "a long constant input"
+        );
+        assert!(scan([25, 128, 1000], 0).recomputes(), "400 kB blocks");
+        assert!(scan([64, 8, 512], 0).recomputes(), "1 MiB blocks");
+        assert!(!scan([65, 8, 512], 0).recomputes(), "1 MiB + 16 kB blocks");
+        assert!(
+            !scan([70, 16, 512], 0).recomputes(),
+            "the in-place test's shape"
+        );
+    }
+}
