@@ -65,14 +65,13 @@ impl Optimizer for Adam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let device = tensor.device();
-        let f32_everywhere = [Some(&tensor), Some(&grad)]
+        let f32_everywhere = [&tensor, &grad]
             .into_iter()
             .chain(
                 state
                     .iter()
-                    .flat_map(|s| [Some(&s.momentum.moment_1), Some(&s.momentum.moment_2)]),
+                    .flat_map(|s| [&s.momentum.moment_1, &s.momentum.moment_2]),
             )
-            .flatten()
             .all(|t| t.dtype() == DType::F32);
         let amsgrad = state
             .as_ref()

@@ -1,18 +1,9 @@
-//! The host side shared by the CPU kernels (burn-flex, burn-ndarray): which devices they run
-//! on, and tensors read to and written from host buffers.
+//! The host side shared by the CPU kernels (burn-flex, burn-ndarray; which devices they run on
+//! is [`super::on_cpu`]): tensors read to and written from host buffers.
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, DispatchDevice, read_sync};
+use burn::backend::{Backend, read_sync};
 use burn::prelude::*;
-
-/// Whether `device` is one of the CPU backends (burn-flex, burn-ndarray; with or without
-/// autodiff), where the hand-written CPU kernels run.
-pub(crate) fn cpu_backend(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
-    )
-}
 
 /// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
 /// buffer (burn-flex does for a uniquely owned contiguous tensor).

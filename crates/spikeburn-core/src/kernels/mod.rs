@@ -26,5 +26,9 @@ pub mod pool;
 /// Whether `device` is one of the CPU backends (burn-flex, burn-ndarray; with or without
 /// autodiff), where the hand-written CPU operations run on host buffers.
 pub fn on_cpu(device: &burn::prelude::Device) -> bool {
-    host::cpu_backend(device)
+    use burn::backend::DispatchDevice;
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
 }

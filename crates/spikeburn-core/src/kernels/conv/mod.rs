@@ -184,7 +184,7 @@ impl<B: Backend, C: CheckpointStrategy> Conv2dBackend for Autodiff<B, C> {
 /// Whether `device` runs [`Conv2dBackend`] (burn-flex and burn-ndarray, with or without
 /// autodiff).
 pub fn supported(device: &Device) -> bool {
-    crate::kernels::host::cpu_backend(device)
+    crate::kernels::on_cpu(device)
 }
 
 /// 2-D convolution (PyTorch `Conv2d` semantics, no dilation, one group) of `x` `[N, C, H, W]`

@@ -100,7 +100,7 @@ pub fn sparse_input() -> SparseInput {
 pub fn supported(device: &Device) -> bool {
     #[cfg(spikeburn_openblas)]
     {
-        crate::kernels::host::cpu_backend(device)
+        crate::kernels::on_cpu(device)
     }
     #[cfg(not(spikeburn_openblas))]
     {

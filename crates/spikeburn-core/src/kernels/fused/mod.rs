@@ -243,7 +243,7 @@ impl_scan_backend!(burn::backend::Cube);
 /// host code, so on a GPU the reference path runs it). With or without autodiff.
 pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
     match device.clone().inner().as_dispatch() {
-        _ if crate::kernels::host::cpu_backend(device) => true,
+        _ if crate::kernels::on_cpu(device) => true,
         #[cfg(feature = "cube")]
         burn::backend::DispatchDevice::Cube(_) => !matches!(surrogate, Surrogate::Custom { .. }),
         #[allow(unreachable_patterns)]
@@ -259,7 +259,7 @@ pub fn supported(device: &Device, surrogate: &Surrogate) -> bool {
 /// of the adaptive, alpha, conductance, all-to-all recurrent and stochastic neurons (modules of
 /// this one): burn-flex and burn-ndarray. burn-wgpu runs those models' reference loops.
 pub fn supports_cpu_scans(device: &Device) -> bool {
-    crate::kernels::host::cpu_backend(device)
+    crate::kernels::on_cpu(device)
 }
 
 /// Runs a LIF layer over time from rest as one fused operation: `input` is `[T, B, N]`
