@@ -100,9 +100,10 @@ fn commands(block: &Block) -> Vec<(usize, String)> {
     let mut continued = false;
     for (i, text) in block.body.iter().enumerate() {
         let line = block.line + 1 + i;
-        let (text, more) = match text.trim_end().strip_suffix('\\') {
-            Some(head) => (head.to_string(), true),
-            None => (text.trim_end().to_string(), false),
+        let text = text.trim_end();
+        let (text, more) = match text.strip_suffix('\\') {
+            Some(head) => (head, true),
+            None => (text, false),
         };
         if continued {
             let last = out.last_mut().expect("a continued command");
@@ -114,6 +115,27 @@ fn commands(block: &Block) -> Vec<(usize, String)> {
         continued = more;
     }
     out
+}
+
+/// A README command, its line, and what the test does with it (`Err`: a command this file
+/// does not know).
+struct Step {
+    line: usize,
+    command: String,
+    plan: Result<Plan, String>,
+}
+
+/// The steps of a shell block, planned once: the test's requirements are read from them
+/// before it runs.
+fn steps(block: &Block) -> Vec<Step> {
+    commands(block)
+        .into_iter()
+        .map(|(line, command)| Step {
+            plan: plan(line, &command),
+            line,
+            command,
+        })
+        .collect()
 }
 
 /// What the test does with a README command.
@@ -164,7 +186,7 @@ fn plan(line: usize, command: &str) -> Result<Plan, String> {
     }
     let mut run = command
         .replace("--run A --run B", &format!("--run {RUN_A} --run {RUN_B}"))
-        .replace("RUN_DIR", "runs/mnist-mlp");
+        .replace("RUN_DIR", RUN_DIR);
     let words: Vec<&str> = command.split_whitespace().collect();
     let subcommand = match words.as_slice() {
         ["spikeburn", sub, ..] => *sub,
@@ -192,6 +214,9 @@ fn plan(line: usize, command: &str) -> Result<Plan, String> {
     Ok(Plan::Run(run))
 }
 
+/// The run that stands for `RUN_DIR`: the README's first `mnist-mlp` run.
+const RUN_DIR: &str = "runs/mnist-mlp";
+
 /// The two runs that stand for `A` and `B` in `plot curves --run A --run B`: runs of the
 /// README's first sweep.
 const RUN_A: &str = "sweeps/surrogates/runs/surrogate=fast_sigmoid+surrogate.slope=1/seed-42";
@@ -201,9 +226,7 @@ const RUN_B: &str = "sweeps/surrogates/runs/surrogate=sigmoid+surrogate.slope=1/
 /// alternation or end in `/`, with `RUN_DIR` replaced and the braces expanded.
 fn promised_files(command: &str) -> Vec<String> {
     let (_, comment) = split_comment(command);
-    let comment = comment
-        .replace("RUN_DIR", "runs/mnist-mlp")
-        .replace(", ", ",");
+    let comment = comment.replace("RUN_DIR", RUN_DIR).replace(", ", ",");
     comment
         .split_whitespace()
         .map(|w| w.trim_end_matches([':', ',', ';', ')']))
@@ -253,9 +276,14 @@ fn bash(line: usize, command: &str) {
 }
 
 /// Runs a shell block's commands in order.
-fn run_shell(block: &Block) {
-    for (line, command) in commands(block) {
-        match plan(line, &command).unwrap_or_else(|e| panic!("{e}")) {
+fn run_shell(steps: Vec<Step>) {
+    for Step {
+        line,
+        command,
+        plan,
+    } in steps
+    {
+        match plan.unwrap_or_else(|e| panic!("{e}")) {
             Plan::Skip(_) => {}
             Plan::Run(run) => {
                 if run.contains("~/data/") {
@@ -389,9 +417,15 @@ fn main() -> ExitCode {
             Box<dyn FnOnce() + Send>,
         ) = match block.lang.as_str() {
             "sh" => {
+                let steps = steps(&block);
                 let mut needs = None;
-                for (line, command) in commands(&block) {
-                    match plan(line, &command) {
+                for Step {
+                    line,
+                    command,
+                    plan,
+                } in &steps
+                {
+                    match plan {
                         Err(_) => {} // the test fails with the reason
                         Ok(Plan::Skip(why)) => {
                             eprintln!("README.md line {line} is not run ({why}): {command}")
@@ -410,7 +444,7 @@ fn main() -> ExitCode {
                         }
                     }
                 }
-                (needs, Box::new(move || run_shell(&block)))
+                (needs, Box::new(move || run_shell(steps)))
             }
             "toml" => {
                 let needs = block
