@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::{Args, ValueEnum};
 use spikeburn_core::layers::linear_over_time;
-use spikeburn_core::{Kernel, LifConfig};
+use spikeburn_core::{Kernel, LifConfig, NeuronLayer, NeuronModel};
 use spikeburn_data::Batch;
 use spikeburn_train::config::PRESETS;
 use spikeburn_train::trainer::{self, optimizer};
@@ -65,6 +65,11 @@ pub struct BenchArgs {
     /// --set kernel=reference to time the reference loops instead of the fused kernels.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Gradient checkpointing over time in segments of this many steps: lif-layer runs the
+    /// dense + LIF pair as one operation that recomputes its activations in the backward
+    /// pass; train-step and rsnn set `model.checkpoint_segment`.
+    #[arg(long, value_name = "STEPS")]
+    checkpoint_segment: Option<usize>,
     /// Print one JSON object per case instead of a table.
     #[arg(long)]
     json: bool,
@@ -285,6 +290,9 @@ fn step_config(
             config.data.events = Some(events);
         }
     }
+    if args.checkpoint_segment.is_some() {
+        config.model.checkpoint_segment = args.checkpoint_segment;
+    }
     config.validate()?;
     Ok(config)
 }
@@ -408,8 +416,13 @@ fn sparse(args: &BenchArgs) -> Result<()> {
 /// same Linear alone (its forward and weight-gradient GEMMs, `4·T·B·N²` FLOPs).
 fn lif_layer(args: &BenchArgs) -> Result<()> {
     let (b, t) = (args.batch_size.unwrap_or(16), args.num_steps.unwrap_or(100));
-    if b == 0 || t == 0 || args.sizes.contains(&0) {
-        bail!("--batch-size, --num-steps and --sizes: expected numbers > 0");
+    if b == 0 || t == 0 || args.sizes.contains(&0) || args.checkpoint_segment == Some(0) {
+        bail!("--batch-size, --num-steps, --sizes and --checkpoint-segment: expected numbers > 0");
+    }
+    if args.checkpoint_segment.is_some() && args.backend.iter().any(|b| b.is_gpu()) {
+        bail!(
+            "--checkpoint-segment: the segmented dense + LIF operation runs on the CPU backends only"
+        );
     }
     if !args.json {
         println!(
@@ -425,7 +438,20 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
         for &n in &args.sizes {
             let device = backend.device()?.autodiff();
             let linear = LinearConfig::new(n, n).init(&device);
-            let lif = LifConfig::new().init(n, &device);
+            let lif = NeuronLayer {
+                model: NeuronModel::Lif(LifConfig::new().init(n, &device)),
+                amplitude: None,
+            };
+            // The pair as one operation with activations recomputed in segments, or the
+            // dense layer and the fused LIF scan.
+            let layer = |x: Tensor<3>| match args.checkpoint_segment {
+                Some(segment) => {
+                    lif.forward_dense(&linear, x, segment)
+                        .expect("a LIF layer on a CPU backend")
+                        .spikes
+                }
+                None => lif.forward(linear_over_time(&linear, x), false).spikes,
+            };
             let input = Tensor::<3>::random([t, b, n], Distribution::Uniform(0.0, 0.5), &device);
             let weight_grad_sync = |grads: &burn::tensor::Gradients| {
                 let _ = linear
@@ -438,7 +464,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
             let mut full = Vec::new();
             let peak = peak_mib_of(|| {
                 full = time(args.warmup, args.steps, || {
-                    let spikes = lif.forward(linear_over_time(&linear, input.clone()));
+                    let spikes = layer(input.clone());
                     weight_grad_sync(&spikes.sum().backward());
                 });
             })

@@ -1,9 +1,13 @@
 //! The host side shared by the CPU kernels (burn-flex, burn-ndarray; which devices they run on
 //! is [`super::on_cpu`]): tensors read to and written from host buffers.
 
+#![allow(deprecated)] // burn-ndarray is deprecated in burn 0.22; supported on purpose.
+
+use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, read_sync};
+use burn::backend::{Backend, Flex, NdArray, read_sync};
 use burn::prelude::*;
+use std::borrow::Cow;
 
 /// A tensor's data on the host as `f32`, without a copy where the backend can hand over its
 /// buffer (burn-flex does for a uniquely owned contiguous tensor).
@@ -61,4 +65,34 @@ pub(crate) fn from_host<B: Backend>(
     device: &B::Device,
 ) -> FloatTensor<B> {
     B::float_from_data(TensorData::new(values, dims.to_vec()), device)
+}
+
+/// A CPU backend whose float tensors can be read in place: the hand-written CPU operations
+/// read the backend's own buffer, without the copy of `into_data` (for the weight of a
+/// `Linear(8192, 8192)`, 256 MB per pass), and keep tensors shared with the autodiff graph
+/// without copying them.
+pub trait HostBuffer: Backend {
+    /// The values of `t`, row-major `f32`: borrowed where the tensor's buffer already is
+    /// that, else a copy.
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]>;
+}
+
+impl HostBuffer for Flex {
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        match t.as_slice::<f32>() {
+            Some(values) => Cow::Borrowed(values),
+            None => Cow::Owned(Host::new::<Self>(t.clone()).into_values()),
+        }
+    }
+}
+
+impl HostBuffer for NdArray {
+    fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        if let NdArrayTensor::F32(storage) = t
+            && let Some(values) = storage.view().to_slice()
+        {
+            return Cow::Borrowed(values);
+        }
+        Cow::Owned(Host::new::<Self>(t.clone()).into_values())
+    }
 }

@@ -173,6 +173,14 @@ pub struct NetworkConfig {
     pub neuron: NeuronConfig,
     /// The layers, input to output (default: the MLP of `hidden` and `outputs`).
     pub layers: Vec<LayerConfig>,
+    /// Gradient checkpointing over time for long sequences (default off): each dense layer
+    /// followed by a LIF (or IF, or one-to-one recurrent LIF) layer, on a sequence input, runs
+    /// as one operation that keeps neither the input current nor the membrane trace and
+    /// recomputes them in the backward pass in segments of this many steps (see
+    /// [`crate::fused::linear_lif`]). Same values and gradients; one more `X·W` product per
+    /// step. CPU backends only (elsewhere the two layers run as usual).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_segment: Option<usize>,
 }
 
 impl Default for NetworkConfig {
@@ -185,6 +193,7 @@ impl Default for NetworkConfig {
             encoder: Encoder::Direct,
             neuron: NeuronConfig::default(),
             layers: Vec::new(),
+            checkpoint_segment: None,
         }
     }
 }
@@ -361,12 +370,18 @@ impl NetworkConfig {
         }
     }
 
-    /// Checks sizes, shapes, `num_steps > 0`, the encoder and every neuron's parameters.
+    /// Checks sizes, shapes, `num_steps > 0`, `checkpoint_segment > 0`, the encoder and every neuron's parameters.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         if self.num_steps == 0 {
             return Err(InvalidParameter::new(
                 "num_steps",
                 "expected a number > 0, got 0",
+            ));
+        }
+        if self.checkpoint_segment == Some(0) {
+            return Err(InvalidParameter::new(
+                "checkpoint_segment",
+                "expected a number of steps > 0 (or no entry, for no checkpointing), got 0",
             ));
         }
         if self.layers.is_empty() {
@@ -527,6 +542,7 @@ impl NetworkConfig {
             input: self.input.clone(),
             num_steps: self.num_steps,
             encoder: self.encoder.seeded(seed ^ 0x656e_636f_6465),
+            checkpoint_segment: self.checkpoint_segment,
         }
     }
 }

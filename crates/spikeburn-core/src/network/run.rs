@@ -80,6 +80,10 @@ pub struct SpikingNetwork {
     /// How the static input becomes a sequence.
     #[module(skip)]
     pub encoder: crate::encoding::EncoderState,
+    /// Segment length of the gradient checkpointing over time of dense + LIF pairs
+    /// ([`NetworkConfig::checkpoint_segment`]); `None`: off.
+    #[module(skip)]
+    pub checkpoint_segment: Option<usize>,
 }
 
 /// The former name of [`SpikingNetwork`] (it was an MLP only).
@@ -255,6 +259,33 @@ impl SpikingNetwork {
             .collect()
     }
 
+    /// The dense layers (indices into [`layers`](Self::layers)) that run together with the
+    /// neuron layer after them as one gradient-checkpointed operation on `device`
+    /// ([`crate::NetworkConfig::checkpoint_segment`], [`NeuronLayer::forward_dense`]) when the
+    /// input is a sequence: none without a segment length; never the output layer, which
+    /// keeps its membrane.
+    pub fn checkpointed(&self, device: &Device) -> Vec<usize> {
+        let last_neuron = self
+            .layers
+            .iter()
+            .rposition(|l| matches!(l, Layer::Neuron(_)));
+        if self.checkpoint_segment.is_none() {
+            return Vec::new();
+        }
+        self.layers
+            .windows(2)
+            .enumerate()
+            .filter_map(|(i, pair)| match pair {
+                [Layer::Linear(_), Layer::Neuron(n)]
+                    if Some(i + 1) != last_neuron && n.runs_with_dense(device) =>
+                {
+                    Some(i)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Number of neuron layers.
     pub fn neuron_layers(&self) -> usize {
         self.layers
@@ -296,13 +327,43 @@ impl SpikingNetwork {
         let mut layer_spikes = Vec::new();
         let mut probes = Vec::new();
         let mut output = None;
+        // The index of a neuron layer already run together with the dense layer before it.
+        let mut done = None;
         for (i, layer) in self.layers.iter().enumerate() {
+            if done == Some(i) {
+                continue;
+            }
             features = match layer {
-                Layer::Linear(linear) => Features::Flat(crate::dense::forward(
-                    linear,
-                    features.flat(),
-                    crate::Kernel::Auto,
-                )),
+                Layer::Linear(linear) => {
+                    let fused = match (self.checkpoint_segment, self.layers.get(i + 1)) {
+                        (Some(segment), Some(Layer::Neuron(neuron)))
+                            if !constant && !probed && i + 1 != last_neuron =>
+                        {
+                            let flat = features.flat();
+                            let f = flat.dims()[1];
+                            neuron.forward_dense(linear, flat.reshape([steps, batch, f]), segment)
+                        }
+                        _ => None,
+                    };
+                    debug_assert_eq!(
+                        fused.is_some(),
+                        !constant && !probed && self.checkpointed(&features.device()).contains(&i)
+                    );
+                    match fused {
+                        Some(out) => {
+                            done = Some(i + 1);
+                            let n = out.spikes.dims()[2];
+                            spike_rates.push(out.spikes.clone().mean());
+                            layer_spikes.push(out.spikes.clone());
+                            Features::Flat(out.spikes.reshape([steps * batch, n]))
+                        }
+                        None => Features::Flat(crate::dense::forward(
+                            linear,
+                            features.flat(),
+                            crate::Kernel::Auto,
+                        )),
+                    }
+                }
                 Layer::Conv2d(conv) => Features::Image(crate::conv::forward(
                     conv,
                     features.image(),

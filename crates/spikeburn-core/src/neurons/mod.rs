@@ -260,6 +260,60 @@ impl NeuronLayer {
         self.forward(repeated, keep_membrane)
     }
 
+    /// Whether [`forward_dense`](Self::forward_dense) runs the segmented operation on `device`
+    /// (for an input of the dense layer's width): a LIF (or IF) or one-to-one recurrent LIF
+    /// model with a fused scan, on a device with the CPU scans.
+    pub fn runs_with_dense(&self, device: &Device) -> bool {
+        let lif = match &self.model {
+            NeuronModel::Lif(lif) => lif,
+            NeuronModel::Recurrent(r) if r.diagonal.is_some() => &r.lif,
+            _ => return false,
+        };
+        lif.uses_fused_scan() && fused::supports_cpu_scans(device)
+    }
+
+    /// This layer over the output of the dense layer `linear` on the sequence `x`
+    /// (`[T, B, K]`), `forward(linear(x))`, as one operation whose backward pass recomputes
+    /// the input current and the membrane segment by segment of `segment` steps
+    /// ([`crate::fused::linear_lif`]): training keeps neither for the whole sequence, and the
+    /// input only as bits where it is spikes. Same values and gradients (to the order of the
+    /// sums); the price is one more product `X·W` per backward pass.
+    ///
+    /// Spikes only (no membrane). `None` where the operation does not apply, so that the
+    /// caller runs the two layers: a model other than LIF (or IF) and the one-to-one recurrent
+    /// LIF, a device without the CPU scans ([`fused::supports_cpu_scans`]), the reference
+    /// kernel or a smooth surrogate, or an input whose width is not the layer's.
+    pub fn forward_dense(
+        &self,
+        linear: &burn::nn::Linear,
+        x: Tensor<3>,
+        segment: usize,
+    ) -> Option<NeuronOutput> {
+        let weight = linear.weight.val();
+        if !self.runs_with_dense(&x.device()) || x.dims()[2] != weight.dims()[0] {
+            return None;
+        }
+        let (lif, feedback) = match &self.model {
+            NeuronModel::Lif(lif) => (lif, None),
+            NeuronModel::Recurrent(r) => (&r.lif, Some(r.diagonal.as_ref()?.val())),
+            _ => return None,
+        };
+        let spikes = fused::linear_lif_scan(
+            x,
+            weight,
+            linear.bias.as_ref().map(|b| b.val()),
+            lif.beta.val().clamp(0.0, 1.0),
+            lif.threshold.val(),
+            feedback,
+            lif.scan_settings(false),
+            segment,
+        );
+        Some(self.graded(NeuronOutput {
+            spikes,
+            membrane: None,
+        }))
+    }
+
     fn graded(&self, out: NeuronOutput) -> NeuronOutput {
         match &self.amplitude {
             Some(a) => NeuronOutput {

@@ -214,16 +214,14 @@ mod extension {
     use super::blas::{Operand, gemm};
     use super::sparse::{Csr, nonzeros};
     use super::{SPARSE_BELOW, SparseInput, sparse_input};
-    use crate::kernels::host::{Host, from_host};
+    use crate::kernels::host::{HostBuffer, from_host};
     use burn::backend::autodiff::Autodiff;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-    use burn::backend::ndarray::NdArrayTensor;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Backend, Flex, NdArray, TensorMetadata, backend_extension};
-    use std::borrow::Cow;
 
     /// The backend operation behind [`linear`](super::linear): `X·W` for `x` `[M, K]` and
     /// `weight` `[K, N]`, implemented for burn-flex, burn-ndarray and autodiff over them.
@@ -232,35 +230,6 @@ mod extension {
     pub trait DenseBackend: Backend {
         /// `Y = X·W`: `[M, N]`.
         fn dense(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
-    }
-
-    /// A CPU backend whose float tensors can be read in place: OpenBLAS reads the backend's
-    /// own buffer, without the copy of `into_data` (for the weight of a `Linear(8192, 8192)`,
-    /// 256 MB per pass).
-    pub trait HostBuffer: Backend {
-        /// The values of `t`, row-major `f32`: borrowed where the tensor's buffer already is
-        /// that, else a copy.
-        fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]>;
-    }
-
-    impl HostBuffer for Flex {
-        fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
-            match t.as_slice::<f32>() {
-                Some(values) => Cow::Borrowed(values),
-                None => Cow::Owned(Host::new::<Self>(t.clone()).into_values()),
-            }
-        }
-    }
-
-    impl HostBuffer for NdArray {
-        fn values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
-            if let NdArrayTensor::F32(storage) = t
-                && let Some(values) = storage.view().to_slice()
-            {
-                return Cow::Borrowed(values);
-            }
-            Cow::Owned(Host::new::<Self>(t.clone()).into_values())
-        }
     }
 
     /// A stored matrix of `B`, or its transpose, as a GEMM operand.

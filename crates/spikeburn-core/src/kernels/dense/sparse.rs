@@ -99,6 +99,28 @@ impl Csr {
         self.col.len()
     }
 
+    /// The number of rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The number of columns.
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Rows `r0..r1` as a matrix of their own (a copy of their entries).
+    pub(crate) fn row_range(&self, r0: usize, r1: usize) -> Csr {
+        let (start, end) = (self.row_ptr[r0], self.row_ptr[r1]);
+        Csr {
+            rows: r1 - r0,
+            cols: self.cols,
+            row_ptr: self.row_ptr[r0..=r1].iter().map(|p| p - start).collect(),
+            col: self.col[start..end].to_vec(),
+            val: self.val[start..end].to_vec(),
+        }
+    }
+
     /// `X·W` for `w` row-major `[cols, n]`: `[rows, n]`.
     pub(crate) fn matmul(&self, w: &[f32], n: usize) -> Vec<f32> {
         assert_eq!(w.len(), self.cols * n, "Csr::matmul: weight shape");

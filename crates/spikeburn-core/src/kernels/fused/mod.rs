@@ -78,8 +78,11 @@ pub mod cpu;
 #[cfg(feature = "cube")]
 pub mod cube;
 pub(crate) mod host_op;
+pub mod linear_lif;
 pub mod recurrent;
 pub mod stochastic;
+
+pub use linear_lif::linear_lif_scan;
 
 /// The non-tensor settings of a fused LIF scan.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -44,8 +44,15 @@ impl TraceView<'_> {
 }
 
 /// The arguments of one block's backward pass: its first batch row, the incoming gradient, the
-/// block's membrane trace and the surrogate derivative.
-type BlockArgs<'a, F> = (usize, GradBlock<'a>, TraceView<'a>, &'a F);
+/// block's membrane trace, the surrogate derivative and the block's rows of the carried
+/// `δ` (see [`Scan::backward`]).
+type BlockArgs<'a, F> = (
+    usize,
+    GradBlock<'a>,
+    TraceView<'a>,
+    &'a F,
+    Option<&'a mut [f32]>,
+);
 
 /// The gradients of one scan: `∂L/∂X` where the input was constant over time (`[B, N]`; else
 /// it overwrote the incoming gradient), and `∂L/∂β`, `∂L/∂θ`, `∂L/∂v` per neuron in `f64`.
@@ -62,21 +69,31 @@ impl Scan {
     /// input), `∂L/∂β`, `∂L/∂θ` and `∂L/∂v` per neuron. `∂L/∂X[t]` overwrites `grad[t]` once
     /// step `t` has read it, so the pass allocates no `[T, B, N]` buffer of its own (with a
     /// constant input, `∂L/∂X` is a new `[B, N]` sum over steps).
-    pub(super) fn backward(&self, grad: Incoming<'_>, trace: &Trace) -> Grads {
-        struct Run<'a>(&'a Scan, Incoming<'a>, &'a Trace);
+    ///
+    /// For a segment of a longer sequence, `carry` (`[B, N]`) holds on entry `δ` of the next
+    /// segment's first step (`dL/dU` at `T`, flowing back through `J[T]`) and on exit `δ[0]`
+    /// of this one; without it `δ[T] = 0`.
+    pub(super) fn backward(
+        &self,
+        grad: Incoming<'_>,
+        trace: &Trace,
+        carry: Option<&mut [f32]>,
+    ) -> Grads {
+        struct Run<'a>(&'a Scan, Incoming<'a>, &'a Trace, Option<&'a mut [f32]>);
         impl WithDerivative for Run<'_> {
             type Output = Grads;
             fn run(self, sg: impl Fn(f32) -> f32 + Sync) -> Grads {
-                self.0.backward_with(self.1, self.2, sg)
+                self.0.backward_with(self.1, self.2, self.3, sg)
             }
         }
-        with_derivative(self.settings.surrogate, Run(self, grad, trace))
+        with_derivative(self.settings.surrogate, Run(self, grad, trace, carry))
     }
 
     fn backward_with(
         &self,
         grad: Incoming<'_>,
         trace: &Trace,
+        carry: Option<&mut [f32]>,
         sg: impl Fn(f32) -> f32 + Sync,
     ) -> Grads {
         let (b_len, n) = (self.batch, self.neurons);
@@ -96,7 +113,11 @@ impl Scan {
                     .collect()
             }
         };
-        let run = |first_row: usize, g: GradBlock<'_>| {
+        let carries: Vec<Option<&mut [f32]>> = match carry {
+            Some(carry) => carry.chunks_mut((rows * n).max(1)).map(Some).collect(),
+            None => blocks.iter().map(|_| None).collect(),
+        };
+        let run = |first_row: usize, g: GradBlock<'_>, carry: Option<&mut [f32]>| {
             let width = rows.min(b_len - first_row) * n;
             let recomputed;
             let trace = match trace {
@@ -114,7 +135,7 @@ impl Scan {
                     }
                 }
             };
-            let args = (first_row, g, trace, &sg);
+            let args = (first_row, g, trace, &sg, carry);
             if wide_vectors() {
                 // SAFETY: the CPU has AVX2 and FMA (checked by `wide_vectors`).
                 unsafe { self.backward_wide(args) }
@@ -126,8 +147,9 @@ impl Scan {
         // so the totals do not depend on the thread count.
         let per_block: Vec<[Vec<f64>; 3]> = blocks
             .into_par_iter()
+            .zip(carries)
             .enumerate()
-            .map(|(i, g)| run(i * rows, g))
+            .map(|(i, (g, carry))| run(i * rows, g, carry))
             .collect();
         let [gbeta, gtheta, gfeedback] = sum_blocks(per_block, n);
         Grads {
@@ -254,7 +276,7 @@ impl Scan {
         const ACCUMULATE: bool,
     >(
         &self,
-        (first_row, grad, trace, sg): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
+        (first_row, grad, trace, sg, carry): BlockArgs<'_, impl Fn(f32) -> f32 + Sync>,
     ) -> [Vec<f64>; 3] {
         let (t_len, b_len, n) = (self.steps, self.batch, self.neurons);
         // Per step, the gradient to read `∂L/∂S[t]` from and the buffer that gets `∂L/∂X[t]`:
@@ -274,22 +296,40 @@ impl Scan {
         let mut gbeta = vec![0.0f64; n];
         let mut gtheta = vec![0.0f64; n];
         let mut gfeedback = vec![0.0f64; n];
-        let mut delta = vec![0.0f32; width];
-        let zeros = vec![0.0f32; width];
+        // δ[t+1] while step t runs: from the next segment where the scan is one (`carry`, left
+        // holding δ[0] for the previous segment), else from δ[T] = 0.
+        let carried = carry.is_some();
+        let mut own;
+        let delta: &mut [f32] = match carry {
+            Some(carry) => carry,
+            None => {
+                own = vec![0.0f32; width];
+                &mut own
+            }
+        };
+        // U[−1]: the previous segment's last membrane, or rest.
+        let zeros;
+        let initial: &[f32] = match &self.initial {
+            Some(u0) => &u0[first_row * n..first_row * n + width],
+            None => {
+                zeros = vec![0.0f32; width];
+                &zeros
+            }
+        };
         let open = self.refractory_gates(trace, width);
         for t in (0..t_len).rev() {
             let u = &trace.values[trace.at(t)..trace.at(t) + width];
             let u_prev = if t > 0 {
                 &trace.values[trace.at(t - 1)..trace.at(t - 1) + width]
             } else {
-                &zeros[..]
+                initial
             };
             let (src_t, g_t): (&[f32], &mut [f32]) = if ACCUMULATE {
                 (&read[at(t)..at(t) + width], &mut *summed)
             } else {
                 (&[], &mut *in_place[t])
             };
-            let has_next = t + 1 < t_len;
+            let has_next = t + 1 < t_len || carried;
             // This step's β and θ gradients, summed over the block's rows in f32, then added
             // to the f64 totals.
             // Fresh each step: with the three buffers allocated once per block and zeroed here
@@ -368,7 +408,7 @@ impl Scan {
                         _ => 0.0,
                     };
                     let mut gt = d * du_dtheta;
-                    if FEEDBACK && t > 0 {
+                    if FEEDBACK && (t > 0 || self.initial.is_some()) {
                         // ∂U[t]/∂θ through v·S[t−1], and ∂U[t]/∂v = S[t−1].
                         gt -= d * v * sg(up - theta);
                         if up - theta > 0.0 {

@@ -15,8 +15,10 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 mod backward;
+mod segments;
 
 use backward::Incoming;
+pub(crate) use segments::{DenseScan, KeptInput, keep_input};
 
 /// One parallel task's share of a `[T, B, N]` buffer: its rows' slice at every step.
 /// The same for an output buffer not yet written (it is never zero-filled: the forward pass
@@ -58,6 +60,10 @@ struct Scan {
     neurons: usize,
     constant: bool,
     settings: ScanSettings,
+    /// The membrane `U[−1]` (`[B, N]`) where the scan continues an earlier segment of the
+    /// sequence ([`super::linear_lif`]); `None` from rest. A continued scan also takes the
+    /// feedback of its first step's previous spike `v·H(U[−1] − θ)`.
+    initial: Option<Vec<f32>>,
 }
 
 impl Scan {
@@ -98,7 +104,18 @@ impl Scan {
             neurons,
             constant,
             settings,
+            initial: None,
         }
+    }
+
+    /// The scan of a later segment of a sequence: it starts from the membrane `initial`
+    /// (`[B, N]`, the previous segment's last `U`) instead of rest. Not with a refractory
+    /// period (its counters are not carried over) nor a constant input.
+    fn continuing(mut self, initial: Vec<f32>) -> Self {
+        debug_assert!(self.settings.refractory == 0 && !self.constant);
+        debug_assert_eq!(initial.len(), self.batch * self.neurons);
+        self.initial = Some(initial);
+        self
     }
 
     /// Index of `X[t, b, n]` in `x`.
@@ -299,7 +316,11 @@ impl Scan {
     ) {
         let n = self.neurons;
         let width = out.first().map_or(0, |o| o.len());
-        let mut u = vec![0.0f32; width];
+        let mut u = match &self.initial {
+            Some(u0) => u0[first_row * n..first_row * n + width].to_vec(),
+            None => vec![0.0f32; width],
+        };
+        let continues = self.initial.is_some();
         // The refractory counters c (all 0 without a refractory period).
         let mut counter = vec![0usize; width];
         let refractory = self.settings.refractory;
@@ -338,8 +359,9 @@ impl Scan {
                     } else {
                         x
                     };
-                    // The previous step's spike through the feedback weight (none at t = 0).
-                    let x = if FEEDBACK && t > 0 && prev - theta > 0.0 {
+                    // The previous step's spike through the feedback weight (none at t = 0
+                    // from rest).
+                    let x = if FEEDBACK && (t > 0 || continues) && prev - theta > 0.0 {
                         x + v
                     } else {
                         x
@@ -448,7 +470,7 @@ fn scan_backward<B: Backend>(
     } else {
         Incoming::InPlace(grad.values_mut())
     };
-    let grads = scan.backward(incoming, &trace);
+    let grads = scan.backward(incoming, &trace, None);
     drop(trace);
     let input = match grads.input {
         Some(summed) => from_host::<B>(summed, &scan.x_dims, &device),
