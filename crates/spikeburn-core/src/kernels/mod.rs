@@ -7,7 +7,8 @@
 //!   with a hand-written BPTT backward (`cpu/`, and `cube.rs` on the GPU), and of the
 //!   recurrent (`recurrent.rs` for all-to-all), adaptive (`adaptive.rs`), alpha (`alpha.rs`),
 //!   conductance (`conductance.rs`), stochastic (`stochastic.rs`) and refractory neurons on
-//!   the CPU;
+//!   the CPU; `linear_lif.rs` (with `cpu/segments.rs`): a dense layer and a LIF layer as one
+//!   operation with gradient checkpointing over time, for long sequences;
 //! - [`dense`]: dense layers through OpenBLAS or the `gemm` crate, chosen at run time;
 //! - [`conv`]: 2-D convolution as im2col + GEMM;
 //! - [`pool`]: 2-D max pooling with a saved arg-max;

@@ -15,7 +15,9 @@
 //! Only the membrane trace `U[t]` (one `f32` per neuron-step) is kept for the backward pass;
 //! spikes, resets and surrogate derivatives are recomputed from it. On the CPU, where the input
 //! is constant over time or the sequence is short, the input is kept instead and the backward
-//! pass recomputes the trace block by block in cache (`cpu::Scan::recomputes`).
+//! pass recomputes the trace block by block in cache (`cpu::Scan::recomputes`). For long
+//! sequences, [`linear_lif`] runs a dense layer and the scan as one operation that keeps neither
+//! the input current nor the trace and recomputes both in segments of time.
 //!
 //! ## Backward pass (BPTT through the recurrence)
 //!
