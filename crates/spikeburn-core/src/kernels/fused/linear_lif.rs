@@ -66,28 +66,47 @@ pub trait LinearLifBackend: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// The operands of one call, on the host side of a CPU backend.
-#[allow(clippy::too_many_arguments)]
-fn dense_scan<B: HostBuffer>(
-    x: KeptInput<B>,
-    x_dims: [usize; 3],
+/// The operands of one call of [`LinearLifBackend::linear_lif_scan`] on a CPU backend, the
+/// stand-ins already dropped.
+struct Call<B: Backend> {
+    x: FloatTensor<B>,
     weight: FloatTensor<B>,
     bias: Option<FloatTensor<B>>,
     beta: FloatTensor<B>,
     threshold: FloatTensor<B>,
     feedback: Option<FloatTensor<B>>,
-    (settings, params, segment): (u32, [f32; 2], usize),
-) -> DenseScan<B> {
-    DenseScan {
-        x,
-        x_dims,
-        weight,
-        bias: bias.map(|b| B::values(&b).into_owned()),
-        beta,
-        threshold,
-        feedback,
-        settings: ScanSettings::decode(settings, params, [0, 0]),
-        segment: segment.max(1),
+    settings: ScanSettings,
+    segment: usize,
+}
+
+impl<B: HostBuffer> Call<B> {
+    /// The layer on the host side; for training (`keep`) with its input as the backward pass
+    /// keeps it ([`keep_input`]).
+    fn layer(self, keep: bool) -> DenseScan<B> {
+        let x_dims = dims3::<B>(&self.x);
+        DenseScan {
+            x: if keep {
+                keep_input::<B>(self.x, x_dims[2])
+            } else {
+                KeptInput::Tensor(self.x)
+            },
+            x_dims,
+            weight: self.weight,
+            bias: self.bias.map(|b| B::values(&b).into_owned()),
+            beta: self.beta,
+            threshold: self.threshold,
+            feedback: self.feedback,
+            settings: self.settings,
+            segment: self.segment.max(1),
+        }
+    }
+
+    /// The forward pass, keeping nothing (inference).
+    fn infer(self) -> FloatTensor<B> {
+        let device = self.x.device();
+        let layer = self.layer(false);
+        let (out, _) = layer.forward(false, &device);
+        from_host::<B>(out, &layer.out_dims(), &device)
     }
 }
 
@@ -112,21 +131,17 @@ macro_rules! impl_linear_lif {
                 surrogate_params: [f32; 2],
                 segment: usize,
             ) -> FloatTensor<Self> {
-                let device = x.device();
-                let x_dims = dims3::<Self>(&x);
-                let n = weight.shape().to_vec()[1];
-                let layer = dense_scan::<Self>(
-                    KeptInput::Tensor(x),
-                    x_dims,
+                Call::<Self> {
+                    x,
                     weight,
-                    with_bias.then_some(bias),
+                    bias: with_bias.then_some(bias),
                     beta,
                     threshold,
-                    with_feedback.then_some(feedback),
-                    (settings, surrogate_params, segment),
-                );
-                let (out, _) = layer.forward(false, &device);
-                from_host::<Self>(out, &[x_dims[0], x_dims[1], n], &device)
+                    feedback: with_feedback.then_some(feedback),
+                    settings: ScanSettings::decode(settings, surrogate_params, [0, 0]),
+                    segment,
+                }
+                .infer()
             }
         }
     };
@@ -210,10 +225,17 @@ impl<B: HostBuffer, C: CheckpointStrategy> LinearLifBackend for Autodiff<B, C> {
         let (beta, beta_node) = beta.into_parts();
         let (threshold, theta_node) = threshold.into_parts();
         let (feedback, v_node) = feedback.into_parts();
-        let device = x.device();
-        let x_dims = dims3::<B>(&x);
-        let n = weight.shape().to_vec()[1];
         let shapes = [&bias, &beta, &threshold, &feedback].map(|t| t.shape().to_vec());
+        let call = Call::<B> {
+            x,
+            weight,
+            bias: with_bias.then_some(bias),
+            beta,
+            threshold,
+            feedback: with_feedback.then_some(feedback),
+            settings: ScanSettings::decode(settings, surrogate_params, [0, 0]),
+            segment,
+        };
         // Stand-ins are detached (no node), so no gradient is registered for them.
         let nodes = [x_node, w_node, b_node, beta_node, theta_node, v_node];
         match LinearLifBackward
@@ -222,19 +244,10 @@ impl<B: HostBuffer, C: CheckpointStrategy> LinearLifBackend for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let kept = keep_input::<B>(x, x_dims[2]);
-                let layer = dense_scan::<B>(
-                    kept,
-                    x_dims,
-                    weight,
-                    with_bias.then_some(bias),
-                    beta,
-                    threshold,
-                    with_feedback.then_some(feedback),
-                    (settings, surrogate_params, segment),
-                );
+                let device = call.x.device();
+                let layer = call.layer(true);
                 let (out, starts) = layer.forward(true, &device);
-                let out = from_host::<B>(out, &[x_dims[0], x_dims[1], n], &device);
+                let out = from_host::<B>(out, &layer.out_dims(), &device);
                 let saved = Saved {
                     layer,
                     starts: Arc::new(starts),
@@ -242,20 +255,7 @@ impl<B: HostBuffer, C: CheckpointStrategy> LinearLifBackend for Autodiff<B, C> {
                 };
                 prep.finish(saved, out)
             }
-            OpsKind::UnTracked(prep) => {
-                let layer = dense_scan::<B>(
-                    KeptInput::Tensor(x),
-                    x_dims,
-                    weight,
-                    with_bias.then_some(bias),
-                    beta,
-                    threshold,
-                    with_feedback.then_some(feedback),
-                    (settings, surrogate_params, segment),
-                );
-                let (out, _) = layer.forward(false, &device);
-                prep.finish(from_host::<B>(out, &[x_dims[0], x_dims[1], n], &device))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(call.infer()),
         }
     }
 }

@@ -137,6 +137,11 @@ pub(crate) struct DenseScanGrads {
 }
 
 impl<B: HostBuffer> DenseScan<B> {
+    /// The output's shape, `[T, B, N]`.
+    pub(crate) fn out_dims(&self) -> [usize; 3] {
+        [self.x_dims[0], self.x_dims[1], self.neurons()]
+    }
+
     fn neurons(&self) -> usize {
         self.weight.shape().to_vec()[1]
     }
