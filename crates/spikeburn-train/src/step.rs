@@ -95,7 +95,8 @@ pub fn adam(training: &TrainingConfig) -> ModuleOptimizer {
 /// One training step on a batch: forward over all time steps, the configured loss (over each
 /// sample's valid steps when the batch carries [`Batch::lengths`]), backward through time, an
 /// optimiser update at `training.lr`. Returns the updated model, the loss before the update,
-/// and the forward pass (for metrics).
+/// and the forward pass for metrics (output spikes, membrane and rates; its `layer_spikes`
+/// are emptied before the backward pass, to free their memory).
 pub fn train_step<M: SpikingModel>(
     model: M,
     optim: &mut ModuleOptimizer,
@@ -113,8 +114,13 @@ pub fn train_step_at<M: SpikingModel>(
     lr: f64,
     batch: Batch,
 ) -> (M, f32, SnnOutput) {
-    let out = model.forward(batch.input).with_lengths(batch.lengths);
+    let mut out = model.forward(batch.input).with_lengths(batch.lengths);
     let loss = objective(training, &out, batch.targets);
+    // The layers' spikes have served the loss (its regularisers); the metrics read the output
+    // layer and the rates. Dropped before the backward pass, a hidden layer's `[T, B, N]`
+    // spikes are freed where no operation keeps them (a dense layer keeps a sparse input as
+    // its non-zeros, the checkpointed dense + LIF operation as bits).
+    out.layer_spikes.clear();
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     (optim.step(lr, model, grads), value, out)
