@@ -541,14 +541,20 @@ impl ExperimentConfig {
                 "training needs an estimated {:.1} GiB ({:.1} GiB of weights, gradients and Adam \
                  state for {:.3e} parameters; {:.1} GiB of activations kept for BPTT over \
                  {} steps × batch {}), more than the {:.1} GiB available: lower \
-                 model.num_steps, training.batch_size or the layer sizes",
+                 model.num_steps, training.batch_size or the layer sizes{}",
                 gib(estimate.total()),
                 gib(estimate.weight_bytes),
                 estimate.parameters,
                 gib(estimate.activation_bytes),
                 self.model.num_steps,
                 self.training.batch_size,
-                gib(available)
+                gib(available),
+                if self.model.checkpoint_segment.is_none() {
+                    ", or set model.checkpoint_segment (dense + LIF layers then recompute their \
+                     activations in the backward pass)"
+                } else {
+                    ""
+                }
             ),
         ))
     }
