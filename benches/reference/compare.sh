@@ -3,6 +3,8 @@
 # machine and prints one table per workload with each time and the ratio spikeburn / that:
 #   train_step  tutorial-5 MLP (784-1000-10 LIF, T=25, B=128), forward + backward + Adam
 #   lif_layer   Linear(N,N) + LIF, B=16, T=100, forward + backward of sum(spikes)
+#   memory      Linear(1024) + LIF, B=32, at T = 100, 500, 1000: peak memory and memory per step
+#               (spikeburn also with gradient checkpointing, --checkpoint-segment 25)
 # then spikeburn alone (no reference workload yet): the SHD recurrent network's training step at
 # T = 100, 500, 1000 with peak memory (rsnn), a dense layer on sparse input (sparse), and its
 # GEMM throughput against the machine's peak (gemm);
@@ -50,6 +52,16 @@ if [ "$sizes" != "512,2048" ]; then
 fi
 echo "[5/5] GEMM peak (torch, numpy)" >&2
 OPENBLAS_NUM_THREADS=2 "$py" "$here/frameworks_bench.py" --json --gemm-peak > "$out/gemm.jsonl"
+echo "[+] memory: Linear(1024) + LIF, B = 32, T = 100, 500, 1000 (one process per case)" >&2
+for t in 100 500 1000; do
+    for segment in "" "--checkpoint-segment 25"; do
+        # shellcheck disable=SC2086
+        "$bin" bench --json --workload lif-layer --sizes 1024 --batch-size 32 --num-steps "$t" \
+            --steps 2 --warmup 1 --backend flex $segment >> "$out/memory.jsonl"
+    done
+    "$py" "$here/frameworks_bench.py" --json --workload lif_layer --sizes 1024 --lif-batch 32 \
+        --timesteps "$t" --steps 1 --warmup 1 >> "$out/memory.jsonl"
+done
 echo "[+] spikeburn rsnn, sparse, gemm" >&2
 "$bin" bench --json --workload rsnn --steps 3 --warmup 1 --backend flex > "$out/ours_extra.jsonl"
 "$bin" bench --json --workload sparse --steps 5 --warmup 2 --backend flex >> "$out/ours_extra.jsonl"
@@ -82,6 +94,27 @@ for workload in ("train_step", "lif_layer"):
             print(line)
 print(f"\nsingle-precision GEMM peak, 2 threads: {peak:.1f} GFLOP/s ({gemm['library']}; all: "
       + ", ".join(f"{k} {max(v.values()):.1f}" for k, v in gemm["by_library"].items()) + ")")
+memory = [r for r in load("memory.jsonl") if r.get("ok", True) and r.get("peak_mib")]
+def label(r):
+    if r["framework"] != "spikeburn":
+        return r["framework"]
+    seg = r.get("checkpoint_segment")
+    return f"spikeburn {r['backend']}" + (f", checkpoint {seg}" if seg else "")
+rows = {}
+for r in memory:
+    rows.setdefault(label(r), {})[r["t"]] = r["peak_mib"]
+per_step = {k: (v[1000] - v[100]) / 900 for k, v in rows.items() if 100 in v and 1000 in v}
+print("\nmemory: Linear(1024) + LIF, B=32, forward + backward of sum(spikes); peak MiB of the process")
+print(f"  {'framework':<30} {'T=100':>7} {'T=500':>7} {'T=1000':>7} {'MiB/step':>9}")
+leanest = min((v for k, v in per_step.items() if not k.startswith("spikeburn")), default=None)
+for k in sorted(rows, key=lambda k: per_step.get(k, 1e9)):
+    v = rows[k]
+    cells = " ".join(f"{v[t]:>7.0f}" if t in v else f"{'-':>7}" for t in (100, 500, 1000))
+    per = per_step.get(k)
+    line = f"  {k:<30} {cells} " + (f"{per:>9.3f}" if per is not None else f"{'-':>9}")
+    if k.startswith("spikeburn") and per is not None and leanest:
+        line += f"  x{per / leanest:.2f} of the leanest Python framework"
+    print(line)
 extra = load("ours_extra.jsonl")
 print("\nspikeburn rsnn (shd-rsnn training step, flex)")
 print(f"  {'T':>6} {'median ms':>10} {'peak MiB':>9} {'MiB/step':>9}")

@@ -13,6 +13,10 @@ Workloads
                 [T = 100, B = 16, N] (uniform 0..1); forward over all T steps, then backward
                 of sum(output spikes) (no optimizer). N in {512, 2048, 8192}.
 
+Every result line also has ``peak_mib``, the worker process's resident high-water mark at the
+end of the case (each framework runs in its own process, so one ``lif_layer`` size and length per
+call measures that case's peak memory; ``compare.sh`` does so at T = 100, 500, 1000).
+
 Times are in ms per iteration: median (and mean, min) over ``--steps`` timed iterations
 after ``--warmup`` untimed ones (for Spyx the warm-up includes the jit compilation, and
 every timed call ends with ``block_until_ready()``).
@@ -35,6 +39,7 @@ See benches/reference/README.md for the parameter mapping used in each framework
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -138,6 +143,8 @@ def result_line(framework, workload, n, t, b, times, args, extra):
         "ok": True,
         "min_ms": round(min(times), 4),
         "steps": len(times), "warmup": args.warmup, "threads": args.threads,
+        # The process's resident high-water mark so far (Linux: KiB), in MiB.
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     rec.update(extra)
     return rec

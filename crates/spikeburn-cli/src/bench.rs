@@ -487,6 +487,7 @@ fn lif_layer(args: &BenchArgs) -> Result<()> {
                         "median_ms": median, "mean_ms": mean, "min_ms": min,
                         "gemm_ms": gemm_ms, "gemm_share": share, "gemm_gflops": gflops,
                         "blas": spikeburn_core::dense::blas_library(), "peak_mib": peak,
+                        "checkpoint_segment": args.checkpoint_segment,
                         "device": backend.describe(), "device_mib_reserved": memory.map(|m| m.0)})
                 );
             } else {
