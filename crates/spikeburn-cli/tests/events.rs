@@ -164,6 +164,19 @@ fn variable_length_recordings_train_padded_batches_far_above_chance() {
     assert!(acc > 0.35, "test accuracy {acc} (chance 0.2)");
 }
 
+/// With `model.checkpoint_segment`, `shd-rsnn`'s input layer and one-to-one recurrent layer
+/// run as the checkpointed operation (said in the header line) on the sparse SHD frames, and the
+/// network still learns the generated set.
+fn shd_rsnn_with_gradient_checkpointing_learns_the_generated_set() {
+    let options = ["--epochs", "4", "--set", "model.checkpoint_segment=25"];
+    let (_dir, said, acc) = train_shd("1000", "300", &options);
+    assert!(
+        said.contains("gradient checkpointing of 1 dense + LIF pair(s) in segments of 25 steps"),
+        "{said}"
+    );
+    assert!(acc > 0.35, "test accuracy {acc} (chance 0.2)");
+}
+
 fn a_missing_data_folder_names_the_layout_and_the_source() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("run");
@@ -202,6 +215,7 @@ fn main() -> std::process::ExitCode {
     harness::run(trials![
         a_missing_data_folder_names_the_layout_and_the_source;
         needs H5PY => shd_rsnn_learns_a_generated_shd_file_far_above_chance;
-        needs H5PY => variable_length_recordings_train_padded_batches_far_above_chance
+        needs H5PY => variable_length_recordings_train_padded_batches_far_above_chance;
+        needs H5PY => shd_rsnn_with_gradient_checkpointing_learns_the_generated_set
     ])
 }

@@ -242,9 +242,19 @@ fn run_config(
         Some(first) => first.clone(),
         None => t.backend.device()?,
     };
-    let model = config.model.init(t.seed, &device.autodiff());
+    let model = config.model.init(t.seed, &device.clone().autodiff());
+    // Which dense + LIF pairs run with gradient checkpointing, where any do (CPU backends).
+    let checkpointed = model.checkpointed(&device);
+    let checkpointing = match config.model.checkpoint_segment {
+        Some(segment) if !checkpointed.is_empty() => format!(
+            ", gradient checkpointing of {} dense + LIF pair(s) in segments of {segment} steps",
+            checkpointed.len()
+        ),
+        Some(_) => ", no dense + LIF pair to checkpoint on this backend".to_string(),
+        None => String::new(),
+    };
     let label = format!(
-        "{} on {} ({} train / {} test), {} time steps",
+        "{} on {} ({} train / {} test), {} time steps{checkpointing}",
         config.model.summary(),
         config.data.dataset,
         train_set.describe(),
