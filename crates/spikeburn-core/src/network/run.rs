@@ -327,6 +327,12 @@ impl SpikingNetwork {
         let mut layer_spikes = Vec::new();
         let mut probes = Vec::new();
         let mut output = None;
+        // The dense layers run with the neuron layer after them as one checkpointed operation
+        // (a sequence input only, and not while probing the currents).
+        let checkpointed = match self.checkpoint_segment {
+            Some(_) if !constant && !probed => self.checkpointed(&x.device()),
+            _ => Vec::new(),
+        };
         // The index of a neuron layer already run together with the dense layer before it.
         let mut done = None;
         for (i, layer) in self.layers.iter().enumerate() {
@@ -337,7 +343,7 @@ impl SpikingNetwork {
                 Layer::Linear(linear) => {
                     let fused = match (self.checkpoint_segment, self.layers.get(i + 1)) {
                         (Some(segment), Some(Layer::Neuron(neuron)))
-                            if !constant && !probed && i + 1 != last_neuron =>
+                            if checkpointed.contains(&i) =>
                         {
                             let flat = features.flat();
                             let f = flat.dims()[1];
@@ -345,10 +351,6 @@ impl SpikingNetwork {
                         }
                         _ => None,
                     };
-                    debug_assert_eq!(
-                        fused.is_some(),
-                        !constant && !probed && self.checkpointed(&features.device()).contains(&i)
-                    );
                     match fused {
                         Some(out) => {
                             done = Some(i + 1);

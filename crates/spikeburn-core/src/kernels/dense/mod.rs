@@ -185,6 +185,18 @@ pub fn forward(layer: &Linear, x: Tensor<2>, kernel: Kernel) -> Tensor<2> {
     linear(x, weight, layer.bias.as_ref().map(|b| b.val()), kernel)
 }
 
+/// The row-major `values` (`cols` per row) as compressed rows where the dense layers take
+/// them as sparse ([`SparseInput`]: under `Auto`, at most [`SPARSE_BELOW`] of them non-zero).
+#[cfg(spikeburn_openblas)]
+pub(crate) fn sparse_rows(values: &[f32], cols: usize) -> Option<sparse::Csr> {
+    let sparse = match sparse_input() {
+        SparseInput::Never => false,
+        SparseInput::Always => true,
+        SparseInput::Auto => sparse::nonzeros(values) as f64 <= SPARSE_BELOW * values.len() as f64,
+    };
+    sparse.then(|| sparse::Csr::from_dense(values, values.len() / cols.max(1), cols))
+}
+
 #[cfg(spikeburn_openblas)]
 fn fits(dims: &[usize]) -> bool {
     blas::fits(dims)
@@ -212,8 +224,7 @@ fn product(x: Tensor<2>, weight: Tensor<2>) -> Tensor<2> {
 #[cfg(spikeburn_openblas)]
 mod extension {
     use super::blas::{Operand, gemm};
-    use super::sparse::{Csr, nonzeros};
-    use super::{SPARSE_BELOW, SparseInput, sparse_input};
+    use super::sparse::Csr;
     use crate::kernels::host::{HostBuffer, from_host};
     use burn::backend::autodiff::Autodiff;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -259,16 +270,9 @@ mod extension {
         from_host::<B>(gemm(a, b), &[m, n], device)
     }
 
-    /// `X` as compressed rows when the sparse products apply ([`SparseInput`]).
+    /// `X` as compressed rows when the sparse products apply ([`super::sparse_rows`]).
     fn sparse_of<B: HostBuffer>(x: &FloatTensor<B>) -> Option<Csr> {
-        let dims = x.shape().to_vec();
-        let values = B::values(x);
-        let sparse = match sparse_input() {
-            SparseInput::Never => false,
-            SparseInput::Always => true,
-            SparseInput::Auto => nonzeros(&values) as f64 <= SPARSE_BELOW * values.len() as f64,
-        };
-        sparse.then(|| Csr::from_dense(&values, dims[0], dims[1]))
+        super::sparse_rows(&B::values(x), x.shape().to_vec()[1])
     }
 
     /// `Y = X·W`, from the non-zeros of `X` when `csr` holds them.

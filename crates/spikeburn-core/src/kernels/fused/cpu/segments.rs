@@ -28,27 +28,9 @@ pub(crate) enum KeptInput<B: Backend> {
     Tensor(FloatTensor<B>),
     /// Every value 0 or 1 (spikes): one bit per value, `X[i]` at bit `i % 64` of word `i / 64`.
     Bits(Arc<Vec<u64>>),
-    /// Sparse (as the dense layers decide, [`sparse_input_of`]): its non-zeros, `[T·B, K]`.
+    /// Sparse (as the dense layers decide, [`crate::kernels::dense::sparse_rows`]): its non-zeros, `[T·B, K]`.
     #[cfg(spikeburn_openblas)]
     Sparse(Arc<crate::kernels::dense::sparse::Csr>),
-}
-
-/// `x` (`[rows, cols]`) as compressed rows where the dense layers would take it as sparse:
-/// at most [`crate::dense::SPARSE_BELOW`] of its values non-zero under the default
-/// [`crate::dense::SparseInput::Auto`].
-#[cfg(spikeburn_openblas)]
-pub(crate) fn sparse_input_of(
-    values: &[f32],
-    cols: usize,
-) -> Option<crate::kernels::dense::sparse::Csr> {
-    use crate::kernels::dense::sparse::{Csr, nonzeros};
-    use crate::kernels::dense::{SPARSE_BELOW, SparseInput, sparse_input};
-    let sparse = match sparse_input() {
-        SparseInput::Never => false,
-        SparseInput::Always => true,
-        SparseInput::Auto => nonzeros(values) as f64 <= SPARSE_BELOW * values.len() as f64,
-    };
-    sparse.then(|| Csr::from_dense(values, values.len() / cols.max(1), cols))
 }
 
 /// How the backward pass keeps `x` (`[T, B, K]`, as the tensor `tensor`): its non-zeros where
@@ -56,7 +38,7 @@ pub(crate) fn sparse_input_of(
 pub(crate) fn keep_input<B: HostBuffer>(tensor: FloatTensor<B>, cols: usize) -> KeptInput<B> {
     let values = B::values(&tensor);
     #[cfg(spikeburn_openblas)]
-    if let Some(csr) = sparse_input_of(&values, cols) {
+    if let Some(csr) = crate::kernels::dense::sparse_rows(&values, cols) {
         return KeptInput::Sparse(Arc::new(csr));
     }
     let _ = cols;
@@ -183,15 +165,15 @@ impl<B: HostBuffer> DenseScan<B> {
         from_host::<B>(current, &[t1 - t0, batch, n], device)
     }
 
-    /// Runs steps `t0..t1` on their input `x` from the membrane `initial` (rest where `None`): the output and
-    /// the segment's scan with its membrane trace (written over its input current).
-    fn run(
+    /// The scan of steps `t0..t1` on their input `x`, from the membrane `initial` (rest where
+    /// `None`), with the segment's input current as its input.
+    fn scan(
         &self,
         x: &Rows,
         steps: (usize, usize),
         initial: Option<Vec<f32>>,
         device: &B::Device,
-    ) -> (Vec<f32>, Scan, Host) {
+    ) -> Scan {
         let scan = Scan::new::<B>(
             self.current(x, steps, device),
             self.beta.clone(),
@@ -199,13 +181,10 @@ impl<B: HostBuffer> DenseScan<B> {
             self.feedback.clone(),
             self.settings,
         );
-        let mut scan = match initial {
+        match initial {
             Some(u0) => scan.continuing(u0),
             None => scan,
-        };
-        let mut trace = std::mem::replace(&mut scan.x, Host::empty());
-        let out = scan.run_forward(Some(trace.values_mut()));
-        (out, scan, trace)
+        }
     }
 
     /// The forward pass: the output `[T, B, N]` and, with `keep_starts`, the membrane at the
@@ -225,8 +204,10 @@ impl<B: HostBuffer> DenseScan<B> {
                 starts.push(u0.clone());
             }
             let x = self.input_rows(t0, t1);
-            let (segment_out, _, trace) = self.run(&x, (t0, t1), initial.take(), device);
-            out.extend_from_slice(&segment_out);
+            let mut scan = self.scan(&x, (t0, t1), initial.take(), device);
+            // The trace over the segment's current, for its last membrane.
+            let mut trace = std::mem::replace(&mut scan.x, Host::empty());
+            out.extend_from_slice(&scan.run_forward(Some(trace.values_mut())));
             initial = Some(trace.values()[(t1 - t0 - 1) * per_step..].to_vec());
         }
         (out, starts)
@@ -253,13 +234,11 @@ impl<B: HostBuffer> DenseScan<B> {
         for (i, &(t0, t1)) in self.segments().iter().enumerate().rev() {
             let initial = i.checked_sub(1).map(|j| starts[j].clone());
             let x = self.input_rows(t0, t1);
-            let (_, scan, trace) = self.run(&x, (t0, t1), initial, device);
+            // The scan's backward pass recomputes the segment's trace block by block from its
+            // current (the forward pass's own code: the same values bit for bit).
+            let scan = self.scan(&x, (t0, t1), initial, device);
             let g = &mut grad.values_mut()[t0 * per_step..t1 * per_step];
-            let sums = scan.backward(
-                Incoming::InPlace(g),
-                &Trace::InInput(trace),
-                Some(&mut carry),
-            );
+            let sums = scan.backward(Incoming::InPlace(g), &Trace::Recompute, Some(&mut carry));
             for (total, part) in [&mut gbeta, &mut gtheta, &mut gfeedback].into_iter().zip([
                 sums.beta,
                 sums.threshold,
@@ -341,7 +320,7 @@ impl Rows {
         let rows = values.len() / cols.max(1);
         #[cfg(spikeburn_openblas)]
         {
-            let sparse = sparse_input_of(&values, cols);
+            let sparse = crate::kernels::dense::sparse_rows(&values, cols);
             Self {
                 values,
                 rows,
